@@ -1,0 +1,40 @@
+"""rashomon-widgets: Jupyter widgets for the geometry of neural-network loss landscapes.
+
+>>> import rashomon_widgets as rw
+>>> ls = rw.Landscape(model, loss_fn, (inputs, targets))     # doctest: +SKIP
+>>> values, vectors = ls.eigs(5)                             # doctest: +SKIP
+
+The core (``rashomon_widgets.core``) needs only torch, numpy and scipy; widget classes are loaded lazily
+on first use, so ``import rashomon_widgets`` does not import ipywidgets.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .core import Landscape, Plane, Surface
+
+__version__ = "0.1.0"
+
+# name -> module that defines it, imported on first attribute access (PEP 562)
+_LAZY = {}
+
+__all__ = [
+    # core
+    "Landscape", "Plane", "Surface",
+    # subpackages
+    "models", "data",
+] + sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    if name in ("models", "data", "widgets", "experiments"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rashomon_widgets' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,64 @@
+"""Input validation shared by the core: every message says what was expected and what came."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def describe(x) -> str:
+    """A short description of a value for error messages."""
+    if isinstance(x, torch.Tensor):
+        return f"tensor of shape {tuple(x.shape)}, dtype {x.dtype}, on {x.device}"
+    return f"{type(x).__name__}"
+
+
+def check_vectors(v, num_params: int, dtype: torch.dtype, device: torch.device, *,
+                  name: str = "v", allow_matrix: bool = False) -> torch.Tensor:
+    """Validate a parameter-space vector (P,) or, with ``allow_matrix``, a block (P, K).
+
+    Raises:
+        TypeError: ``v`` is not a tensor, or has the wrong dtype.
+        ValueError: wrong shape, wrong device, or non-finite entries.
+    """
+    shape = "(P,) or (P, K)" if allow_matrix else "(P,)"
+    if not isinstance(v, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor of shape {shape} with P={num_params}, "
+                        f"got {describe(v)}")
+    ok_ndim = v.ndim == 1 or (allow_matrix and v.ndim == 2)
+    if not ok_ndim or v.shape[0] != num_params:
+        raise ValueError(f"{name}: expected shape {shape} with P={num_params} (the number of model "
+                         f"parameters), got shape {tuple(v.shape)}")
+    if v.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype} (the model's), got {v.dtype}; "
+                        f"convert with {name}.to({dtype})")
+    if v.device != device:
+        raise ValueError(f"{name}: expected a tensor on {device} (the model's device), got one on "
+                         f"{v.device}; move it with {name}.to('{device}')")
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return v
+
+
+def check_int(value, name: str, low: int, high: int) -> int:
+    """Validate an integer in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int in [{low}, {high}], got {describe(value)}")
+    if not low <= value <= high:
+        raise ValueError(f"{name}: expected an int in [{low}, {high}], got {value}")
+    return value
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Validate a string option."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def check_finite_loss(value: float, where: str) -> float:
+    """Raise if a loss value is NaN or inf."""
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: the loss is {value}; expected a finite number. Check the "
+                         "parameters (NaN/inf weights?) and the data.")
+    return value

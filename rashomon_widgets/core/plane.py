@@ -1,0 +1,177 @@
+"""Two-dimensional slices of parameter space, and the loss surface over a grid on them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._checks import check_choice, check_int, describe
+
+
+def _check_point(x, name: str, like: torch.Tensor | None = None) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.ndim != 1:
+        raise ValueError(f"{name}: expected a flat parameter vector (P,), got {describe(x)}")
+    if like is not None and (x.shape != like.shape or x.dtype != like.dtype or x.device != like.device):
+        raise ValueError(f"{name}: expected a vector like the first one ({describe(like)}), got {describe(x)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return x
+
+
+@dataclass(frozen=True)
+class Surface:
+    """Loss over a grid on a plane: ``loss[i, j]`` is at ``(xs[j], ys[i])`` (rows are y).
+
+    Attributes:
+        plane: the :class:`Plane` the grid lies on.
+        xs, ys: grid coordinates along ``plane.d1`` and ``plane.d2`` (numpy, float64).
+        loss: (len(ys), len(xs)) numpy array of losses.
+    """
+    plane: "Plane"
+    xs: np.ndarray
+    ys: np.ndarray
+    loss: np.ndarray
+
+    @property
+    def range(self) -> float:
+        """max - min of the loss over the grid."""
+        return float(self.loss.max() - self.loss.min())
+
+
+class Plane:
+    """A plane ``origin + x * d1 + y * d2`` in parameter space.
+
+    Build one with :meth:`through` (three points, Garipov et al.'s coordinates), :meth:`random`
+    (Gaussian directions, filter-normalised as in Li et al. 2018) or :meth:`eigen` (Hessian
+    eigenvectors). ``extent`` is the default grid range ``((x0, x1), (y0, y1))``.
+    """
+
+    def __init__(self, origin: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor, *, extent=None):
+        self.origin = _check_point(origin, "origin")
+        self.d1 = _check_point(d1, "d1", origin)
+        self.d2 = _check_point(d2, "d2", origin)
+        self.extent = extent if extent is not None else ((-1.0, 1.0), (-1.0, 1.0))
+
+    @classmethod
+    def through(cls, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, margin: float = 0.2) -> "Plane":
+        """The plane through three points, orthonormalised: a at (0, 0), b at (|b - a|, 0).
+
+        These are the coordinates of Garipov et al. (2018): ``d1 = (b - a) / |b - a|``, ``d2`` is
+        ``c - a`` made orthogonal to ``d1`` and normalised. The default extent covers the three points
+        with ``margin`` of their spread on every side.
+
+        Raises:
+            ValueError: the points are not distinct or are collinear.
+        """
+        a = _check_point(a, "a")
+        b, c = _check_point(b, "b", a), _check_point(c, "c", a)
+        u = b - a
+        if float(u.norm()) == 0:
+            raise ValueError("b: expected a point different from a, got the same point")
+        u = u / u.norm()
+        w = (c - a) - ((c - a) @ u) * u
+        if float(w.norm()) <= 1e-12 * float((c - a).norm() + 1e-300):
+            raise ValueError("c: expected a point off the line through a and b, got a collinear one")
+        w = w / w.norm()
+        plane = cls(a, u, w)
+        pts = plane.coordinates(torch.stack([a, b, c]))
+        lo, hi = pts.min(0), pts.max(0)
+        pad = margin * np.maximum(hi - lo, 1e-12)
+        plane.extent = ((lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1]))
+        return plane
+
+    @classmethod
+    def random(cls, ls, *, seed: int = 0, normalization: str | None = "filter", theta=None) -> "Plane":
+        """Two Gaussian directions through ``theta`` (default the trained parameters).
+
+        ``normalization="filter"`` (Li et al. 2018): each filter (row along dimension 0) of each
+        weight tensor is rescaled to the norm of the same filter of the model, and directions in
+        1-D parameters (biases, BatchNorm) are set to zero. ``"layer"`` does the same per tensor;
+        ``None`` keeps the raw Gaussian directions scaled to unit norm.
+        """
+        check_choice(normalization, "normalization", ("filter", "layer", None))
+        origin = ls.theta if theta is None else ls._point(theta).clone()
+        g = torch.Generator(device=ls.device)
+        g.manual_seed(seed)
+        dirs = []
+        for _ in range(2):
+            d = torch.randn(ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)
+            if normalization is None:
+                d = d / d.norm()
+            else:
+                d = _normalise(d, origin, ls.layout, per_filter=normalization == "filter")
+            dirs.append(d)
+        return cls(origin, *dirs)
+
+    @classmethod
+    def eigen(cls, ls, which: str = "smallest", *, theta=None, scale: float = 1.0, **eigs_kwargs) -> "Plane":
+        """The plane through ``theta`` along the two smallest (or largest) Hessian eigenvectors."""
+        origin = ls.theta if theta is None else ls._point(theta).clone()
+        _, vectors = ls.eigs(2, which=which, theta=origin, **eigs_kwargs)
+        return cls(origin, scale * vectors[:, 0], scale * vectors[:, 1])
+
+    def point(self, x: float, y: float) -> torch.Tensor:
+        """The parameter vector at plane coordinates ``(x, y)``."""
+        return self.origin + x * self.d1 + y * self.d2
+
+    def points(self, xs, ys) -> torch.Tensor:
+        """Parameter vectors of the grid ``ys x xs`` in row-major order: (len(ys) * len(xs), P)."""
+        xs = torch.as_tensor(np.asarray(xs), dtype=self.origin.dtype, device=self.origin.device)
+        ys = torch.as_tensor(np.asarray(ys), dtype=self.origin.dtype, device=self.origin.device)
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        return (self.origin[None, :] + gx.reshape(-1, 1) * self.d1[None, :]
+                + gy.reshape(-1, 1) * self.d2[None, :])
+
+    def coordinates(self, points: torch.Tensor) -> np.ndarray:
+        """Coordinates (M, 2) of parameter vectors projected onto the plane (exact for points in it
+        when d1, d2 are orthonormal)."""
+        pts = points.reshape(-1, self.origin.numel()) - self.origin
+        basis = torch.stack([self.d1, self.d2], 1)
+        coef = torch.linalg.lstsq(basis.double().cpu(), pts.double().cpu().T).solution
+        return coef.T.numpy()
+
+    def grid(self, span=None, resolution: int = 21):
+        """``(xs, ys)`` numpy arrays for a span: None (the plane's extent), a number s (``[-s, s]``
+        on both axes) or ``((x0, x1), (y0, y1))``."""
+        check_int(resolution, "resolution", 2, 4096)
+        if span is None:
+            (x0, x1), (y0, y1) = self.extent
+        elif isinstance(span, (int, float)):
+            if not span > 0:
+                raise ValueError(f"span: expected a positive number, got {span}")
+            (x0, x1), (y0, y1) = (-span, span), (-span, span)
+        else:
+            try:
+                (x0, x1), (y0, y1) = span
+            except (TypeError, ValueError):
+                raise ValueError(f"span: expected a number or ((x0, x1), (y0, y1)), got {span!r}") from None
+        return np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
+
+    def surface(self, ls, span=None, resolution: int = 21, **losses_kwargs) -> Surface:
+        """The loss over a ``resolution x resolution`` grid (see :meth:`grid`), evaluated in
+        batches through :meth:`Landscape.losses`.
+
+        Example:
+            >>> surf = ls.surface(rw.Plane.random(ls, seed=0), span=1.0, resolution=21)  # doctest: +SKIP
+            >>> surf.loss.shape
+            (21, 21)
+        """
+        if self.origin.numel() != ls.num_params or self.origin.dtype != ls.dtype:
+            raise ValueError(f"plane: expected a plane in this model's parameter space (P={ls.num_params}, "
+                             f"{ls.dtype}), got one with P={self.origin.numel()}, {self.origin.dtype}")
+        xs, ys = self.grid(span, resolution)
+        losses = ls.losses(self.points(xs, ys).to(ls.device), **losses_kwargs)
+        return Surface(self, xs, ys, losses.reshape(len(ys), len(xs)).double().cpu().numpy())
+
+
+def _normalise(d: torch.Tensor, theta: torch.Tensor, layout, *, per_filter: bool) -> torch.Tensor:
+    out = torch.zeros_like(d)
+    for name, sl in layout.slices().items():
+        shape = layout.shapes[layout.names.index(name)]
+        if len(shape) <= 1:
+            continue  # biases and BatchNorm: zero, as in Li et al.
+        di = d[sl].view(shape[0], -1) if per_filter else d[sl].view(1, -1)
+        wi = theta[sl].view(shape[0], -1) if per_filter else theta[sl].view(1, -1)
+        out[sl] = (di * (wi.norm(dim=1, keepdim=True) / (di.norm(dim=1, keepdim=True) + 1e-10))).reshape(-1)
+    return out

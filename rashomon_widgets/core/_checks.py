@@ -52,7 +52,7 @@ def check_int(value, name: str, low: int, high: int) -> int:
 def check_choice(value, name: str, choices) -> str:
     """Validate a string option."""
     if value not in choices:
-        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {value!r}")
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
 
 

@@ -12,11 +12,28 @@ differentiates it again for every vector: the cheapest form here, and nothing is
 """
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable
 
 import torch
 from torch.func import grad as func_grad
 from torch.func import jvp, vmap
+
+@functools.cache
+def prepare_forward_ad() -> None:
+    """Load torch's forward-AD decompositions once, quietly.
+
+    torch 2.13 scripts them with the deprecated ``torch.jit.script`` on the first forward-mode call,
+    which warns in every user's notebook; the warning is about torch's internals, not the user's code.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
+        try:
+            from torch._decomp import decompositions_for_jvp  # noqa: F401
+        except ImportError:  # a torch without it needs no preparation
+            pass
+
 
 HVP_FORMS = ("double_backward", "forward_over_reverse")
 LossOfTheta = Callable[[torch.Tensor], torch.Tensor]
@@ -42,6 +59,7 @@ def hvp_forward_over_reverse(f: LossOfTheta, theta: torch.Tensor, v: torch.Tenso
     def one(u):
         return jvp(g, (theta,), (u,))[1]
 
+    prepare_forward_ad()
     if v.ndim == 1:
         return one(v).detach()
     return vmap(one, in_dims=1, out_dims=1)(v).detach()

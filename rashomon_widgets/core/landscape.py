@@ -11,7 +11,7 @@ from . import nullspace, spectral
 from ._checks import check_choice, check_finite_loss, check_vectors, describe
 from ._data import as_batches
 from ._params import FunctionalModel
-from .hvp import HVP_FORMS, HVP_FUNCTIONS, HessianOperator
+from .hvp import HVP_FORMS, HVP_FUNCTIONS, HessianOperator, prepare_forward_ad
 
 Progress = Callable[[int, int], None]
 
@@ -277,6 +277,7 @@ class Landscape:
         """J v (K,): how the outputs move along parameter direction ``v``."""
         t = self._point(theta).detach()
         v = check_vectors(v, self.num_params, self.dtype, self.device)
+        prepare_forward_ad()
         return torch.cat([jvp(self._flat_outputs(x), (t,), (v,))[1].detach() for x, _ in self.batches])
 
     def vjp(self, u: torch.Tensor, theta=None) -> torch.Tensor:

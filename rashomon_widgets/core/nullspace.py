@@ -68,18 +68,20 @@ def project_tangent(ls, v: torch.Tensor, theta: torch.Tensor, *, method: str = "
         method: ``"dense"`` (pseudo-inverse of the dense Jacobian; small models), ``"lsqr"``
             (matrix-free: scipy ``lsqr`` on ``min_u ||J^T u - v||`` with one JVP and one VJP per
             iteration; large models) or ``"auto"`` (dense while J fits in ``dense_limit ** 2`` entries).
-        tol: relative tolerance: the pseudo-inverse's cut-off on singular values (dense), the stopping
-            tolerance (lsqr). Defaults: 1e-7 for float64 and 1e-4 for float32.
+        tol: relative tolerance: the pseudo-inverse's cut-off on singular values (dense; default 1e-7
+            for float64, 1e-4 for float32), or lsqr's stopping tolerance (default 1e-10 / 1e-6).
 
     Returns:
         the projected direction(s), same shape as ``v``; ``ls.jvp(result)`` is (nearly) zero.
     """
     v = check_vectors(v, ls.num_params, ls.dtype, ls.device, allow_matrix=True)
     check_choice(method, "method", ("auto", "dense", "lsqr"))
-    tol = (1e-7 if ls.dtype == torch.float64 else 1e-4) if tol is None else float(tol)
     if method == "auto":
         k = ls.outputs(theta).numel()
         method = "dense" if k * ls.num_params <= ls.dense_limit ** 2 else "lsqr"
+    if tol is None:
+        f64 = ls.dtype == torch.float64
+        tol = (1e-7 if f64 else 1e-4) if method == "dense" else (1e-10 if f64 else 1e-6)
     if method == "dense":
         j = ls.jacobian(theta)
         return v - torch.linalg.pinv(j, rtol=tol) @ (j @ v)

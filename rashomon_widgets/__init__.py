@@ -16,7 +16,7 @@ from .core import Landscape, Plane, Surface
 __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first attribute access (PEP 562)
-_LAZY = {}
+_LAZY = {name: ".widgets" for name in ("NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView")}
 
 __all__ = [
     # core
@@ -38,3 +38,9 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext rashomon_widgets``: registers the ``%rashomon`` line magic."""
+    from .magic import register
+    register(ipython)

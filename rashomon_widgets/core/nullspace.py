@@ -88,13 +88,16 @@ def project_tangent(ls, v: torch.Tensor, theta: torch.Tensor, *, method: str = "
     if v.ndim == 2:
         return torch.stack([project_tangent(ls, c, theta, method="lsqr", tol=tol, max_iter=max_iter)
                             for c in v.T], dim=1)
-    k = ls.outputs(theta).numel()
+    jac = ls.jacobian_operator(theta)
+    u = lsqr(as_scipy(jac, ls).T, v.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=max_iter)[0]
+    return v - jac.vjp(torch.as_tensor(u, dtype=ls.dtype, device=ls.device))
 
+
+def as_scipy(jac, ls) -> LinearOperator:
+    """A :class:`JacobianOperator` as a float64 scipy ``LinearOperator`` (K, P)."""
     def to_torch(x):
         return torch.as_tensor(np.ascontiguousarray(x).reshape(-1), dtype=ls.dtype, device=ls.device)
 
-    jt = LinearOperator((ls.num_params, k), dtype=np.float64,
-                        matvec=lambda u: ls.vjp(to_torch(u), theta).double().cpu().numpy(),
-                        rmatvec=lambda x: ls.jvp(to_torch(x), theta).double().cpu().numpy())
-    u = lsqr(jt, v.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=max_iter)[0]
-    return v - ls.vjp(to_torch(u), theta)
+    return LinearOperator(jac.shape, dtype=np.float64,
+                          matvec=lambda v: jac.jvp(to_torch(v)).double().cpu().numpy(),
+                          rmatvec=lambda u: jac.vjp(to_torch(u)).double().cpu().numpy())

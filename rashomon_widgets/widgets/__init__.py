@@ -1,0 +1,7 @@
+"""Thin ipywidgets / bqplot / ipyvolume views over core results."""
+from .explorer import NullSpaceExplorer
+from .spectrum_view import SpectrumView
+from .surface3d_view import Surface3DView
+from .surface_view import SurfaceView
+
+__all__ = ["NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView"]

@@ -1,0 +1,100 @@
+"""`SurfaceView`: a bqplot heatmap with contour lines of a loss grid and the current point marked."""
+from __future__ import annotations
+
+import bqplot as bq
+import contourpy
+import ipywidgets as widgets
+import numpy as np
+from traitlets import Bool, observe
+
+from ..core import Surface
+
+
+def colour_values(loss: np.ndarray, log: bool) -> np.ndarray:
+    """What the colour shows: the loss, or log10 of it (so near-zero losses stay visible)."""
+    return np.log10(np.maximum(loss, 1e-16)) if log else loss
+
+
+def contour_segments(xs, ys, z, levels: int = 8):
+    """Contour lines of ``z`` as equal-length point lists (bqplot Lines wants rectangular arrays)."""
+    finite = z[np.isfinite(z)]
+    if finite.size == 0 or finite.max() == finite.min():
+        return [], []
+    gen = contourpy.contour_generator(xs, ys, z)
+    segments = []
+    for level in np.linspace(finite.min(), finite.max(), levels + 2)[1:-1]:
+        segments.extend(gen.lines(level))
+    if not segments:
+        return [], []
+    n = max(len(s) for s in segments)
+    pad = [np.vstack([s, np.repeat(s[-1:], n - len(s), axis=0)]) for s in segments]
+    return [p[:, 0] for p in pad], [p[:, 1] for p in pad]
+
+
+class SurfaceView(widgets.VBox):
+    """A loss grid as a heatmap with contours, in the plane's direction coordinates.
+
+    Example:
+        >>> view = rw.SurfaceView(ls.surface(rw.Plane.random(ls), span=1.0))   # doctest: +SKIP
+        >>> view.update(new_surface, point=(0.2, -0.1))                        # doctest: +SKIP
+    """
+
+    log_color = Bool(False, help="colour by log10(loss), so that near-zero loss is visible").tag(sync=False)
+
+    def __init__(self, surface: Surface | None = None, *, log_color: bool = False, title: str = "",
+                 xlabel: str = "direction 1", ylabel: str = "direction 2", **kwargs):
+        sx, sy = bq.LinearScale(), bq.LinearScale()
+        self._colour = bq.ColorScale(scheme="viridis")
+        self.heatmap = bq.HeatMap(x=np.zeros(2), y=np.zeros(2), color=np.zeros((2, 2)),
+                                  scales={"x": sx, "y": sy, "color": self._colour})
+        self.contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["white"], stroke_width=1,
+                                 opacities=[0.6])
+        self.marker = bq.Scatter(x=[0.0], y=[0.0], scales={"x": sx, "y": sy}, colors=["red"],
+                                 default_size=80, stroke="white")
+        self.extra = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["white", "orange"],
+                              line_style="dashed")
+        axes = [bq.Axis(scale=sx, label=xlabel), bq.Axis(scale=sy, label=ylabel, orientation="vertical"),
+                bq.ColorAxis(scale=self._colour, orientation="vertical", side="right", label="loss")]
+        self.figure = bq.Figure(marks=[self.heatmap, self.contours, self.extra, self.marker], axes=axes,
+                                title=title, fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 80},
+                                layout=widgets.Layout(width="420px", height="380px"))
+        self.figure.add_class("rw-surface2d")
+        self.surface: Surface | None = None
+        super().__init__([self.figure], **kwargs)
+        self.log_color = log_color
+        if surface is not None:
+            self.update(surface)
+
+    @observe("log_color")
+    def _redraw(self, change):
+        if self.surface is not None:
+            self.update(self.surface, (self.marker.x[0], self.marker.y[0]))
+
+    def update(self, surface: Surface, point: tuple[float, float] | None = None) -> None:
+        """Show ``surface`` (and move the marker to ``point``, default the plane's origin (0, 0))."""
+        if not isinstance(surface, Surface):
+            raise TypeError(f"surface: expected an rw.Surface, got {type(surface).__name__}")
+        self.surface = surface
+        z = colour_values(surface.loss, self.log_color)
+        cx, cy = contour_segments(surface.xs, surface.ys, z)
+        with self.heatmap.hold_sync(), self.contours.hold_sync():
+            self.heatmap.x, self.heatmap.y, self.heatmap.color = surface.xs, surface.ys, z
+            self.contours.x, self.contours.y = cx, cy
+        self._colour.min, self._colour.max = float(np.nanmin(z)), float(np.nanmax(z))
+        self.figure.axes[2].label = "log10 loss" if self.log_color else "loss"
+        self.set_point(*(point if point is not None else (0.0, 0.0)))
+
+    def set_point(self, x: float, y: float) -> None:
+        """Move the current-point marker."""
+        with self.marker.hold_sync():
+            self.marker.x, self.marker.y = [float(x)], [float(y)]
+
+    def draw_paths(self, paths: list[np.ndarray]) -> None:
+        """Overlay paths (each (n, 2) in plane coordinates): e.g. a curve and the dashed straight line."""
+        if not paths:
+            self.extra.x, self.extra.y = [], []
+            return
+        n = max(len(p) for p in paths)
+        pad = [np.vstack([p, np.repeat(p[-1:], n - len(p), axis=0)]) for p in paths]
+        with self.extra.hold_sync():
+            self.extra.x, self.extra.y = [p[:, 0] for p in pad], [p[:, 1] for p in pad]

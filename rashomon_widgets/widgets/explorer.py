@@ -89,6 +89,7 @@ class NullSpaceExplorer(widgets.VBox):
         self.surface3d = Surface3DView(log_color=log_color)
         self.spectrum = SpectrumView()
         self._worker = LatestWorker(self._show_error)
+        self._span_ok = float(span)
 
         for s in self.sliders:
             s.observe(self._request, "value")
@@ -126,9 +127,18 @@ class NullSpaceExplorer(widgets.VBox):
         self._request()
 
     def _request(self, change=None) -> None:
+        span = self.span.value
+        if not (isinstance(span, (int, float)) and span > 0):
+            # a bad span is reported and ignored: the sliders keep working with the last good one
+            self._show_error(ValueError(f"span: expected a positive number, got {span!r}; "
+                                        f"keeping span = {self._span_ok}"))
+            if change is not None and change["owner"] is self.span:
+                return
+        else:
+            self._span_ok = span
         coeffs = np.array([s.value for s in self.sliders], dtype=float)
         self._worker.submit(lambda current: self._update(coeffs, self.x_dir.value, self.y_dir.value,
-                                                         self.span.value, current))
+                                                         self._span_ok, current))
 
     def _show_error(self, exc: BaseException) -> None:
         self.error_html.value = ("<div style='color:#b00020'>&#9888; " + html.escape(f"{type(exc).__name__}: {exc}")
@@ -156,8 +166,6 @@ class NullSpaceExplorer(widgets.VBox):
                                                                    "&#9203; computing&hellip;"))
         busy.start()
         try:
-            if not (isinstance(span, (int, float)) and span > 0):
-                raise ValueError(f"span: expected a positive number, got {span!r}")
             if ix == iy:
                 raise ValueError("x axis and y axis: expected two different directions, got the same one")
             # small models: re-project at once (milliseconds); large ones: first frame on the tangent

@@ -1,0 +1,24 @@
+"""The notebooks the browser suite opens in Voila and in JupyterLab: one line each.
+
+Each entry is (notebook path relative to the repository root, spec). A spec is
+``spec_for(**overrides)``: the explorer DOM contract (``_browser.DEFAULT_SPEC``) with this notebook's
+differences; a selector set to None is not checked for that notebook (say so in a comment).
+benchmarks/browser_latency.py looks a notebook's spec up here too.
+"""
+import sys
+
+from _browser import spec_for
+
+NOTEBOOKS = [
+    # A self-contained fixture following the contract; its status line shows the kernel's sys.prefix,
+    # which proves the servers run notebooks in this interpreter's environment.
+    ("tests/browser/notebooks/smoke.ipynb", spec_for(expect_text={".rw-status": sys.prefix})),
+    ("notebooks/00_quickstart.ipynb", spec_for()),
+]
+
+
+def spec_of(notebook: str) -> dict:
+    for path, spec in NOTEBOOKS:
+        if path == notebook:
+            return spec
+    return spec_for()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-from .core import Landscape, Plane, Surface
+from .core import Landscape, NullSpacePath, Plane, Surface, null_space_path
 
 __version__ = "0.1.0"
 
@@ -20,7 +20,7 @@ _LAZY = {name: ".widgets" for name in ("NullSpaceExplorer", "SpectrumView", "Sur
 
 __all__ = [
     # core
-    "Landscape", "Plane", "Surface",
+    "Landscape", "Plane", "Surface", "null_space_path", "NullSpacePath",
     # subpackages
     "models", "data",
 ] + sorted(_LAZY)

@@ -2,8 +2,10 @@
 
 Sweeps and scripts import this on machines without a browser stack.
 """
+from .behaviour import behaviour_rank, behavioural_gradients, dimension_bound, gauss_newton, hessian_rank, matrix_rank
 from .landscape import Landscape
 from .nullspace import count_near_zero, default_tol
+from .paths import NullSpacePath, null_space_path
 from .plane import Plane, Surface
 
 __all__ = [
@@ -11,6 +13,10 @@ __all__ = [
     "Landscape",
     # planes and loss surfaces
     "Plane", "Surface",
+    # paths inside a Rashomon set
+    "null_space_path", "NullSpacePath",
+    # behavioural gradients (write-up 4)
+    "behavioural_gradients", "behaviour_rank", "dimension_bound", "hessian_rank", "gauss_newton", "matrix_rank",
     # helpers
     "count_near_zero", "default_tol",
 ]

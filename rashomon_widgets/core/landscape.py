@@ -146,7 +146,7 @@ class Landscape:
             strategy = self._choose_losses_strategy(thetas)
         m = thetas.shape[0]
         out = torch.empty(m, dtype=self.dtype, device=self.device)
-        chunk = self._vmap_chunk() if strategy == "vmap" else max(1, min(m, 64))
+        chunk = self._vmap_chunk() if strategy == "vmap" else max(1, min(m, 16))
         with torch.no_grad():
             for start in range(0, m, chunk):
                 block = thetas[start:start + chunk]

@@ -18,6 +18,10 @@ from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
 
+class _Superseded(Exception):
+    """Raised inside a job's progress callback when a newer request has arrived."""
+
+
 def _tagged(widget, css_class):
     widget.add_class(css_class)
     return widget
@@ -41,7 +45,8 @@ class NullSpaceExplorer(widgets.VBox):
         slider_range: sliders run over ``[-slider_range, slider_range]``.
         span: half-width of the 2-D/3-D slice (a FloatText in the widget).
         resolution, coarse: grid sizes of the refined and the first, coarse, slice (refined: 31 for
-            exact models, 21 for matrix-free ones, where every grid point is a full forward pass).
+            exact models, 21 for matrix-free ones, where every grid point is a full forward pass;
+            coarse: 11 and 7).
         exact: use the exact dense spectrum and null space; default when P <= ``ls.dense_limit``.
 
     Example:
@@ -52,14 +57,14 @@ class NullSpaceExplorer(widgets.VBox):
 
     def __init__(self, ls: Landscape, theta: torch.Tensor | None = None, *, num_null: int = 3,
                  num_top: int = 1, slider_range: float = 2.0, span: float = 1.0, resolution: int | None = None,
-                 coarse: int = 11, log_color: bool = True, exact: bool | None = None, seed: int = 0):
+                 coarse: int | None = None, log_color: bool = True, exact: bool | None = None, seed: int = 0):
         if not isinstance(ls, Landscape):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
         self.ls = ls
         self.theta0 = ls.theta if theta is None else ls._point(theta).clone()
         self.exact = ls.num_params <= ls.dense_limit if exact is None else bool(exact)
         self.resolution = int(resolution or (31 if self.exact else 21))
-        self.coarse = int(coarse)
+        self.coarse = int(coarse or (11 if self.exact else 7))
         self.loss0 = ls.loss(self.theta0)
         self.behaviour0 = ls.outputs(self.theta0)
         self.null_dirs = tangent_basis(ls, self.theta0, num_null, seed=seed, max_iter=20) if num_null else self.theta0[:, None][:, :0]
@@ -178,16 +183,16 @@ class NullSpaceExplorer(widgets.VBox):
             self._show_loss(point)
             plane = Plane(point, self.directions[:, ix].clone(), self.directions[:, iy].clone())
             for stage, res in (("coarse", self.coarse), ("fine", self.resolution)):
-                if stage == "fine":
-                    self._spectrum(point)
+                if stage == "fine" and self.exact:
+                    self._spectrum(point)  # exact spectra of small models cost milliseconds
                 if not current():
                     return
                 surf = self.ls.surface(plane, span=float(span), resolution=res,
                                        progress=lambda d, n: self._progress(started, d, n, current))
-                if not current():
-                    return
                 self.surface2d.update(surf)
                 self.surface3d.update(surf)
+            if not self.exact and current():
+                self._spectrum(point)
             if not self.exact and np.any(coeffs[: self.null_dirs.shape[1]] != 0) and current():
                 point = self._target(coeffs, retracted=True)
                 if not current():
@@ -197,11 +202,15 @@ class NullSpaceExplorer(widgets.VBox):
                 self._show_loss(point, " (re-projected)")
             self.error_html.value = ""
             self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
+        except _Superseded:
+            return
         finally:
             busy.cancel()
 
     def _progress(self, started, done, total, current) -> None:
-        if current() and time.perf_counter() - started > 0.5 and done < total:
+        if not current():
+            raise _Superseded  # a newer slider value arrived: drop this grid half-way
+        if time.perf_counter() - started > 0.5 and done < total:
             self.status_html.value = f"&#9203; loss surface {100 * done // total}%"
 
     def _spectrum(self, point) -> None:

@@ -1,0 +1,607 @@
+"""Curves between two minima (Garipov et al. 2018): Bezier curves and polygonal chains, and their fitting.
+
+A curve joins two parameter vectors ``theta_a`` (t = 0) and ``theta_b`` (t = 1) through ``num_bends``
+free control points, the *bends*. Both kinds are linear in their control points,
+``curve(t) = sum_i w_i(t) c_i`` with ``c = (theta_a, bend_1, ..., bend_k, theta_b)``:
+
+* :class:`BezierCurve`: Bernstein weights; one bend gives Garipov et al.'s quadratic Bezier curve.
+* :class:`PolyChain`: hat weights; straight segments through the bends at t = 1/(k+1), 2/(k+1), ...
+
+:func:`fit_curve` minimises ``E_{t ~ U(0, 1)} L(curve(t))`` over the bends with the endpoints fixed,
+evaluating the loss through ``torch.func.functional_call`` (the model is never mutated). Curves are
+saved atomically and loaded with ``torch.load(..., weights_only=True)``.
+
+Example:
+    >>> curve = rw.BezierCurve(theta_a, theta_b, num_bends=1)          # doctest: +SKIP
+    >>> rw.fit_curve(ls, curve, steps=300, lr=1e-2)                     # doctest: +SKIP
+    >>> ls.losses(curve.points(torch.linspace(0, 1, 21))).max()         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._checks import check_int, describe
+
+FORMAT = "rashomon_widgets.curve"
+VERSION = 1
+FitProgress = Callable[[int, int, float], None]
+
+
+# ---------------------------------------------------------------------------------------- checks
+def _check_endpoint(x, name: str, like: torch.Tensor | None = None) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a flat parameter vector (a torch.Tensor of shape (P,)), "
+                        f"got {describe(x)}")
+    if x.ndim != 1 or x.numel() == 0:
+        raise ValueError(f"{name}: expected a flat parameter vector of shape (P,), got shape {tuple(x.shape)}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name}: expected a floating-point vector, got dtype {x.dtype}")
+    if like is not None:
+        if x.shape != like.shape:
+            raise ValueError(f"{name}: expected {like.numel()} entries like theta_a (the same model), "
+                             f"got {x.numel()}")
+        if x.dtype != like.dtype or x.device != like.device:
+            raise ValueError(f"{name}: expected dtype {like.dtype} on {like.device} like theta_a, got "
+                             f"{x.dtype} on {x.device}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return x.detach().clone()
+
+
+def _as_ts(ts, name: str = "ts") -> torch.Tensor:
+    """Validate curve parameters: a number or a 1-D sequence in [0, 1] -> float64 tensor (M,)."""
+    if isinstance(ts, torch.Tensor):
+        arr = ts.detach().double().cpu()
+    else:
+        try:
+            arr = torch.as_tensor(np.asarray(ts, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected numbers in [0, 1], got {describe(ts)}") from None
+    if arr.ndim > 1:
+        raise ValueError(f"{name}: expected a number or a 1-D sequence of numbers in [0, 1], got shape "
+                         f"{tuple(arr.shape)}")
+    arr = arr.reshape(-1)
+    if arr.numel() == 0:
+        raise ValueError(f"{name}: expected at least one value in [0, 1], got none")
+    bad = ~torch.isfinite(arr) | (arr < 0) | (arr > 1)
+    if bool(bad.any()):
+        raise ValueError(f"{name}: expected values in [0, 1] (t = 0 is theta_a, t = 1 is theta_b), got "
+                         f"{float(arr[bad][0])!r}")
+    return arr
+
+
+def _check_scalar_t(t) -> float:
+    if isinstance(t, torch.Tensor) and t.ndim == 0:
+        t = float(t)
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.floating, np.integer)):
+        raise TypeError(f"t: expected a number in [0, 1], got {describe(t)}; use curve.points(ts) for many")
+    return float(_as_ts(t, "t")[0])
+
+
+# ---------------------------------------------------------------------------------------- curves
+class Curve:
+    """A curve ``t -> theta`` in parameter space, linear in its control points (base class).
+
+    Args:
+        theta_a: the start (t = 0), a flat parameter vector (P,).
+        theta_b: the end (t = 1), same length, dtype and device.
+        num_bends: free control points between them (0 gives the straight line).
+        bends: optional initial bends (num_bends, P); by default they lie on the straight line at
+            t = i / (num_bends + 1), so the unfitted curve *is* the straight line.
+
+    Attributes:
+        theta_a, theta_b: the fixed endpoints.
+        bends: (num_bends, P) tensor, the free control points (what :func:`fit_curve` changes).
+        fit_state: ``{"step": steps done, "losses": mean loss of every step, "optimizer": Adam state}``;
+            :func:`fit_curve` continues from it.
+    """
+
+    kind = "curve"
+
+    def __init__(self, theta_a: torch.Tensor, theta_b: torch.Tensor, num_bends: int = 1, *,
+                 bends: torch.Tensor | None = None):
+        self.theta_a = _check_endpoint(theta_a, "theta_a")
+        self.theta_b = _check_endpoint(theta_b, "theta_b", self.theta_a)
+        self.num_bends = check_int(num_bends, "num_bends", 0, 10_000)
+        if bends is None:
+            s = torch.arange(1, self.num_bends + 1, dtype=torch.float64) / (self.num_bends + 1)
+            s = s.to(self.dtype).to(self.device)[:, None]
+            bends = (1 - s) * self.theta_a[None, :] + s * self.theta_b[None, :]
+        else:
+            if not isinstance(bends, torch.Tensor) or tuple(bends.shape) != (self.num_bends, self.num_params):
+                raise ValueError(f"bends: expected a tensor of shape ({self.num_bends}, {self.num_params}) "
+                                 f"(num_bends, P), got {describe(bends)}")
+            if bends.dtype != self.dtype or bends.device != self.device:
+                raise ValueError(f"bends: expected dtype {self.dtype} on {self.device}, got {bends.dtype} "
+                                 f"on {bends.device}")
+            if not bool(torch.isfinite(bends).all()):
+                raise ValueError("bends: expected finite values, got NaN or inf")
+        self.bends = bends.detach().clone()
+        self.fit_state: dict = {"step": 0, "losses": [], "optimizer": None}
+
+    # ------------------------------------------------------------------ basic properties
+    @property
+    def num_params(self) -> int:
+        """P, the length of every point on the curve."""
+        return self.theta_a.numel()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.theta_a.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.theta_a.device
+
+    @property
+    def control_points(self) -> torch.Tensor:
+        """``(num_bends + 2, P)``: theta_a, the bends, theta_b."""
+        return torch.cat([self.theta_a[None], self.bends, self.theta_b[None]])
+
+    # ------------------------------------------------------------------ weights (subclasses)
+    def weights(self, ts) -> torch.Tensor:
+        """``(M, num_bends + 2)`` float64 weights of the control points at each t (rows sum to 1)."""
+        raise NotImplementedError
+
+    def weight_derivatives(self, ts) -> torch.Tensor:
+        """``(M, num_bends + 2)`` float64 derivatives d w_i / dt."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ evaluation
+    def _combine(self, w: torch.Tensor, bends: torch.Tensor | None = None) -> torch.Tensor:
+        w = w.to(self.dtype).to(self.device)
+        bends = self.bends if bends is None else bends
+        out = w[:, :1] * self.theta_a[None] + w[:, -1:] * self.theta_b[None]
+        if self.num_bends:
+            out = out + w[:, 1:-1] @ bends
+        return out
+
+    def __call__(self, t: float) -> torch.Tensor:
+        """The point at ``t`` in [0, 1]: a flat parameter vector (P,)."""
+        return self._combine(self.weights(_check_scalar_t(t)))[0]
+
+    def points(self, ts) -> torch.Tensor:
+        """Points at every t of ``ts`` (M values in [0, 1]): a tensor (M, P), ready for ``ls.losses``."""
+        return self._combine(self.weights(ts))
+
+    def tangent(self, t: float, *, normalize: bool = False) -> torch.Tensor:
+        """The derivative d curve / dt at ``t`` (P,); unit length with ``normalize=True``.
+
+        For a :class:`PolyChain` at a bend the derivative of the next segment is returned (of the last
+        one at t = 1).
+        """
+        v = self._combine_derivative(self.weight_derivatives(_check_scalar_t(t)))[0]
+        if normalize:
+            n = v.norm()
+            if float(n) == 0:
+                raise ValueError(f"t: the curve does not move at t={t} (zero tangent); no direction to normalise")
+            v = v / n
+        return v
+
+    def tangents(self, ts) -> torch.Tensor:
+        """Derivatives d curve / dt at every t of ``ts``: (M, P)."""
+        return self._combine_derivative(self.weight_derivatives(ts))
+
+    def _combine_derivative(self, dw: torch.Tensor) -> torch.Tensor:
+        dw = dw.to(self.dtype).to(self.device)
+        return dw @ self.control_points
+
+    # ------------------------------------------------------------------ geometry
+    def line_direction(self) -> torch.Tensor:
+        """Unit vector from theta_a to theta_b: the straight line's direction."""
+        d = self.theta_b - self.theta_a
+        n = d.norm()
+        if float(n) == 0:
+            raise ValueError("theta_b: expected a point different from theta_a, got the same point")
+        return d / n
+
+    def main_bend(self) -> torch.Tensor:
+        """The bend farthest from the straight line (the only one for a quadratic Bezier curve)."""
+        if self.num_bends == 0:
+            raise ValueError("curve: expected at least one bend, got num_bends=0 (a straight line has no "
+                             "detour)")
+        u = self.line_direction()
+        off = (self.bends - self.theta_a) - ((self.bends - self.theta_a) @ u)[:, None] * u[None]
+        return self.bends[int(off.norm(dim=1).argmax())]
+
+    def detour_direction(self) -> torch.Tensor:
+        """Unit vector of (main bend - midpoint) made orthogonal to the line direction."""
+        u = self.line_direction()
+        d = self.main_bend() - (self.theta_a + self.theta_b) / 2
+        d = d - (d @ u) * u
+        n = d.norm()
+        if float(n) <= 1e-12 * float((self.theta_b - self.theta_a).norm()):
+            raise ValueError("curve: the bends lie on the straight line (not fitted yet?); there is no "
+                             "detour direction")
+        return d / n
+
+    def plane(self, margin: float = 0.2):
+        """The plane through theta_a, theta_b and the main bend (Garipov et al.'s contour plane).
+
+        theta_a is at (0, 0), theta_b at (|theta_b - theta_a|, 0); the extent covers the three points
+        with ``margin`` of their spread on every side. A quadratic Bezier curve lies in this plane.
+        """
+        from .plane import Plane
+
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+            raise ValueError(f"margin: expected a non-negative number (the share of the points' spread "
+                             f"added on every side), got {margin!r}")
+        return Plane.through(self.theta_a, self.theta_b, self.main_bend(), margin=float(margin))
+
+    def length(self, num: int = 201) -> float:
+        """Arc length, by the polygon through ``num`` evenly spaced points."""
+        pts = self.points(torch.linspace(0, 1, check_int(num, "num", 2, 10**6), dtype=torch.float64))
+        return float((pts[1:] - pts[:-1]).norm(dim=1).sum())
+
+    # ------------------------------------------------------------------ save / load
+    def state(self) -> dict:
+        """Everything needed to rebuild the curve, as tensors and plain values (``weights_only``-safe)."""
+        return {"format": FORMAT, "version": VERSION, "kind": self.kind, "num_bends": self.num_bends,
+                "num_params": self.num_params, "dtype": str(self.dtype),
+                "control_points": self.control_points.detach().cpu(),
+                "fit_step": int(self.fit_state["step"]),
+                "fit_losses": torch.tensor(self.fit_state["losses"], dtype=torch.float64),
+                "optimizer": self.fit_state["optimizer"]}
+
+    def save(self, path) -> Path:
+        """Write the curve (and its fit state) to ``path`` atomically: a temporary file in the same
+        folder, then ``os.replace``; an interrupted save never leaves a half-written file."""
+        return atomic_save(self.state(), path)
+
+    @classmethod
+    def load(cls, path, like=None) -> "Curve":
+        """Read a curve written by :meth:`save` (``torch.load(..., weights_only=True)``: no pickle code).
+
+        Args:
+            path: the file.
+            like: a :class:`Landscape` or a flat parameter vector: the curve must belong to a model with
+                the same number of parameters and dtype (and is moved to its device).
+
+        Raises:
+            FileNotFoundError: no such file.
+            ValueError: not a curve file, a curve of another kind, or a curve for another model.
+        """
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"curve file: expected an existing file, got {str(path)!r}")
+        device = _device_of(like)
+        try:
+            state = torch.load(path, map_location=device or "cpu", weights_only=True)
+        except Exception as exc:  # unpickling errors come in many types
+            raise ValueError(f"curve file {str(path)!r}: expected a curve saved by rashomon_widgets, "
+                             f"but it could not be read safely ({type(exc).__name__}: {exc})") from None
+        return cls.from_state(state, like=like, source=repr(str(path)))
+
+    @classmethod
+    def from_state(cls, state, *, like=None, source: str = "state") -> "Curve":
+        """Rebuild a curve from :meth:`state` (validated as :meth:`load` does)."""
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"curve {source}: expected a curve saved by rashomon_widgets "
+                             f"(format {FORMAT!r}), got {describe(state) if not isinstance(state, dict) else 'another file'}")
+        if state.get("version") != VERSION:
+            raise ValueError(f"curve {source}: expected format version {VERSION}, got {state.get('version')!r}")
+        kind = state.get("kind")
+        klass = _KINDS.get(kind)
+        if klass is None or (cls is not Curve and not issubclass(klass, cls)):
+            want = cls.kind if cls is not Curve else " or ".join(map(repr, _KINDS))
+            raise ValueError(f"curve {source}: expected a {want} curve, got a {kind!r} curve")
+        control = state["control_points"]
+        p, dtype = int(state["num_params"]), str(state["dtype"])
+        if (not isinstance(control, torch.Tensor) or control.ndim != 2 or control.shape[1] != p
+                or str(control.dtype) != dtype or control.shape[0] != int(state["num_bends"]) + 2):
+            raise ValueError(f"curve {source}: the control points {describe(control)} do not match the "
+                             f"header (P={p}, {dtype}, {state['num_bends']} bends); the file is damaged")
+        if like is not None:
+            want_p, want_dtype, what = _shape_of(like)
+            if p != want_p or dtype != str(want_dtype):
+                raise ValueError(f"curve {source}: a curve for another model: it holds P={p:,} parameters "
+                                 f"in {dtype}, but {what} has P={want_p:,} in {want_dtype}")
+        curve = klass(control[0], control[-1], int(state["num_bends"]), bends=control[1:-1].clone())
+        losses = state.get("fit_losses")
+        curve.fit_state = {"step": int(state.get("fit_step", 0)),
+                           "losses": [] if losses is None else [float(v) for v in losses],
+                           "optimizer": state.get("optimizer")}
+        return curve
+
+    def copy(self) -> "Curve":
+        """An independent copy (fit state included)."""
+        out = type(self)(self.theta_a, self.theta_b, self.num_bends, bends=self.bends)
+        out.fit_state = copy.deepcopy(self.fit_state)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(P={self.num_params:,}, num_bends={self.num_bends}, {self.dtype}, "
+                f"{self.device}, fitted steps={self.fit_state['step']})")
+
+
+class BezierCurve(Curve):
+    """A Bezier curve of degree ``num_bends + 1`` from ``theta_a`` to ``theta_b``.
+
+    ``curve(t) = sum_i C(n, i) t^i (1 - t)^(n - i) c_i`` with n = num_bends + 1; one bend gives the
+    quadratic curve ``(1 - t)^2 theta_a + 2 t (1 - t) bend + t^2 theta_b`` of Garipov et al. (2018).
+    The bends start on the straight line, so an unfitted curve is the straight line.
+
+    Raises:
+        TypeError: endpoints that are not floating-point tensors.
+        ValueError: endpoints of different lengths, dtypes or devices, non-finite values, a bad
+            ``num_bends`` or ``bends``.
+
+    Example:
+        >>> a, b = torch.zeros(3), torch.ones(3)
+        >>> curve = BezierCurve(a, b, num_bends=1)
+        >>> curve(0.5)
+        tensor([0.5000, 0.5000, 0.5000])
+        >>> curve.points([0.0, 1.0]).shape
+        torch.Size([2, 3])
+    """
+
+    kind = "bezier"
+
+    def weights(self, ts) -> torch.Tensor:
+        t = _as_ts(ts)[:, None]
+        n = self.num_bends + 1
+        i = torch.arange(n + 1, dtype=torch.float64)[None]
+        binom = torch.tensor([math.comb(n, k) for k in range(n + 1)], dtype=torch.float64)[None]
+        return binom * t ** i * (1 - t) ** (n - i)
+
+    def weight_derivatives(self, ts) -> torch.Tensor:
+        t = _as_ts(ts)[:, None]
+        n = self.num_bends + 1
+        m = n - 1  # d/dt B_{i,n} = n (B_{i-1,n-1} - B_{i,n-1})
+        j = torch.arange(m + 1, dtype=torch.float64)[None]
+        binom = torch.tensor([math.comb(m, k) for k in range(m + 1)], dtype=torch.float64)[None]
+        low = binom * t ** j * (1 - t) ** (m - j)  # (M, n)
+        out = torch.zeros(t.shape[0], n + 1, dtype=torch.float64)
+        out[:, 1:] += n * low
+        out[:, :-1] -= n * low
+        return out
+
+
+class PolyChain(Curve):
+    """A polygonal chain theta_a -> bend_1 -> ... -> bend_k -> theta_b, bend i reached at t = i / (k + 1).
+
+    Garipov et al.'s second curve family; with one bend: two straight segments meeting at t = 0.5.
+
+    Example:
+        >>> chain = PolyChain(torch.zeros(2), torch.ones(2), num_bends=1, bends=torch.tensor([[1.0, 0.0]]))
+        >>> chain(0.5)
+        tensor([1., 0.])
+    """
+
+    kind = "polychain"
+
+    def weights(self, ts) -> torch.Tensor:
+        t = _as_ts(ts)[:, None]
+        k = self.num_bends + 1
+        j = torch.arange(k + 1, dtype=torch.float64)[None]
+        return torch.clamp(1 - (t * k - j).abs(), min=0.0)
+
+    def weight_derivatives(self, ts) -> torch.Tensor:
+        t = _as_ts(ts)
+        k = self.num_bends + 1
+        seg = torch.clamp(torch.floor(t * k).long(), max=k - 1)
+        out = torch.zeros(t.shape[0], k + 1, dtype=torch.float64)
+        rows = torch.arange(t.shape[0])
+        out[rows, seg] = -float(k)
+        out[rows, seg + 1] = float(k)
+        return out
+
+
+_KINDS = {"bezier": BezierCurve, "polychain": PolyChain}
+
+
+def load_curve(path, like=None) -> Curve:
+    """Read a :class:`BezierCurve` or :class:`PolyChain` saved with ``curve.save(path)``; see :meth:`Curve.load`."""
+    return Curve.load(path, like=like)
+
+
+# ---------------------------------------------------------------------------------------- file helpers
+def atomic_save(obj, path) -> Path:
+    """``torch.save(obj)`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path (str or os.PathLike), got {describe(path)}")
+    path = Path(path).expanduser()
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"path: expected a file in an existing folder, but {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=f"{path.suffix}.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _device_of(like):
+    if like is None:
+        return None
+    if isinstance(like, torch.Tensor):
+        return like.device
+    return getattr(like, "device", None)
+
+
+def _shape_of(like):
+    if isinstance(like, torch.Tensor):
+        return like.numel(), like.dtype, "the given parameter vector"
+    if hasattr(like, "num_params") and hasattr(like, "dtype"):
+        return int(like.num_params), like.dtype, "this Landscape's model"
+    raise TypeError(f"like: expected an rw.Landscape or a flat parameter vector, got {describe(like)}")
+
+
+def _check_curve_for(ls, curve) -> None:
+    if not isinstance(curve, Curve):
+        raise TypeError(f"curve: expected an rw.BezierCurve or rw.PolyChain, got {describe(curve)}")
+    if curve.num_params != ls.num_params or curve.dtype != ls.dtype:
+        raise ValueError(f"curve: a curve for another model: it has P={curve.num_params:,} parameters in "
+                         f"{curve.dtype}, the Landscape's model has P={ls.num_params:,} in {ls.dtype}")
+    if curve.device != ls.device:
+        raise ValueError(f"curve: expected a curve on {ls.device} (the model's device), got one on "
+                         f"{curve.device}")
+
+
+# ---------------------------------------------------------------------------------------- fitting
+def _stratified_ts(num_t: int, seed: int, step: int) -> torch.Tensor:
+    """``num_t`` values, one uniform draw in each of [i/num_t, (i+1)/num_t): lower variance than i.i.d.
+    draws. Seeded by (seed, step), so a resumed fit draws exactly what an uninterrupted one would."""
+    g = torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
+    u = torch.rand(num_t, generator=g, dtype=torch.float64)
+    return (torch.arange(num_t, dtype=torch.float64) + u) / num_t
+
+
+def fit_curve(ls, curve: Curve, *, steps: int | None = None, epochs: int | None = None, lr: float = 1e-2,
+              num_t: int = 4, seed: int = 0, progress: FitProgress | None = None,
+              checkpoint=None, checkpoint_every: int = 50) -> list[float]:
+    """Fit the bends of ``curve`` to minimise ``E_{t ~ U(0, 1)} L(curve(t))`` (Garipov et al. 2018).
+
+    The endpoints stay fixed. Every step draws ``num_t`` stratified values of t, evaluates the loss at
+    ``curve(t)`` on one batch of the Landscape's data (cycling through ``ls.batches``; the whole data
+    when it is one batch) through ``torch.func.functional_call``, and takes one Adam step on the bends.
+    The model is evaluated as the Landscape evaluates it (eval mode: for BatchNorm networks whose
+    endpoints come from different runs, build the Landscape on :func:`with_batch_statistics`).
+
+    Resuming: ``steps`` is the *total* number of steps. The curve keeps its fit state
+    (``curve.fit_state``: steps done, losses, the optimiser's moments), so calling again on the same curve
+    with a larger ``steps`` continues where it stopped, and an interrupted call (Ctrl-C) loses at most
+    the step in flight. With ``checkpoint=path`` the state is also written to ``path`` atomically every
+    ``checkpoint_every`` steps and at the end, and a fit started with an existing checkpoint of the same
+    curve continues from it: a restarted notebook finishes the remaining steps only. A resumed fit gives
+    the same bends as an uninterrupted one (t draws are seeded per step).
+
+    Args:
+        ls: the :class:`Landscape` (model, loss and data).
+        curve: a :class:`BezierCurve` or :class:`PolyChain` in the model's parameter space; changed in
+            place.
+        steps: total optimiser steps. Give ``steps`` or ``epochs`` (``epochs * len(ls.batches)`` steps);
+            neither means 200 steps.
+        lr: Adam's learning rate.
+        num_t: values of t per step.
+        seed: seed of the t draws.
+        progress: called as ``progress(step, total, mean_loss)`` after every step.
+        checkpoint: optional file path for the fit state.
+        checkpoint_every: steps between checkpoint writes.
+
+    Returns:
+        The mean loss over the drawn t's of every step done so far (this call's and earlier ones).
+
+    Raises:
+        TypeError / ValueError: a curve for another model, bad numbers, a checkpoint of another curve.
+
+    Example:
+        >>> curve = rw.BezierCurve(ls.theta, theta_b)            # doctest: +SKIP
+        >>> losses = rw.fit_curve(ls, curve, steps=300, checkpoint="curve.pt")   # doctest: +SKIP
+    """
+    _check_curve_for(ls, curve)
+    if steps is not None and epochs is not None:
+        raise ValueError(f"steps and epochs: expected one of them, got steps={steps} and epochs={epochs}")
+    if epochs is not None:
+        steps = check_int(epochs, "epochs", 0, 10**9) * len(ls.batches)
+    steps = 200 if steps is None else check_int(steps, "steps", 0, 10**9)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
+    num_t = check_int(num_t, "num_t", 1, 10_000)
+    seed = check_int(seed, "seed", 0, 2**62)
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1, 10**9)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable progress(step, total, loss) or None, got {describe(progress)}")
+    if curve.num_bends == 0:
+        raise ValueError("curve: expected at least one bend to fit, got num_bends=0 (a straight line)")
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint).expanduser()
+        if checkpoint.is_file():
+            _resume_from(curve, checkpoint)
+
+    bends = curve.bends.clone().requires_grad_(True)
+    opt = torch.optim.Adam([bends], lr=float(lr))
+    if curve.fit_state.get("optimizer") is not None:
+        opt.load_state_dict(curve.fit_state["optimizer"])
+        for group in opt.param_groups:
+            group["lr"] = float(lr)
+    start = int(curve.fit_state["step"])
+    batches = ls.batches
+    for step in range(start, steps):
+        ts = _stratified_ts(num_t, seed, step)
+        w = curve.weights(ts)
+        x, y = batches[step % len(batches)]
+        opt.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            points = curve._combine(w, bends)
+            total = 0.0
+            for p in points:
+                total = total + ls._batch_loss(p, x, y)
+            mean = total / num_t
+            if not bool(torch.isfinite(mean)):
+                raise ValueError(f"fit_curve: the loss became {float(mean)} at step {step}; lower lr "
+                                 f"(got {lr}); the curve keeps the bends of the last good step")
+            mean.backward()
+        opt.step()
+        with torch.no_grad():
+            curve.bends = bends.detach().clone()
+        curve.fit_state["step"] = step + 1
+        curve.fit_state["losses"].append(float(mean.detach()))
+        curve.fit_state["optimizer"] = _detached_state(opt)
+        if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+            curve.save(checkpoint)
+        if progress is not None:
+            progress(step + 1, steps, curve.fit_state["losses"][-1])
+    if checkpoint is not None and start >= steps and not checkpoint.is_file():
+        curve.save(checkpoint)
+    return list(curve.fit_state["losses"])
+
+
+def _detached_state(opt) -> dict:
+    state = opt.state_dict()
+    return {"state": {k: {n: (v.detach().clone() if isinstance(v, torch.Tensor) else v) for n, v in s.items()}
+                      for k, s in state["state"].items()},
+            "param_groups": copy.deepcopy(state["param_groups"])}
+
+
+def _resume_from(curve: Curve, path: Path) -> None:
+    saved = type(curve).load(path, like=curve.theta_a)
+    if saved.num_bends != curve.num_bends or not (torch.equal(saved.theta_a.to(curve.device), curve.theta_a)
+                                                  and torch.equal(saved.theta_b.to(curve.device), curve.theta_b)):
+        raise ValueError(f"checkpoint {str(path)!r}: expected a checkpoint of this curve (the same endpoints "
+                         f"and {curve.num_bends} bend(s)), got one of another curve ({saved.num_bends} "
+                         "bend(s)); delete the file or pass another checkpoint path")
+    if saved.fit_state["step"] > curve.fit_state["step"]:
+        curve.bends = saved.bends.to(curve.device)
+        curve.fit_state = saved.fit_state
+
+
+# ---------------------------------------------------------------------------------------- BatchNorm
+def with_batch_statistics(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` whose BatchNorm layers normalise with the statistics of the batch they see.
+
+    Running statistics belong to one set of weights: the running means of run A are wrong for run B and
+    for every point between them. Garipov et al. recompute them at every point of a curve; this copy
+    does the equivalent inside every evaluation (even in ``eval()`` mode, which the Landscape uses), so
+    a Landscape built on it gives each point of parameter space its own statistics. Use whole-data or
+    large batches; the user's model is not changed.
+
+    Example:
+        >>> ls = rw.Landscape(with_batch_statistics(model_a), loss_fn, data)   # doctest: +SKIP
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
+    out = copy.deepcopy(model)
+    for m in out.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.track_running_stats = False
+            m.running_mean = None
+            m.running_var = None
+            m.num_batches_tracked = None
+    return out

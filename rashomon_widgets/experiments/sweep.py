@@ -1,0 +1,291 @@
+"""Seeds x widths sweeps over any ``concurrent.futures.Executor``, resumable from a JSON-lines file.
+
+Every finished run is appended to the results file at once, as one line written by one ``write`` on a
+file opened with ``O_APPEND`` (by the process that submitted the runs: there is one writer), so a sweep
+that is killed keeps everything it finished, and running it again redoes only the missing runs. A run
+is identified by its key (stored in each record as ``"key"``): the run function's name, ``width``,
+``seed`` and the options passed (``activation``, ``init_std``, ...); records with other keys in the same
+file are left alone. A torn last line (a crash mid-write on some
+file systems) is skipped on reading, so that run is simply done again.
+
+The executor can be anything with ``submit``: the default is a local ``ProcessPoolExecutor`` with two
+workers (started with ``spawn``, so no half-initialised torch threads are forked); for a cluster, pass
+``distributed.Client(...).get_executor()``. Runs must be picklable top-level functions of keyword
+arguments returning a JSON-serialisable dict. In a script, call :func:`sweep` under
+``if __name__ == "__main__":`` (spawned workers re-import the main module); notebooks need nothing.
+Nothing here imports a widget library.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Progress = Callable[[int, int, dict], None]
+
+
+# ----------------------------------------------------------------------------- the default run
+def _converged_or_stuck(seen: list[float], loss: float, loss_tol: float) -> bool:
+    stuck = bool(seen) and loss > 0.9 * seen[-1]
+    seen.append(loss)
+    return loss < loss_tol * 1e-3 or stuck
+
+
+def xor_run(*, width: int, seed: int, activation: str = "sigmoid", init_std: float = 1.0,
+            tol: float | None = None, loss_tol: float = 1e-10, max_epochs: int = 20) -> dict:
+    """Train one XOR net from a Gaussian initialisation and measure its minimum (write-up 3).
+
+    ``rw.models.xor_mlp(width, activation, seed=seed, init_std=init_std)`` (float64, ``4 * width + 1``
+    parameters) is trained with full-batch L-BFGS on the sum-of-squares loss until the loss is far
+    below ``loss_tol`` or an epoch gains under 10% (a local minimum), at most ``max_epochs`` epochs.
+
+    Returns:
+        A JSON-serialisable dict: ``num_params``; ``loss`` (final sum of squares); ``converged``
+        (``loss < loss_tol``: a global minimum); ``spectrum`` (all Hessian eigenvalues, exact,
+        ascending); ``tol`` and ``near_zero`` (how many eigenvalues satisfy
+        ``|lambda| <= tol * max |lambda|``); ``rank_G`` (rank of the behavioural gradients with
+        singular values compared with ``sqrt(tol)``, so that ``near_zero == num_params - rank_G`` at a
+        global minimum); ``epochs``; ``seconds``.
+    """
+    import torch
+
+    from ..core import Landscape, count_near_zero, default_tol
+    from ..core.behaviour import behaviour_rank
+    from ..data import xor
+    from ..models import sum_of_squares, train, xor_mlp
+
+    start = time.perf_counter()
+    tol = default_tol(torch.float64) if tol is None else float(tol)
+    data = xor(torch.float64)
+    model = xor_mlp(width, activation=activation, dtype=torch.float64, seed=seed, init_std=init_std)
+    seen: list[float] = []
+    history = train(model, sum_of_squares, data, epochs=max_epochs, optimizer="lbfgs", seed=seed,
+                    callback=lambda epoch, loss: _converged_or_stuck(seen, loss, loss_tol))
+    ls = Landscape(model, sum_of_squares, data, reduction="sum")
+    spectrum = ls.spectrum()
+    return {
+        "num_params": ls.num_params,
+        "loss": ls.loss(),
+        "converged": bool(ls.loss() < loss_tol),
+        "spectrum": [float(v) for v in spectrum],
+        "tol": tol,
+        "near_zero": count_near_zero(spectrum, tol),
+        "rank_G": behaviour_rank(ls, tol=tol),
+        "epochs": len(history),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+# ----------------------------------------------------------------------------- results file
+def _key(run_name: str, config: dict) -> str:
+    """The identity of a run: the run function's name, width, seed and options, as canonical JSON."""
+    return json.dumps({"run": run_name, **config}, sort_keys=True)
+
+
+def load_results(path) -> list[dict]:
+    """The records of a results file, in file order; torn or blank lines are skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    with path.open("r", encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn line: that run is redone
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+def _append(path: Path, record: dict) -> None:
+    data = (json.dumps(record, sort_keys=True, allow_nan=True) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- progress
+class TextProgress:
+    """Prints ``sweep: done/total (share) ... elapsed`` about every ``every`` share of the runs."""
+
+    def __init__(self, every: float = 0.1, stream=None):
+        self.every, self.stream = float(every), stream
+        self._next, self._start = 0.0, time.perf_counter()
+
+    def __call__(self, done: int, total: int, record: dict) -> None:
+        share = done / total if total else 1.0
+        if share + 1e-12 >= self._next or done == total:
+            self._next = share + self.every
+            print(f"sweep: {done}/{total} runs ({share:.0%}), last width={record.get('width')} "
+                  f"seed={record.get('seed')}, {time.perf_counter() - self._start:.1f} s",
+                  file=self.stream or sys.stdout, flush=True)
+
+
+# ----------------------------------------------------------------------------- the sweep
+@dataclass
+class SweepResult:
+    """What :func:`sweep` did.
+
+    Attributes:
+        records: every record of this sweep's runs (from the file and new), sorted by width, seed.
+        path: the results file.
+        ran: how many runs this call executed.
+        reused: how many were found finished in the file.
+        failed: ``{key: error message}`` of runs that raised (not written; a rerun retries them).
+    """
+    records: list[dict]
+    path: Path
+    ran: int
+    reused: int
+    failed: dict = field(default_factory=dict)
+
+    def by_width(self, value: str = "near_zero", *, converged_only: bool = True) -> dict:
+        """``{width: [value of each run, by seed]}``, global minima only by default."""
+        out: dict = {}
+        for r in self.records:
+            if converged_only and not r.get("converged", True):
+                continue
+            out.setdefault(r["width"], []).append(r[value])
+        return dict(sorted(out.items()))
+
+
+def _init_worker() -> None:
+    import torch
+    torch.set_num_threads(1)
+
+
+def default_executor(max_workers: int = 2) -> cf.ProcessPoolExecutor:
+    """A local process pool (``spawn``), one torch thread per worker."""
+    return cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_init_worker)
+
+
+def _check_ints(values, name: str, low: int) -> list[int]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}: expected an iterable of ints >= {low}, got {type(values).__name__}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{name}: expected ints >= {low}, got {v!r}")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise ValueError(f"{name}: expected at least one value, got none")
+    return out
+
+
+def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable[..., dict] = xor_run,
+          executor: cf.Executor | None = None, progress: Progress | str | None = None,
+          **options) -> SweepResult:
+    """Run ``run(width=w, seed=s, **options)`` for every seed and width, resuming from ``results``.
+
+    Args:
+        seeds, widths: the grid (duplicates are dropped).
+        results: the JSON-lines file; created if missing, appended to as runs finish. Records
+            already there with the same key (width, seed, options) are reused, not run again.
+        run: a picklable top-level function returning a JSON-serialisable dict (default
+            :func:`xor_run`).
+        executor: any ``concurrent.futures.Executor`` (e.g. ``distributed.Client().get_executor()``);
+            default: :func:`default_executor` with two workers, shut down at the end. An executor
+            you pass is left running.
+        progress: ``progress(done, total, record)`` after each finished run, ``"text"`` for a
+            :class:`TextProgress` line about every 10%, or None.
+        **options: passed to ``run`` and part of each record's key (JSON-serialisable values).
+
+    Returns:
+        A :class:`SweepResult`.
+
+    Raises:
+        TypeError / ValueError: bad arguments.
+        RuntimeError: after all other runs finished (and were written), if any run raised; the
+            message lists them. Running the sweep again retries only those.
+
+    Example:
+        >>> from rashomon_widgets.experiments import sweep
+        >>> result = sweep(range(150), (2, 3, 4), "xor_sweep.jsonl", progress="text")  # doctest: +SKIP
+        >>> result.by_width("near_zero")                                               # doctest: +SKIP
+    """
+    seeds = _check_ints(seeds, "seeds", 0)
+    widths = _check_ints(widths, "widths", 1)
+    if not isinstance(results, (str, os.PathLike)):
+        raise TypeError(f"results: expected a file path (str or os.PathLike), got {type(results).__name__}")
+    path = Path(results)
+    if path.is_dir():
+        raise ValueError(f"results: expected a file path, got the directory {str(path)!r}")
+    if not callable(run):
+        raise TypeError(f"run: expected a callable run(width=..., seed=..., **options), got {type(run).__name__}")
+    if executor is not None and not isinstance(executor, cf.Executor):
+        raise TypeError("executor: expected a concurrent.futures.Executor (e.g. ProcessPoolExecutor, or "
+                        f"distributed.Client().get_executor()), got {type(executor).__name__}")
+    if progress == "text":
+        progress = TextProgress()
+    elif progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable progress(done, total, record), 'text' or None, got {progress!r}")
+    try:
+        json.dumps(options)
+    except TypeError as exc:
+        raise TypeError(f"options: expected JSON-serialisable values (they are part of each run's key), got "
+                        f"{options!r}: {exc}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    name = f"{getattr(run, '__module__', '?')}.{getattr(run, '__qualname__', type(run).__name__)}"
+    configs = [{"width": w, "seed": s, **options} for w in widths for s in seeds]
+    wanted = {_key(name, c): c for c in configs}
+    done = {}
+    for record in load_results(path):
+        if record.get("key") in wanted:
+            done[record["key"]] = record
+    todo = [c for k, c in wanted.items() if k not in done]
+    total, failed, ran = len(wanted), {}, 0
+
+    own = executor is None and bool(todo)
+    pool = default_executor() if own else executor
+    try:
+        futures = {pool.submit(run, **c): c for c in todo}
+        finished = len(done)
+        for future in cf.as_completed(futures):
+            config = futures[future]
+            try:
+                out = future.result()
+                if not isinstance(out, dict):
+                    raise TypeError(f"run: expected a dict, got {type(out).__name__}")
+            except Exception as exc:  # keep going: the other runs' results are worth keeping
+                failed[_key(name, config)] = f"{type(exc).__name__}: {exc}"
+                continue
+            record = {**out, **config, "key": _key(name, config)}
+            _append(path, record)
+            done[record["key"]] = record
+            ran += 1
+            finished += 1
+            if progress is not None:
+                progress(finished, total, record)
+    finally:
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
+    records = sorted(done.values(), key=lambda r: (r["width"], r["seed"]))
+    result = SweepResult(records, path, ran, total - len(todo), failed)
+    if failed:
+        lines = "\n".join(f"  {k}: {v}" for k, v in list(failed.items())[:10])
+        if any("BrokenProcessPool" in v for v in failed.values()):
+            lines += ("\n  (a worker process died. In a script, call the sweep under "
+                      "`if __name__ == '__main__':`: spawned workers re-import the main module.)")
+        raise RuntimeError(f"sweep: {len(failed)} of {total} runs raised (the other {total - len(failed)} are "
+                           f"in {str(path)!r}; run the sweep again to retry):\n{lines}")
+    return result

@@ -21,8 +21,9 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## Set everything up and run every test: unit tests, notebooks under nbval, the browser suite.
+# RASHOMON_SMALL=1 makes every notebook's parameters cell pick its test size (nbval and the browser suite).
 test: $(STAMP) chromium
-	$(PY) -m pytest tests
+	RASHOMON_SMALL=1 $(PY) -m pytest tests
 	RASHOMON_SMALL=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 ## Debian's Chromium for the browser suite (tests/browser), from apt when /usr/bin/chromium is missing.

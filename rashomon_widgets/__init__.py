@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import importlib
 
-from .core import Landscape, NullSpacePath, Plane, Surface, null_space_path
+from .core import BezierCurve, Landscape, NullSpacePath, Plane, PolyChain, Surface, fit_curve, null_space_path
 
 __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first attribute access (PEP 562)
-_LAZY = {name: ".widgets" for name in ("NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView")}
+_LAZY = {name: ".widgets" for name in ("CurveExplorer", "NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView")}
 
 __all__ = [
     # core
-    "Landscape", "Plane", "Surface", "null_space_path", "NullSpacePath",
+    "Landscape", "Plane", "Surface", "null_space_path", "NullSpacePath", "BezierCurve", "PolyChain", "fit_curve",
     # subpackages
     "models", "data",
 ] + sorted(_LAZY)

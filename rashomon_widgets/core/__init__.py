@@ -3,9 +3,11 @@
 Sweeps and scripts import this on machines without a browser stack.
 """
 from .behaviour import behaviour_rank, behavioural_gradients, dimension_bound, gauss_newton, hessian_rank, matrix_rank
+from .curves import BezierCurve, PolyChain, fit_curve, load_curve, with_batch_statistics
+from .diagnostics import CurveTable, along_curve
 from .landscape import Landscape
 from .nullspace import count_near_zero, default_tol
-from .paths import NullSpacePath, null_space_path
+from .paths import NullSpacePath, manifold_walk, null_space_path
 from .plane import Plane, Surface
 
 __all__ = [
@@ -13,8 +15,10 @@ __all__ = [
     "Landscape",
     # planes and loss surfaces
     "Plane", "Surface",
+    # curves between minima (Garipov et al.) and diagnostics along them
+    "BezierCurve", "PolyChain", "fit_curve", "load_curve", "with_batch_statistics", "along_curve", "CurveTable",
     # paths inside a Rashomon set
-    "null_space_path", "NullSpacePath",
+    "null_space_path", "NullSpacePath", "manifold_walk",
     # behavioural gradients (write-up 4)
     "behavioural_gradients", "behaviour_rank", "dimension_bound", "hessian_rank", "gauss_newton", "matrix_rank",
     # helpers

@@ -235,6 +235,7 @@ class Curve:
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
             raise ValueError(f"margin: expected a non-negative number (the share of the points' spread "
                              f"added on every side), got {margin!r}")
+        self.detour_direction()  # a clear error for a curve still on the straight line
         return Plane.through(self.theta_a, self.theta_b, self.main_bend(), margin=float(margin))
 
     def length(self, num: int = 201) -> float:
@@ -549,6 +550,9 @@ def fit_curve(ls, curve: Curve, *, steps: int | None = None, epochs: int | None 
                                  f"(got {lr}); the curve keeps the bends of the last good step")
             mean.backward()
         opt.step()
+        if not bool(torch.isfinite(bends).all()):
+            raise ValueError(f"fit_curve: the bends became NaN or inf at step {step}; lower lr (got {lr}); "
+                             "the curve keeps the bends of the last good step")
         with torch.no_grad():
             curve.bends = bends.detach().clone()
         curve.fit_state["step"] = step + 1

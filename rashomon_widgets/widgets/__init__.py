@@ -1,7 +1,8 @@
 """Thin ipywidgets / bqplot / ipyvolume views over core results."""
+from .curve_explorer import CurveExplorer
 from .explorer import NullSpaceExplorer
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
-__all__ = ["NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView"]
+__all__ = ["CurveExplorer", "NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView"]

@@ -2,7 +2,6 @@
 sharpest Hessian directions), with live 2-D and 3-D slices, the spectrum and the near-zero count."""
 from __future__ import annotations
 
-import html
 import threading
 import time
 
@@ -12,19 +11,11 @@ import torch
 
 from ..core import Landscape, Plane, default_tol
 from ..core.manifold import retract, tangent_basis
+from ._common import Superseded, good_number, show_error, tagged
 from ._worker import LatestWorker
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
-
-
-class _Superseded(Exception):
-    """Raised inside a job's progress callback when a newer request has arrived."""
-
-
-def _tagged(widget, css_class):
-    widget.add_class(css_class)
-    return widget
 
 
 class NullSpaceExplorer(widgets.VBox):
@@ -75,7 +66,7 @@ class NullSpaceExplorer(widgets.VBox):
         names = [f"null {i + 1}" for i in range(self.null_dirs.shape[1])]
         names += [f"top {i + 1}" for i in range(self.top_dirs.shape[1])]
         self.directions = torch.cat([self.null_dirs, self.top_dirs], 1)
-        self.sliders = [_tagged(widgets.FloatSlider(0.0, min=-slider_range, max=slider_range,
+        self.sliders = [tagged(widgets.FloatSlider(0.0, min=-slider_range, max=slider_range,
                                                     step=slider_range / 50, description=n,
                                                     continuous_update=True, readout_format=".2f"), "rw-slider")
                         for n in names]
@@ -84,12 +75,12 @@ class NullSpaceExplorer(widgets.VBox):
                                       layout=widgets.Layout(width="180px"))
         self.y_dir = widgets.Dropdown(options=choice, value=len(names) - 1 if len(names) > 1 else 0,
                                       description="y axis", layout=widgets.Layout(width="180px"))
-        self.span = _tagged(widgets.FloatText(span, description="span", layout=widgets.Layout(width="160px")), "rw-span")
+        self.span = tagged(widgets.FloatText(span, description="span", layout=widgets.Layout(width="160px")), "rw-span")
         self.log_toggle = widgets.Checkbox(log_color, description="log colour", indent=False)
-        self.reset_button = _tagged(widgets.Button(description="reset", icon="undo"), "rw-reset")
-        self.loss_html = _tagged(widgets.HTML(), "rw-loss")
-        self.error_html = _tagged(widgets.HTML(), "rw-error")
-        self.status_html = _tagged(widgets.HTML(), "rw-status")
+        self.reset_button = tagged(widgets.Button(description="reset", icon="undo"), "rw-reset")
+        self.loss_html = tagged(widgets.HTML(), "rw-loss")
+        self.error_html = tagged(widgets.HTML(), "rw-error")
+        self.status_html = tagged(widgets.HTML(), "rw-status")
         self.surface2d = SurfaceView(log_color=log_color, title="slice through the current point")
         self.surface3d = Surface3DView(log_color=log_color)
         self.spectrum = SpectrumView()
@@ -132,23 +123,18 @@ class NullSpaceExplorer(widgets.VBox):
         self._request()
 
     def _request(self, change=None) -> None:
-        span = self.span.value
-        if not (isinstance(span, (int, float)) and span > 0):
-            # a bad span is reported and ignored: the sliders keep working with the last good one
-            self._show_error(ValueError(f"span: expected a positive number, got {span!r}; "
-                                        f"keeping span = {self._span_ok}"))
+        # a bad span is reported and ignored: the sliders keep working with the last good one
+        self._span_ok, problem = good_number(self.span.value, self._span_ok, "span")
+        if problem is not None:
+            self._show_error(problem)
             if change is not None and change["owner"] is self.span:
                 return
-        else:
-            self._span_ok = span
         coeffs = np.array([s.value for s in self.sliders], dtype=float)
         self._worker.submit(lambda current: self._update(coeffs, self.x_dir.value, self.y_dir.value,
                                                          self._span_ok, current))
 
     def _show_error(self, exc: BaseException) -> None:
-        self.error_html.value = ("<div style='color:#b00020'>&#9888; " + html.escape(f"{type(exc).__name__}: {exc}")
-                                 + "</div>")
-        self.status_html.value = "error: the last request failed; the widget still works"
+        show_error(self.error_html, self.status_html, exc)
 
     # ------------------------------------------------------------------ the work (worker thread)
     def _target(self, coeffs: np.ndarray, retracted: bool) -> torch.Tensor:
@@ -202,14 +188,14 @@ class NullSpaceExplorer(widgets.VBox):
                 self._show_loss(point, " (re-projected)")
             self.error_html.value = ""
             self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
-        except _Superseded:
+        except Superseded:
             return
         finally:
             busy.cancel()
 
     def _progress(self, started, done, total, current) -> None:
         if not current():
-            raise _Superseded  # a newer slider value arrived: drop this grid half-way
+            raise Superseded  # a newer slider value arrived: drop this grid half-way
         if time.perf_counter() - started > 0.5 and done < total:
             self.status_html.value = f"&#9203; loss surface {100 * done // total}%"
 

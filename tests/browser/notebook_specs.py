@@ -14,6 +14,9 @@ NOTEBOOKS = [
     # which proves the servers run notebooks in this interpreter's environment.
     ("tests/browser/notebooks/smoke.ipynb", spec_for(expect_text={".rw-status": sys.prefix})),
     ("notebooks/00_quickstart.ipynb", spec_for()),
+    # the first explorer on this page is the toy's NullSpaceExplorer (1a); check the CurveExplorer
+    ("notebooks/01_rashomon_manifold_mode_connectivity.ipynb", spec_for(root=".rw-curve-explorer",
+                                                                         load_timeout_s=240)),
 ]
 
 

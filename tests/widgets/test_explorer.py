@@ -53,7 +53,7 @@ def test_top_slider_raises_the_loss_and_reset_returns(explorer, xor_min):
 def test_bad_span_shows_an_error_and_the_widget_keeps_working(explorer):
     explorer.span.value = -1.0
     assert explorer.wait(60)
-    assert "span: expected a positive number, got -1.0" in explorer.error_html.value
+    assert "span: expected a number greater than 0, got -1.0; keeping span = 1" in explorer.error_html.value
     assert "error" in explorer.status_html.value
     explorer.span.value = 0.5
     explorer.sliders[1].value = 0.7

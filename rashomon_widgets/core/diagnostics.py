@@ -1,0 +1,328 @@
+"""Diagnostics along a curve between two minima, in one call: :func:`along_curve` -> :class:`CurveTable`.
+
+For every t it measures what write-up 1 measured along its Bezier curve, and what it wished it had:
+losses and accuracies, the parameter-gradient norm, the input-Jacobian norm, Hessian-vector products
+along the straight-line, detour and tangent directions (several samples combined per point), and the
+curvature summary PyHessian would give (top eigenvalues, trace, a stochastic Lanczos quadrature of the
+spectrum, the number of near-zero eigenvalues).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import spectral
+from ._checks import check_int, describe
+from ._data import as_batches
+from .curves import Curve, _as_ts, _check_curve_for
+from .nullspace import count_near_zero, default_tol
+
+#: what every column of a :class:`CurveTable` holds
+COLUMNS = {
+    "t": "curve parameter (0 = theta_a, 1 = theta_b)",
+    "train_loss": "loss on the Landscape's data",
+    "train_accuracy": "accuracy on the Landscape's data",
+    "test_loss": "loss on test_data",
+    "test_accuracy": "accuracy on test_data",
+    "grad_norm": "|grad_theta L|, the parameter gradient's norm (near 0 on the ridge)",
+    "input_jacobian_norm": "mean over samples of |d outputs / d inputs|_F (raw outputs)",
+    "hvp_line": "|H u|, u the unit straight-line direction (theta_b - theta_a)",
+    "hvp_detour": "|H d|, d the unit detour direction (main bend - midpoint, orthogonal to u)",
+    "hvp_tangent": "|H tau|, tau the unit tangent of the curve",
+    "hvp_line_std": "spread (std) of |H u| over the samples",
+    "hvp_detour_std": "spread (std) of |H d| over the samples",
+    "hvp_tangent_std": "spread (std) of |H tau| over the samples",
+    "curvature_line": "u^T H u, the second derivative of the loss along u",
+    "curvature_detour": "d^T H d",
+    "curvature_tangent": "tau^T H tau (near 0 where the curve follows the ridge)",
+    "trace": "trace of the Hessian (exact, or Hutch++)",
+    "slq_trace": "trace from the stochastic Lanczos quadrature (P * sum of weight * node)",
+    "near_zero": "eigenvalues with |lambda| <= tol * max|lambda| (exact count, or SLQ estimate)",
+}
+
+
+@dataclass
+class CurveTable:
+    """Columns of diagnostics along a curve: ``table["hvp_tangent"]`` is a numpy array over ``table["t"]``.
+
+    Attributes:
+        columns: name -> 1-D float64 array, all of the same length (one entry per t).
+        notes: how the numbers were obtained (methods, sample counts, tolerances).
+        slq: the stochastic Lanczos quadrature ``(nodes, weights)`` at every t (None without curvature);
+            ``rw.core.spectral``-style densities can be drawn from them without new products.
+    """
+
+    columns: dict[str, np.ndarray]
+    notes: dict = field(default_factory=dict)
+    slq: list | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.columns:
+            raise KeyError(f"{name!r}: expected one of {', '.join(self.columns)}")
+        return self.columns[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self.columns
+
+    def __len__(self) -> int:
+        return len(self.columns["t"])
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def density(self, i: int, *, grid_size: int = 400, sigma: float | None = None):
+        """The eigenvalue density at row ``i`` from its stored SLQ nodes and weights, Gaussian-broadened
+        as :meth:`Landscape.density` does: ``(grid, density)``, integrating to 1."""
+        if self.slq is None:
+            raise ValueError("density: this table has no SLQ runs; call along_curve(..., curvature=True)")
+        nodes, weights = self.slq[check_int(i, "i", -len(self.slq), len(self.slq) - 1)]
+        lo, hi = float(nodes.min()), float(nodes.max())
+        sigma = sigma or 0.01 * max(hi - lo, abs(hi), 1e-12)
+        grid = np.linspace(lo - 6 * sigma, hi + 6 * sigma, check_int(grid_size, "grid_size", 2, 10**7))
+        dens = (weights[None] * np.exp(-0.5 * ((grid[:, None] - nodes[None]) / sigma) ** 2)).sum(1)
+        dens /= np.trapezoid(dens, grid)
+        return grid, dens
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists (JSON-ready)."""
+        return {k: v.tolist() for k, v in self.columns.items()}
+
+    def to_markdown(self, columns: list[str] | None = None, fmt: str = ".3g") -> str:
+        """A markdown table of ``columns`` (default: all but the ``*_std`` ones)."""
+        names = columns or [n for n in self.columns if not n.endswith("_std")]
+        for n in names:
+            self[n]
+        head = "| " + " | ".join(names) + " |"
+        rule = "|" + "|".join("---:" for _ in names) + "|"
+        rows = ["| " + " | ".join(_fmt(self.columns[n][i], n, fmt) for n in names) + " |" for i in range(len(self))]
+        return "\n".join([head, rule, *rows])
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __repr__(self) -> str:
+        return f"CurveTable({len(self)} points; columns: {', '.join(self.columns)})"
+
+
+def _fmt(value: float, name: str, fmt: str) -> str:
+    if not np.isfinite(value):
+        return "-"
+    if name == "t":
+        return f"{value:.3f}"
+    if name == "near_zero" and float(value).is_integer():
+        return f"{int(value)}"
+    return format(value, fmt)
+
+
+def classification_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Share of rows whose arg-max output is the class index in ``targets`` (N,)."""
+    return float((outputs.argmax(-1) == targets).double().mean())
+
+
+def _auto_accuracy(outputs: torch.Tensor, targets: torch.Tensor):
+    if (outputs.ndim == 2 and outputs.shape[1] >= 2 and targets.ndim == 1
+            and not targets.dtype.is_floating_point and targets.dtype != torch.bool):
+        return classification_accuracy
+    return None
+
+
+def _evaluate(ls, theta: torch.Tensor, batches) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """Loss (weighted as the Landscape weights its own data), raw outputs and targets over ``batches``."""
+    n = sum(x.shape[0] for x, _ in batches)
+    total, outs, targets = 0.0, [], []
+    with torch.no_grad():
+        for x, y in batches:
+            out = ls._f(theta, x)
+            w = x.shape[0] / n if ls.reduction == "mean" else 1.0
+            total += w * float(ls.loss_fn(out, y))
+            outs.append(out)
+            targets.append(y)
+    return total, torch.cat(outs), torch.cat(targets)
+
+
+def input_jacobian_norm(ls, theta: torch.Tensor, inputs: torch.Tensor) -> float:
+    """Mean over samples of the Frobenius norm of d outputs(x) / d x at parameters ``theta``.
+
+    One backward pass per output unit over the whole batch: exact when samples are processed
+    independently (eval-mode models; with batch statistics, see ``with_batch_statistics``, it is the
+    derivative with the batch's statistics held as they respond).
+    """
+    x = inputs.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = ls._f(theta.detach(), x)
+        flat = out.reshape(out.shape[0], -1)
+        sq = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+        for k in range(flat.shape[1]):
+            (g,) = torch.autograd.grad(flat[:, k].sum(), x, retain_graph=k + 1 < flat.shape[1])
+            sq += (g.reshape(g.shape[0], -1).double() ** 2).sum(1)
+    return float(sq.sqrt().mean())
+
+
+def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable | str | None = "auto",
+                num_samples: int = 3, t_jitter: float = 0.02, curvature: bool = True, top_k: int = 3,
+                exact: bool | None = None, near_zero_tol: float | None = None, trace_products: int = 30,
+                slq_vectors: int = 4, slq_steps: int = 40, max_input_samples: int = 512, seed: int = 0,
+                progress: Callable[[int, int], None] | None = None) -> CurveTable:
+    """Diagnostics at points along ``curve``, one row per t (write-up 1, figures 1c and 1d).
+
+    Hessian-vector products: at each t the three unit directions are the straight-line direction u
+    (constant), the detour direction d (main bend minus the midpoint, orthogonal to u; constant) and the
+    curve's unit tangent tau. With full-batch data one product has no sampling noise, so "several samples
+    per point" (the write-up's proposal for its noisy tangent products) are taken at ``num_samples``
+    points ``curve(t_j)``, ``t_j`` evenly spaced in ``[t - t_jitter, t + t_jitter]`` (clipped to [0, 1]),
+    each with its own tangent: ``hvp_*`` is the mean norm, ``hvp_*_std`` the spread, ``curvature_*`` the
+    mean of ``v^T H v``. They are the same points on the curve the write-up's "models moving in the
+    direction of the vector" would visit.
+
+    Curvature: ``exact`` (default: P <= 1024) uses the dense Hessian at every t: top eigenvalues, exact
+    trace and the exact near-zero count (``|lambda| <= tol * max|lambda|``, ``tol`` =
+    ``near_zero_tol`` or the dtype's default, see ``rw.core.default_tol``). Otherwise: Lanczos for the
+    top ``top_k`` eigenvalues, Hutch++ with ``trace_products`` products for the trace, and the near-zero
+    count is the SLQ estimate ``P * (weight of Ritz nodes with |node| <= tol * max|node|)`` with
+    ``tol = near_zero_tol or 1e-3`` (Ritz nodes are coarse: read it as the size of the bulk at zero).
+    SLQ (``slq_vectors`` Rademacher vectors, ``slq_steps`` Lanczos steps) runs in both modes (in exact
+    mode on the dense matrix, where its products cost nothing); its nodes and weights are kept in
+    ``table.slq`` for density plots, and ``slq_trace`` is its trace estimate.
+
+    Args:
+        ls: the :class:`Landscape` (its data is the "train" data).
+        curve: a :class:`BezierCurve` or :class:`PolyChain` in the model's parameter space.
+        ts: how many evenly spaced t in [0, 1], or the t values themselves.
+        test_data: optional ``(inputs, targets)`` (or batches) for test loss and accuracy.
+        accuracy: ``"auto"`` (arg-max accuracy for (N, C) outputs and class-index targets, otherwise
+            none), a callable ``accuracy(outputs, targets) -> float`` (e.g. ``rw.models.accuracy``), or
+            None.
+        num_samples, t_jitter: the HVP samples per point (see above).
+        curvature: False skips eigenvalues, trace, SLQ and near-zero counts (the expensive part).
+        top_k: how many top eigenvalues (columns ``eig_1`` ...).
+        max_input_samples: samples used for the input-Jacobian norm (the first ones of the data).
+        seed: seed of the random vectors (Lanczos start, Hutch++, SLQ).
+        progress: called as ``progress(done, total)`` after every t.
+
+    Returns:
+        A :class:`CurveTable` (see ``COLUMNS`` for what each column holds).
+
+    Example:
+        >>> table = rw.core.along_curve(ls, curve, 11, test_data=split.test)   # doctest: +SKIP
+        >>> table["hvp_tangent"] < table["hvp_line"]                          # doctest: +SKIP
+    """
+    _check_curve_for(ls, curve)
+    ts = _as_ts(torch.linspace(0, 1, check_int(ts, "ts", 1, 100_000)) if isinstance(ts, int) and not isinstance(ts, bool)
+                else ts, "ts").numpy()
+    num_samples = check_int(num_samples, "num_samples", 1, 1000)
+    if isinstance(t_jitter, bool) or not isinstance(t_jitter, (int, float)) or not 0 <= t_jitter <= 0.5:
+        raise ValueError(f"t_jitter: expected a number in [0, 0.5], got {t_jitter!r}")
+    top_k = check_int(top_k, "top_k", 1, ls.num_params)
+    if near_zero_tol is not None and not (isinstance(near_zero_tol, (int, float)) and 0 <= near_zero_tol < 1):
+        raise ValueError(f"near_zero_tol: expected a relative tolerance in [0, 1), got {near_zero_tol!r}")
+    max_input_samples = check_int(max_input_samples, "max_input_samples", 1, 10**9)
+    slq_vectors = check_int(slq_vectors, "slq_vectors", 1, 10_000)
+    slq_steps = check_int(slq_steps, "slq_steps", 1, 100_000)
+    trace_products = check_int(trace_products, "trace_products", 3, 10**7)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable progress(done, total) or None, got {describe(progress)}")
+    if exact is None:
+        exact = ls.num_params <= min(1024, ls.dense_limit)
+    test_batches = as_batches(test_data, ls.device) if test_data is not None else None
+    first_out, first_y = ls._f(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2]
+    if accuracy == "auto":
+        accuracy = _auto_accuracy(first_out, first_y)
+    elif accuracy is not None and not callable(accuracy):
+        raise TypeError(f"accuracy: expected 'auto', a callable accuracy(outputs, targets) or None, got "
+                        f"{describe(accuracy)}")
+    u = curve.line_direction()
+    try:
+        d = curve.detour_direction()
+    except ValueError:  # a straight line, or bends still on it
+        d = None
+    inputs = torch.cat([x for x, _ in ls.batches])[:max_input_samples]
+    offsets = np.linspace(-t_jitter, t_jitter, num_samples) if num_samples > 1 else np.zeros(1)
+    tol = near_zero_tol if near_zero_tol is not None else (default_tol(ls.dtype) if exact else 1e-3)
+
+    rows: list[dict[str, float]] = []
+    slq_runs = [] if curvature else None
+    for i, t in enumerate(ts):
+        theta = curve(float(t))
+        row: dict[str, float] = {"t": float(t)}
+        loss, out, y = _evaluate(ls, theta, ls.batches)
+        row["train_loss"] = loss
+        if accuracy is not None:
+            row["train_accuracy"] = float(accuracy(out, y))
+        if test_batches is not None:
+            loss, out, y = _evaluate(ls, theta, test_batches)
+            row["test_loss"] = loss
+            if accuracy is not None:
+                row["test_accuracy"] = float(accuracy(out, y))
+        row["grad_norm"] = float(ls.grad(theta).norm())
+        row["input_jacobian_norm"] = input_jacobian_norm(ls, theta, inputs)
+        row.update(_hvp_samples(ls, curve, float(t), offsets, u, d))
+        if curvature:
+            row.update(_curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_steps,
+                                  seed, slq_runs))
+        rows.append(row)
+        if progress is not None:
+            progress(i + 1, len(ts))
+    columns = {k: np.array([r.get(k, math.nan) for r in rows], dtype=np.float64) for k in rows[0]}
+    notes = {"hvp_samples": f"{num_samples} points within t +- {t_jitter}",
+             "curvature": ("exact dense Hessian" if exact else
+                           f"Lanczos top-{top_k}, Hutch++ ({trace_products} products)") if curvature else "skipped",
+             "slq": f"{slq_vectors} vectors x {slq_steps} steps" if curvature else "skipped",
+             "near_zero_tol": tol if curvature else None,
+             "input_jacobian_samples": int(inputs.shape[0])}
+    return CurveTable(columns, notes, slq_runs)
+
+
+def _hvp_samples(ls, curve: Curve, t: float, offsets, u, d) -> dict[str, float]:
+    norms = {"line": [], "detour": [], "tangent": []}
+    curv = {"line": [], "detour": [], "tangent": []}
+    for off in offsets:
+        tj = float(min(1.0, max(0.0, t + off)))
+        tau = curve.tangent(tj)
+        n = tau.norm()
+        dirs = {"line": u, "detour": d, "tangent": tau / n if float(n) > 0 else None}
+        names = [k for k, v in dirs.items() if v is not None]
+        hv = ls.hvp(torch.stack([dirs[k] for k in names], 1), curve(tj))
+        for j, k in enumerate(names):
+            norms[k].append(float(hv[:, j].norm()))
+            curv[k].append(float(dirs[k] @ hv[:, j]))
+    out = {}
+    for k in norms:
+        vals = np.array(norms[k]) if norms[k] else np.full(1, math.nan)
+        out[f"hvp_{k}"] = float(vals.mean())
+        out[f"hvp_{k}_std"] = float(vals.std())
+    for k in curv:
+        out[f"curvature_{k}"] = float(np.mean(curv[k])) if curv[k] else math.nan
+    return out
+
+
+def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_steps, seed, slq_runs):
+    out = {}
+    if exact:
+        h = ls.hessian(theta)
+        values = torch.linalg.eigvalsh(h)
+        top = values.flip(0)[:top_k]
+        out["trace"] = float(values.sum())
+        near_zero = float(count_near_zero(values, tol))
+        # the same quadrature on the dense matrix: products cost nothing once H is formed
+        v0 = spectral.rademacher((ls.num_params, slq_vectors), seed=seed, dtype=ls.dtype, device=ls.device)
+        alpha, beta = spectral.lanczos(lambda v: h @ v, v0, min(slq_steps, ls.num_params))
+        nodes, weights = spectral.quadrature(alpha, beta)
+        nodes, weights = np.concatenate(nodes), np.concatenate(weights) / slq_vectors
+    else:
+        top, _ = ls.eigs(top_k, "largest", theta, seed=seed)
+        out["trace"] = ls.trace(theta, method="hutch++", num_products=trace_products, seed=seed)
+        nodes, weights = spectral.slq(ls, theta, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed)
+    for j in range(top_k):
+        out[f"eig_{j + 1}"] = float(top[j]) if j < len(top) else math.nan
+    slq_runs.append((nodes, weights))
+    out["slq_trace"] = float((nodes * weights).sum() * ls.num_params)
+    if not exact:
+        scale = float(np.abs(nodes).max()) or 1.0
+        near_zero = float(ls.num_params * weights[np.abs(nodes) <= tol * scale].sum())
+    out["near_zero"] = near_zero
+    return out

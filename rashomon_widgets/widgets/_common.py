@@ -1,0 +1,34 @@
+"""Pieces every explorer shares: DOM tags for the browser suite, errors shown in the widget, and
+inputs whose bad values are reported and ignored (the widget keeps using the last good one)."""
+from __future__ import annotations
+
+import html
+
+
+class Superseded(Exception):
+    """Raised inside a job's progress callback when a newer request has arrived."""
+
+
+def tagged(widget, css_class: str):
+    """``widget`` with a CSS class the browser suite (and users' CSS) can find it by."""
+    widget.add_class(css_class)
+    return widget
+
+
+def show_error(error_html, status_html, exc: BaseException) -> None:
+    """Put ``exc`` in the widget's error area; the widget stays usable."""
+    error_html.value = ("<div style='color:#b00020'>&#9888; " + html.escape(f"{type(exc).__name__}: {exc}")
+                        + "</div>")
+    status_html.value = "error: the last request failed; the widget still works"
+
+
+def good_number(value, last_good: float, name: str, *, minimum: float = 0.0, strict: bool = True):
+    """``(value, None)`` if ``value`` is a number above (or, non-strict, at least) ``minimum``; else
+    ``(last_good, ValueError)`` saying what was expected, what came and what is kept."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        value > minimum if strict else value >= minimum)
+    if ok:
+        return float(value), None
+    bound = "greater than" if strict else "at least"
+    return last_good, ValueError(f"{name}: expected a number {bound} {minimum:g}, got {value!r}; "
+                                 f"keeping {name} = {last_good:g}")

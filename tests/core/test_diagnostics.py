@@ -1,0 +1,127 @@
+"""Diagnostics along a fitted curve, against direct computations and dense float64 references."""
+import numpy as np
+import pytest
+import torch
+
+import rashomon_widgets as rw
+from curve_cases import fitted
+from rashomon_widgets.core import along_curve, count_near_zero, default_tol
+from rashomon_widgets.core.diagnostics import input_jacobian_norm
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from a second thread, and on a shared 2-core machine an oversubscribed
+    OpenMP pool makes them several times slower; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TS = [0.0, 0.2, 0.5, 0.8, 1.0]
+
+
+@pytest.fixture(scope="module")
+def case():
+    ls, curve, test = fitted()
+    table = along_curve(ls, curve, TS, test_data=test, num_samples=3, t_jitter=0.02, top_k=2)
+    return ls, curve, test, table
+
+
+def test_columns_agree_with_direct_computations(case):
+    ls, curve, test, table = case
+    assert len(table) == len(TS) and table.notes["curvature"] == "exact dense Hessian"
+    np.testing.assert_allclose(table["t"], TS)
+    np.testing.assert_allclose(table["train_loss"], ls.losses(curve.points(TS)).numpy(), rtol=1e-10)
+    i = TS.index(0.2)
+    theta = curve(0.2)
+    assert table["grad_norm"][i] == pytest.approx(float(ls.grad(theta).norm()), rel=1e-10)
+    with torch.no_grad():
+        out = ls._f(theta, test[0])
+    assert table["test_loss"][i] == pytest.approx(float(rw.models.cross_entropy(out, test[1])), rel=1e-10)
+    assert table["test_accuracy"][i] == pytest.approx(rw.models.accuracy(out, test[1]))
+    # exact curvature from the dense Hessian
+    values = torch.linalg.eigvalsh(ls.hessian(theta))
+    assert table["trace"][i] == pytest.approx(float(values.sum()), rel=1e-9)
+    assert table["eig_1"][i] == pytest.approx(float(values[-1]), rel=1e-9)
+    assert table["eig_2"][i] == pytest.approx(float(values[-2]), rel=1e-9)
+    assert table["near_zero"][i] == count_near_zero(values, default_tol(torch.float64))
+    # SLQ's trace is a Hutchinson estimate of the same number
+    assert table["slq_trace"][i] == pytest.approx(table["trace"][i], rel=0.25)
+    assert len(table.slq) == len(TS)
+    grid, dens = table.density(i)
+    assert np.trapezoid(dens, grid) == pytest.approx(1.0)
+    assert np.trapezoid(grid * dens, grid) * ls.num_params == pytest.approx(table["slq_trace"][i], rel=1e-6)
+
+
+def test_hvp_columns_are_the_sampled_products(case):
+    ls, curve, _, _ = case
+    one = along_curve(ls, curve, [0.3], num_samples=1, curvature=False)
+    theta = curve(0.3)
+    u, d, tau = curve.line_direction(), curve.detour_direction(), curve.tangent(0.3, normalize=True)
+    h = ls.hessian(theta)
+    for name, v in (("line", u), ("detour", d), ("tangent", tau)):
+        assert one[f"hvp_{name}"][0] == pytest.approx(float((h @ v).norm()), rel=1e-8)
+        assert one[f"curvature_{name}"][0] == pytest.approx(float(v @ h @ v), rel=1e-6, abs=1e-12)
+        assert one[f"hvp_{name}_std"][0] == 0.0
+    assert "eig_1" not in one and one.notes["curvature"] == "skipped"
+
+
+def test_tangent_hvp_is_below_the_line_direction_on_the_ridge(case):
+    """Write-up 1's observation: along the ridge the tangent is flatter than the straight line's direction.
+
+    At the apex (t = 1/2) the tangent of a quadratic Bezier curve *is* the line direction, so the two
+    coincide there; everywhere the curve turns away from the line the tangent is flatter.
+    """
+    _, _, _, table = case
+    away = np.abs(table["t"] - 0.5) >= 0.15
+    assert np.all(table["hvp_tangent"][away] < table["hvp_line"][away])
+    assert np.all(table["curvature_tangent"][away] < table["curvature_line"][away])
+    assert np.mean(table["hvp_tangent"]) < 0.6 * np.mean(table["hvp_line"])
+
+
+def test_matrix_free_mode_matches_the_exact_one(case):
+    ls, curve, _, table = case
+    free = along_curve(ls, curve, [0.5], exact=False, top_k=2, trace_products=120, slq_vectors=8)
+    i = TS.index(0.5)
+    assert free["eig_1"][0] == pytest.approx(table["eig_1"][i], rel=1e-4)
+    assert free["trace"][0] == pytest.approx(table["trace"][i], rel=0.1)
+    assert 0 <= free["near_zero"][0] <= ls.num_params
+
+
+def test_input_jacobian_norm_against_autograd():
+    ls, curve, _ = fitted()
+    theta = curve(0.4)
+    x = ls.batches[0][0][:5]
+    ref = []
+    for xi in x:
+        j = torch.autograd.functional.jacobian(lambda z: ls._f(theta, z[None])[0], xi)
+        ref.append(float(j.norm()))
+    assert input_jacobian_norm(ls, theta, x) == pytest.approx(np.mean(ref), rel=1e-10)
+
+
+def test_table_renders_and_rejects_unknown_columns(case):
+    *_, table = case
+    md = table.to_markdown(["t", "train_loss", "near_zero"])
+    lines = md.splitlines()
+    assert lines[0] == "| t | train_loss | near_zero |" and len(lines) == 2 + len(TS)
+    assert "_std" not in table._repr_markdown_()
+    with pytest.raises(KeyError, match="'nope': expected one of t, train_loss"):
+        table["nope"]
+    assert set(table.to_dict()) == set(table.names)
+
+
+def test_bad_input(case):
+    ls, curve, _, _ = case
+    with pytest.raises(ValueError, match=r"ts: expected values in \[0, 1\].*got 1.2"):
+        along_curve(ls, curve, [0.5, 1.2])
+    with pytest.raises(ValueError, match=r"t_jitter: expected a number in \[0, 0.5\], got -0.1"):
+        along_curve(ls, curve, [0.5], t_jitter=-0.1)
+    with pytest.raises(ValueError, match=r"num_samples: expected an int in \[1, 1000\], got 0"):
+        along_curve(ls, curve, [0.5], num_samples=0)
+    with pytest.raises(TypeError, match="accuracy: expected 'auto', a callable"):
+        along_curve(ls, curve, [0.5], accuracy="argmax")
+    other = rw.BezierCurve(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="a curve for another model: it has P=3"):
+        along_curve(ls, other, [0.5])

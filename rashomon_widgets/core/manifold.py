@@ -11,6 +11,7 @@ import torch
 from scipy.sparse.linalg import lsqr
 
 from ._checks import check_int
+from ._threads import solver_threads
 from .nullspace import as_scipy
 
 
@@ -75,5 +76,6 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
 def _lsqr_step(ls, theta, r, iter_lim):
     tol = 1e-10 if ls.dtype == torch.float64 else 1e-6
     jac = as_scipy(ls.jacobian_operator(theta), ls)
-    step = lsqr(jac, r.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=iter_lim)[0]
+    with solver_threads():
+        step = lsqr(jac, r.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=iter_lim)[0]
     return torch.as_tensor(step, dtype=ls.dtype, device=ls.device)

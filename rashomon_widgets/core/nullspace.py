@@ -13,6 +13,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator, lsqr
 
 from ._checks import check_choice, check_vectors
+from ._threads import solver_threads
 
 #: default relative tolerance on Hessian eigenvalues (``|lambda| <= tol * max |lambda|``) per dtype
 DEFAULT_TOL = {torch.float64: 1e-6, torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 1e-2}
@@ -89,7 +90,8 @@ def project_tangent(ls, v: torch.Tensor, theta: torch.Tensor, *, method: str = "
         return torch.stack([project_tangent(ls, c, theta, method="lsqr", tol=tol, max_iter=max_iter)
                             for c in v.T], dim=1)
     jac = ls.jacobian_operator(theta)
-    u = lsqr(as_scipy(jac, ls).T, v.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=max_iter)[0]
+    with solver_threads():
+        u = lsqr(as_scipy(jac, ls).T, v.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=max_iter)[0]
     return v - jac.vjp(torch.as_tensor(u, dtype=ls.dtype, device=ls.device))
 
 

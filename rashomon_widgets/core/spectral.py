@@ -11,6 +11,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ._checks import check_choice, check_int
+from ._threads import solver_threads
 
 
 def _generator(seed: int, device) -> torch.Generator:
@@ -69,8 +70,9 @@ def eigs(ls, k: int, which: str, theta: torch.Tensor, *, method: str = "auto", t
         lin = LinearOperator((p, p), matvec=matvec, dtype=np.float64)
         v0 = rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").numpy()
         ncv = ncv or min(p, max(2 * k + 1, 20))
-        values, vectors = eigsh(lin, k=k, which="LA" if which == "largest" else "SA", tol=tol,
-                                ncv=ncv, maxiter=maxiter or 100 * p, v0=v0)
+        with solver_threads():
+            values, vectors = eigsh(lin, k=k, which="LA" if which == "largest" else "SA", tol=tol,
+                                    ncv=ncv, maxiter=maxiter or 100 * p, v0=v0)
         ls.last_num_products = op.num_products
     order = np.argsort(values)
     if which == "largest":

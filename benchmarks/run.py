@@ -1,0 +1,880 @@
+"""Side-by-side benchmarks: rashomon_widgets against PyHessian, curvlinops and loss-landscapes.
+
+How to run::
+
+    make bench                                   # builds benchmarks/.venv-peers once, then runs this
+    benchmarks/.venv-peers/bin/python benchmarks/run.py --quick            # a smoke run (~1-2 min)
+    benchmarks/.venv-peers/bin/python benchmarks/run.py --only xor,mlp     # a subset of the models
+
+The peers (``benchmarks/requirements-peers.txt``) live in their own virtual environment
+``benchmarks/.venv-peers``, never in the project's ``.venv``; ``make bench`` creates it with the CPU
+torch of ``requirements.lock`` held by a constraint, and without torchvision.
+
+Everything runs in one process, on the same models and data, with the same threads:
+
+* ``xor``: ``models.xor_minimum()``, the 2-2-1 sigmoid XOR network (9 parameters, float64, sum of
+  squares) at a global minimum;
+* ``mlp``: ``models.digits_mlp()``, 64-128-128-10 tanh (26,122 parameters, float32), trained for 5
+  Adam epochs on all 1797 sklearn digits with cross-entropy;
+* ``resnet``: ``models.preresnet20()`` (272,282 parameters, float32, evaluation mode) after 10 Adam
+  steps on ``data.synthetic_cifar(64)``, a fixed batch of 64 CIFAR-shaped images.
+
+For each model it times (median of a few repeats after a warm-up, ``time.perf_counter``; the repeats
+of a randomised method use seeds 0, 1, ... so its error is a median over seeds too), counts
+Hessian-vector products (HVPs) and measures the error against a reference:
+
+* ``eigs``: our top-5 Lanczos vs PyHessian ``eigenvalues(top_n=5)`` vs curvlinops
+  ``HessianLinearOperator`` + scipy ``eigsh`` (same ``eigsh`` settings as ours);
+* ``trace`` (Hutch++) vs PyHessian ``trace()``; ``density`` (SLQ) vs PyHessian ``density()``
+  (PyHessian 0.1 calls the removed ``torch.eig``: patched here at run time to ``torch.linalg.eigh``);
+* ``surface`` / ``losses`` on 21x21 and 41x41 planes vs loss-landscapes ``random_plane``;
+* the cost floor: one forward, one HVP, and the fastest batched forward over all grid points;
+* memory: RSS before and after 1,000 HVPs on the MLP.
+
+References: XOR: dense Hessian (``torch.func.hessian``) and ``eigh`` in float64. MLP and PreResNet20:
+top-5 eigenvalues from ``eigsh`` with ``tol=1e-10, ncv=40`` on an independent double-backward operator
+written here. The MLP's trace is exact: BackPACK's ``DiagHessian`` diagonal, spot-checked against
+unit-vector HVPs (the sum over all 26,122 unit-vector HVPs agreed to 3e-8 but takes ~170 s);
+PreResNet20's is a Hutch++ estimate with 600 HVPs, reported with its standard error. References are
+cached in ``benchmarks/.cache/`` (gitignored), keyed by a fingerprint of parameters and data: the first
+run spends about 4 more minutes on them.
+
+Results go to ``benchmarks/results.md`` (a Markdown table with machine info) and to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime
+import gc
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from scipy.sparse.linalg import LinearOperator, eigsh
+from torch.func import functional_call
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+
+import rashomon_widgets as rw  # noqa: E402
+from rashomon_widgets.core import spectral  # noqa: E402
+
+CACHE = HERE / ".cache"
+RESULTS = HERE / "results.md"
+TOP_K = 5
+
+
+def log(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+# ===================================================================================== timing helpers
+def timed(fn, *, repeats: int, warmup: int = 1):
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs; and its result."""
+    for _ in range(warmup):
+        fn()
+    times, result = [], None
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def seeded_runs(fn, *, repeats: int, warmup: int = 1, after=None):
+    """``fn(seed)`` for the randomised estimators: ``warmup`` untimed calls (seeds 1000, ...), then one timed
+    call per seed 0 .. repeats - 1. Returns (median seconds, [results]): the repeats of the timing also
+    sample the estimator's randomness, so errors are reported as medians over seeds. ``after(seed,
+    result)``, if given, post-processes each result outside the timed region."""
+    for i in range(warmup):
+        fn(1000 + i)
+    times, results = [], []
+    for seed in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn(seed)
+        times.append(time.perf_counter() - start)
+        results.append(after(seed, result) if after else result)
+    return statistics.median(times), results
+
+
+def med(values):
+    values = list(values)
+    return statistics.median(values) if values else None
+
+
+def med_low(values):
+    """Median that is one of the values (HVP counts stay integers)."""
+    values = list(values)
+    return statistics.median_low(values) if values else None
+
+
+def median_time(fn, *, min_time: float = 0.2, min_runs: int = 5, max_runs: int = 200) -> float:
+    """Median of at least ``min_runs`` runs, more while under ``min_time`` seconds (after one warm-up)."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (time.perf_counter() - start < min_time and len(times) < max_runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+
+# ===================================================================================== models and data
+class LossModule(nn.Module):
+    """A loss function as an ``nn.Module`` with the ``reduction`` attribute curvlinops reads; every
+    library gets the same one. (The package's losses spell squares out: ``nn.MSELoss`` fails under
+    ``torch.func.jvp(grad(...))`` on torch 2.13, which curvlinops uses.)"""
+
+    def __init__(self, fn, reduction: str):
+        super().__init__()
+        self.fn, self.reduction = fn, reduction
+
+    def forward(self, outputs, targets):
+        return self.fn(outputs, targets)
+
+
+@dataclass
+class Case:
+    """One model, its loss (an ``nn.Module`` with ``reduction``: every library gets the same one) and data."""
+
+    key: str
+    title: str
+    model: nn.Module
+    loss: nn.Module
+    X: torch.Tensor
+    y: torch.Tensor
+    repeats: int
+    warmup: int
+    grids: tuple[int, ...]
+    grid_repeats: int
+    density_steps: int
+    trace_products: int
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for t in [*self.model.state_dict().values(), self.X, self.y]:
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        h.update(torch.__version__.encode())
+        return h.hexdigest()[:16]
+
+    def landscape(self) -> rw.Landscape:
+        return rw.Landscape(self.model, self.loss, (self.X, self.y), reduction=self.loss.reduction)
+
+    def peer_model(self) -> nn.Module:
+        """A private copy for a peer library (PyHessian writes ``.grad``; loss-landscapes moves weights)."""
+        return copy.deepcopy(self.model).eval()
+
+
+def build_xor(quick: bool) -> Case:
+    model = rw.models.xor_minimum(seed=0)  # sigmoid 2-2-1, float64, sum of squares < 1e-10
+    X, y = rw.data.xor(torch.float64)
+    return Case("xor", "XOR 2-2-1 (`models.xor_minimum()`: sigmoid, sum of squares, float64, at a global "
+                "minimum)", model, LossModule(rw.models.sum_of_squares, "sum"), X, y,
+                repeats=3 if quick else 7, warmup=1, grids=(21, 41), grid_repeats=3 if quick else 7,
+                density_steps=9, trace_products=9)
+
+
+def build_mlp(quick: bool) -> Case:
+    split = rw.data.digits(seed=0)
+    X, y = torch.cat([split.train[0], split.test[0]]), torch.cat([split.train[1], split.test[1]])
+    model = rw.models.digits_mlp(seed=0)  # 64-128-128-10, tanh, float32
+    rw.models.train(model, rw.models.cross_entropy, (X, y), epochs=5, batch_size=64, lr=3e-3, seed=0)
+    return Case("mlp", "Digits MLP 64-128-128-10 (`models.digits_mlp()`: tanh, cross-entropy, float32, all "
+                "1797 digits, 5 Adam epochs)", model, LossModule(rw.models.cross_entropy, "mean"), X, y,
+                repeats=2 if quick else 5, warmup=1, grids=(21, 41), grid_repeats=1 if quick else 3,
+                density_steps=100, trace_products=60)
+
+
+def build_resnet(quick: bool) -> Case:
+    X, y = rw.data.synthetic_cifar(64, seed=0)
+    model = rw.models.preresnet20(seed=0)
+    # a few full-batch steps, so that BatchNorm's running statistics are not the defaults
+    rw.models.train(model, rw.models.cross_entropy, (X, y), epochs=10, lr=1e-3, seed=0)
+    return Case("resnet", "PreResNet20 (`models.preresnet20()`: cross-entropy, float32, eval mode, "
+                "`data.synthetic_cifar(64)`, 10 Adam steps)", model, LossModule(rw.models.cross_entropy, "mean"),
+                X, y, repeats=1, warmup=0, grids=(11,) if quick else (21,), grid_repeats=1,
+                density_steps=20 if quick else 30, trace_products=60)
+
+
+BUILDERS = {"xor": build_xor, "mlp": build_mlp, "resnet": build_resnet}
+
+
+# ===================================================================================== references
+class ReferenceHessian:
+    """Exact H v by double backward through a plain ``functional_call``, written here independently of
+    rashomon_widgets' HVP code, with the gradient graph kept for all products; used only for references."""
+
+    def __init__(self, case: Case):
+        self.model = case.peer_model()
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self.names = [n for n, _ in named]
+        self.shapes = [p.shape for _, p in named]
+        self.numels = [p.numel() for _, p in named]
+        self.theta = torch.cat([p.detach().reshape(-1) for _, p in named])
+        self.case = case
+        self.t = self.theta.clone().requires_grad_(True)
+        (self.g,) = torch.autograd.grad(self.loss_at(self.t), self.t, create_graph=True)
+
+    def loss_at(self, t):
+        params = {n: c.view(s) for n, c, s in zip(self.names, torch.split(t, self.numels), self.shapes)}
+        return self.case.loss(functional_call(self.model, params, (self.case.X,)), self.case.y)
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return torch.autograd.grad(self.g, self.t, grad_outputs=v, retain_graph=True)[0].detach()
+
+    def dense(self) -> torch.Tensor:
+        h = torch.func.hessian(self.loss_at)(self.theta.detach())
+        return (h + h.T) / 2
+
+
+def _cache(case: Case, name: str, compute):
+    """``compute()`` (a JSON-able dict), cached in benchmarks/.cache/ under the case's fingerprint."""
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"{case.key}-{name}-{case.fingerprint()}.json"
+    if path.exists():
+        out = json.loads(path.read_text())
+        out["cached"] = True
+        return out
+    start = time.perf_counter()
+    out = compute()
+    out["seconds"] = time.perf_counter() - start
+    path.write_text(json.dumps(out, indent=1))
+    out["cached"] = False
+    return out
+
+
+def reference_eigs(case: Case) -> dict:
+    def compute():
+        ref = ReferenceHessian(case)
+        if case.num_params <= 64:
+            values = torch.linalg.eigvalsh(ref.dense().double())
+            return {"values": values.flip(0)[:TOP_K].tolist(), "how": "dense Hessian (torch.func.hessian), "
+                    "eigh in float64"}
+        p, count = case.num_params, Counter()
+
+        def matvec(x):
+            count.n += 1
+            v = torch.as_tensor(np.ascontiguousarray(x).reshape(p), dtype=ref.theta.dtype)
+            return ref.matvec(v).double().numpy()
+
+        v0 = np.random.default_rng(12345).standard_normal(p)
+        values = eigsh(LinearOperator((p, p), matvec=matvec, dtype=np.float64), k=TOP_K, which="LA",
+                       tol=1e-10, ncv=40, v0=v0, return_eigenvectors=False)
+        return {"values": sorted(values.tolist(), reverse=True), "hvps": count.n,
+                "how": "scipy eigsh (tol=1e-10, ncv=40) on an independent double-backward HVP"}
+
+    return _cache(case, "eigs", compute)
+
+
+def reference_trace(case: Case) -> dict:
+    def compute():
+        ref = ReferenceHessian(case)
+        p = case.num_params
+        if p <= 64:
+            return {"value": float(torch.diagonal(ref.dense()).sum()), "stderr": 0.0,
+                    "how": "exact: dense Hessian diagonal"}
+        if case.key == "mlp":
+            return _exact_trace_backpack(case, ref)
+        # Hutch++ with many products: exact trace on the dominant subspace, Hutchinson on the rest
+        n = 600
+        g = torch.Generator().manual_seed(777)
+
+        def rademacher(k):
+            return torch.randint(0, 2, (p, k), generator=g).to(ref.theta.dtype) * 2 - 1
+
+        done = Counter()
+
+        def hv(v):
+            done.n += 1
+            if done.n % 100 == 0:
+                log(f"[{case.key}]   reference trace: {done.n}/{n} HVPs (once; cached afterwards)")
+            return ref.matvec(v.contiguous())
+
+        S = rademacher(n // 3)
+        Q, _ = torch.linalg.qr(torch.stack([hv(s) for s in S.T], 1))
+        exact_part = sum(float(q @ hv(q)) for q in Q.T)
+        G = rademacher(n - 2 * (n // 3))
+        G = G - Q @ (Q.T @ G)
+        samples = np.array([float(z @ hv(z)) for z in G.T])
+        return {"value": exact_part + samples.mean(), "stderr": samples.std(ddof=1) / np.sqrt(len(samples)),
+                "hvps": n, "how": f"Hutch++ with {n} HVPs (independent implementation, seed 777)"}
+
+    return _cache(case, "trace", compute)
+
+
+def _exact_trace_backpack(case: Case, ref: ReferenceHessian, checks: int = 128) -> dict:
+    """The exact Hessian diagonal of the MLP from BackPACK's ``DiagHessian`` (exact for Linear/Tanh/
+    cross-entropy stacks, one backward pass), spot-checked against unit-vector HVPs. (Summing the
+    diagonal from all 26,122 unit-vector HVPs takes ~170 s here and agreed with it to 3e-8.)"""
+    from backpack import backpack, extend
+    from backpack.extensions import DiagHessian
+
+    model = extend(case.peer_model())
+    loss = extend(nn.CrossEntropyLoss())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "full backward hook is firing ... no inputs require gradients"
+        with backpack(DiagHessian()):
+            loss(model(case.X), case.y).backward()
+    diag = torch.cat([p.diag_h.reshape(-1) for p in model.parameters()]).double()
+    idx = torch.randperm(len(diag), generator=torch.Generator().manual_seed(0))[:checks]
+    e, worst, floor = torch.zeros(len(diag), dtype=ref.theta.dtype), 0.0, 1e-12 * float(diag.abs().max())
+    for i in idx.tolist():
+        e[i] = 1
+        worst = max(worst, abs(float(ref.matvec(e)[i]) - float(diag[i])) / (abs(float(diag[i])) + floor))
+        e[i] = 0
+    return {"value": float(diag.sum()), "stderr": 0.0,
+            "how": f"exact: BackPACK `DiagHessian` diagonal sum; {checks} random diagonal entries checked "
+                   f"against unit-vector HVPs (max rel. difference {worst:.1e})"}
+
+
+def eig_error(values, ref_values) -> float:
+    """Max over the top-k of |lambda_i - lambda_i*| / |lambda_i*|, both sorted descending. A reference
+    eigenvalue below 1e-6 * lambda_max (a zero eigenvalue, as at XOR's minimum) is measured relative to
+    lambda_max instead."""
+    values = sorted((float(v) for v in values), reverse=True)[:len(ref_values)]
+    lam_max = abs(ref_values[0])
+    return max(abs(v - r) / (abs(r) if abs(r) >= 1e-6 * lam_max else lam_max)
+               for v, r in zip(values, ref_values))
+
+
+# ===================================================================================== peers
+def _eig_via_eigh(T, eigenvectors=False):
+    """Stand-in for the removed ``torch.eig`` that PyHessian 0.1's ``density()`` calls: the Lanczos
+    matrix is symmetric, so ``eigh`` is exact; values are returned as (n, 2) (real, imaginary)."""
+    values, vectors = torch.linalg.eigh(T)
+    return torch.stack([values, torch.zeros_like(values)], 1), vectors
+
+
+@contextlib.contextmanager
+def pyhessian_session(case: Case, counter: Counter):
+    """PyHessian with an HVP counter, the ``torch.eig`` patch, and the model's default dtype (PyHessian
+    draws its random vectors with ``torch.randn`` in the default dtype)."""
+    import pyhessian  # noqa: F401  (its __init__ rebinds the name `pyhessian.hessian` to the class)
+    ph = sys.modules["pyhessian.hessian"]
+    original_hvp = ph.hessian_vector_product
+
+    def counting_hvp(gradsH, params, v):
+        counter.n += 1
+        return original_hvp(gradsH, params, v)
+
+    ph.hessian_vector_product = counting_hvp
+    original_eig = getattr(torch, "eig", None)  # torch 2.x keeps a stub that raises
+    torch.eig = _eig_via_eigh
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(case.X.dtype)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # create_graph=True backward warns of a reference cycle
+            yield ph
+    finally:
+        ph.hessian_vector_product = original_hvp
+        if original_eig is None:
+            del torch.eig
+        else:
+            torch.eig = original_eig
+        torch.set_default_dtype(default_dtype)
+
+
+def pyhessian_call(case: Case, model: nn.Module, method: str, *, seed: int, **kwargs):
+    """``pyhessian.hessian(model, ...).<method>(**kwargs)`` with torch seeded; returns (result, HVP count)."""
+    counter = Counter()
+    with pyhessian_session(case, counter) as ph:
+        torch.manual_seed(seed)
+        model.zero_grad(set_to_none=True)  # its backward(create_graph=True) accumulates into .grad
+        comp = ph.hessian(model, case.loss, data=(case.X, case.y), cuda=False)
+        result = getattr(comp, method)(**kwargs)
+        del comp
+        model.zero_grad(set_to_none=True)  # frees the graph PyHessian leaves in .grad
+    return result, counter.n
+
+
+def curvlinops_eigs(case: Case, model: nn.Module, *, tol: float, ncv: int, v0: np.ndarray):
+    from curvlinops import HessianLinearOperator
+    params = [p for p in model.parameters() if p.requires_grad]
+    H = HessianLinearOperator(model, case.loss, params, [(case.X, case.y)], check_deterministic=False,
+                              num_data=len(case.X)).to_scipy(dtype=np.float64)
+    counter = Counter()
+
+    def matvec(x):
+        counter.n += 1
+        return H.matvec(x)
+
+    lin = LinearOperator(H.shape, matvec=matvec, dtype=np.float64)
+    values = eigsh(lin, k=TOP_K, which="LA", tol=tol, ncv=ncv, v0=v0, return_eigenvectors=False)
+    return sorted(values.tolist(), reverse=True), counter.n
+
+
+def loss_landscapes_plane(case: Case, model: nn.Module, steps: int):
+    """loss-landscapes' ``random_plane`` (filter-normalised, distance 1); returns (grid, points evaluated)."""
+    import loss_landscapes
+    import loss_landscapes.metrics
+
+    counter = Counter()
+
+    class CountingLoss(loss_landscapes.metrics.Loss):
+        def __call__(self, model_wrapper):
+            counter.n += 1
+            return super().__call__(model_wrapper)
+
+    torch.manual_seed(0)
+    grid = loss_landscapes.random_plane(model, CountingLoss(case.loss, case.X, case.y), distance=1,
+                                        steps=steps, normalization="filter", deepcopy_model=True)
+    return grid, counter.n
+
+
+# ===================================================================================== comparisons
+def row(task, method, wall=None, hvps=None, error=None, ratio=None, notes="") -> dict:
+    return {"task": task, "method": method, "wall": wall, "hvps": hvps, "error": error, "ratio": ratio,
+            "notes": notes}
+
+
+def bench_floor(case: Case, ls: rw.Landscape) -> dict:
+    """Median times of one plain forward (``no_grad``) and of one HVP: ``ls.hvp`` (builds the gradient graph
+    each call) and a product inside ``hessian_operator`` (graph reused, as eigs/trace/density do)."""
+    model = case.peer_model()
+    with torch.no_grad():
+        t_fwd = median_time(lambda: model(case.X))
+    v = torch.randn(ls.num_params, generator=torch.Generator().manual_seed(0), dtype=ls.dtype)
+    few = {"min_runs": 3, "max_runs": 3} if case.key == "resnet" else {"max_runs": 20}
+    t_hvp = median_time(lambda: ls.hvp(v), **few)
+    with ls.hessian_operator() as op:
+        t_hvp_reuse = median_time(lambda: op.matvec(v), **few)
+    return {"forward": t_fwd, "hvp": t_hvp, "hvp_reuse": t_hvp_reuse, "hvp_form": ls._hvp_form}
+
+
+def vmap_floor(case: Case, thetas: torch.Tensor) -> float | None:
+    """Seconds for one ``torch.vmap`` (chunked to ~256 MiB of activations) of a plain functional loss over
+    all points; None for PreResNet20, where it would cost as much as the grid itself and cannot beat
+    the loop of forwards on a CPU."""
+    if case.key == "resnet":
+        return None
+    model = case.peer_model()
+    named = list(model.named_parameters())
+    names, shapes, numels = [n for n, _ in named], [p.shape for _, p in named], [p.numel() for _, p in named]
+
+    def loss_at(t):
+        params = {n: c.view(s) for n, c, s in zip(names, torch.split(t, numels), shapes)}
+        return case.loss(functional_call(model, params, (case.X,)), case.y)
+
+    # activations of one point: samples x (inputs + every layer's outputs), at most 8 bytes each
+    per_point = 8 * case.X.shape[0] * (case.X[0].numel() + sum(p.shape[0] for _, p in named if p.ndim == 2))
+    chunk = int(max(1, min(len(thetas), 256 * 2**20 // per_point)))
+    with torch.no_grad():
+        return median_time(lambda: torch.vmap(loss_at, chunk_size=chunk)(thetas), min_runs=3, max_runs=7)
+
+
+def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dict]:
+    """Top-5 eigenvalues: ours (Lanczos), PyHessian (power iteration), curvlinops (+ the same eigsh)."""
+    p, ref_values, kw = ls.num_params, ref["values"], {"repeats": case.repeats, "warmup": case.warmup}
+    tol, ncv = 1e-6, min(p, max(2 * TOP_K + 1, 20))  # ours' defaults; curvlinops gets the same eigsh
+    rows, summary = [], {}
+
+    def add(name, method, fn, notes):
+        wall, results = seeded_runs(fn, **kw)  # each result: (eigenvalues, HVP count)
+        summary[name] = {"wall": wall, "hvps": med_low(h for _, h in results),
+                         "error": med(eig_error(v, ref_values) for v, _ in results)}
+        ratio = None if name == "ours" else wall / summary["ours"]["wall"]
+        rows.append(row("top-5 eigenvalues", method, wall, summary[name]["hvps"], summary[name]["error"],
+                        ratio, notes))
+
+    def ours(seed, method="lanczos"):
+        values = ls.eigs(TOP_K, which="largest", method=method, seed=seed)[0]
+        return values.tolist(), ls.last_num_products
+
+    add("ours", "**ours** `eigs(5, method='lanczos')`", ours, f"ARPACK tol={tol:g}, ncv={ncv}")
+    if p <= 64:
+        add("ours_dense", "ours `eigs(5)` (auto: dense `eigh`)", lambda seed: ours(seed, "auto"),
+            "what `method='auto'` picks for P <= 32")
+    model = case.peer_model()
+
+    def pyhessian(seed):
+        (values, _), hvps = pyhessian_call(case, model, "eigenvalues", seed=seed, top_n=TOP_K)
+        return values, hvps
+
+    add("pyhessian", "PyHessian `eigenvalues(top_n=5)`", pyhessian,
+        "power iteration + deflation, its defaults maxIter=100, tol=1e-3")
+
+    def curvlinops(seed):
+        v0 = spectral.rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").numpy()
+        return curvlinops_eigs(case, model, tol=tol, ncv=ncv, v0=v0)
+
+    add("curvlinops", "curvlinops `HessianLinearOperator` + `eigsh`", curvlinops,
+        "same eigsh settings and start vector as ours")
+    return rows, summary
+
+
+def bench_trace(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dict]:
+    """Trace: ours (Hutch++) vs PyHessian (Hutchinson with its early stop); ours again at PyHessian's budget."""
+    exact, kw = ref["value"], {"repeats": case.repeats, "warmup": case.warmup}
+    rows, summary = [], {}
+
+    def add(name, method, fn, notes=""):
+        wall, results = seeded_runs(fn, **kw)  # each result: (estimate, HVP count)
+        summary[name] = {"wall": wall, "hvps": med_low(h for _, h in results),
+                         "error": med(abs(e - exact) / abs(exact) for e, _ in results)}
+        ratio = None if name == "ours" else wall / summary["ours"]["wall"]
+        rows.append(row("trace", method, wall, summary[name]["hvps"], summary[name]["error"], ratio,
+                        notes or f"median estimate {med(e for e, _ in results):.6g}"))
+
+    def ours(seed, method="hutch++", n=case.trace_products):
+        return ls.trace(method=method, num_products=n, seed=seed), ls.last_num_products
+
+    n = case.trace_products
+    add("ours", f"**ours** `trace(method='hutch++', num_products={n})`", ours)
+    if case.num_params <= 256:
+        add("ours_exact", "ours `trace()` (auto: exact)", lambda seed: ours(seed, "auto"),
+            "what `method='auto'` picks for P <= 256")
+    model = case.peer_model()
+
+    def pyhessian(seed):
+        samples, hvps = pyhessian_call(case, model, "trace", seed=seed)
+        return float(np.mean(samples)), hvps
+
+    add("pyhessian", "PyHessian `trace()`", pyhessian,
+        "Hutchinson; stops once the running mean moves < 1e-3 (HVPs: median over seeds)")
+    budget = max(3, int(round(summary["pyhessian"]["hvps"] / 3)) * 3)
+    if case.num_params > 256 and budget != n:
+        add("ours_budget", f"ours `trace(method='hutch++', num_products={budget})`",
+            lambda seed: ours(seed, n=budget), "PyHessian's median HVP count")
+    return rows, summary
+
+
+def bench_density(case: Case, ls: rw.Landscape, ref_eigs: dict, ref_trace: dict) -> tuple[list[dict], dict]:
+    """SLQ with one start vector and the same number of Lanczos steps in both libraries. Errors: the
+    largest Ritz value against lambda_max, and the quadrature's trace (P * sum w_i theta_i) against the
+    reference trace (a one-vector Hutchinson estimate: noisy by nature)."""
+    steps, p, kw = min(case.density_steps, ls.num_params), ls.num_params, {"repeats": case.repeats,
+                                                                          "warmup": case.warmup}
+    lam, tr = ref_eigs["values"][0], ref_trace["value"]
+    rows, summary = [], {}
+
+    def add(name, method, fn, after=None):
+        wall, results = seeded_runs(fn, after=after, **kw)  # each result: (nodes, weights, HVP count)
+        errors = [(abs(np.max(nd) - lam) / abs(lam), abs(p * np.dot(w, nd) - tr) / abs(tr))
+                  for nd, w, _ in ((np.asarray(a, float), np.asarray(b, float), h) for a, b, h in results)]
+        summary[name] = {"wall": wall, "hvps": med_low(h for _, _, h in results), "error": med(e for e, _ in errors)}
+        ratio = None if name == "ours" else wall / summary["ours"]["wall"]
+        rows.append(row("density (SLQ)", method, wall, summary[name]["hvps"], summary[name]["error"], ratio,
+                        f"trace from the quadrature: median rel. error {med(t for _, t in errors):.2g}"))
+
+    def ours(seed):
+        ls.density(num_vectors=1, num_steps=steps, seed=seed)
+        return ls.last_num_products
+
+    def ours_nodes(seed, hvps):  # untimed: the nodes and weights density() broadened (same seed)
+        nodes, weights = spectral.slq(ls, ls.theta, num_vectors=1, num_steps=steps, seed=seed)
+        return nodes, weights, hvps
+
+    model = case.peer_model()
+
+    def pyhessian(seed):
+        (nodes, weights), hvps = pyhessian_call(case, model, "density", seed=seed, iter=steps, n_v=1)
+        return nodes[0], weights[0], hvps
+
+    add("ours", f"**ours** `density(num_vectors=1, num_steps={steps})`", ours, after=ours_nodes)
+    add("pyhessian", f"PyHessian `density(iter={steps}, n_v=1)` (patched `torch.eig`)", pyhessian)
+    return rows, summary
+
+
+def bench_grid(case: Case, ls: rw.Landscape, resolution: int, floor: dict) -> tuple[list[dict], dict]:
+    """Our ``surface`` on a filter-normalised random plane (and ``losses`` with each strategy on the same
+    points) against loss-landscapes' ``random_plane``. Points/s count the points each really evaluates."""
+    m = resolution ** 2
+    rows, summary = [], {}
+
+    def surface():
+        return ls.surface(rw.Plane.random(ls, seed=0, normalization="filter"), span=1.0, resolution=resolution)
+
+    kw = {"repeats": case.grid_repeats, "warmup": case.warmup}
+    # vmap rows: on every XOR grid; on the MLP's smallest only (2x slower than the loop there, and 5 s a
+    # run at 41x41); never on PreResNet20 (as slow as the grid itself)
+    with_vmap = case.key == "xor" or (case.key == "mlp" and resolution == min(case.grids))
+    ls.surface(rw.Plane.random(ls, seed=0), span=1.0, resolution=3)  # settles strategy="auto" (timed once)
+    wall, surf = timed(surface, **kw)
+    centre = surf.loss[resolution // 2, resolution // 2]
+    assert abs(centre - ls.loss()) <= 1e-4 * max(1.0, abs(ls.loss())), (centre, ls.loss())
+    plane = rw.Plane.random(ls, seed=0)
+    thetas = plane.points(*plane.grid(1.0, resolution))
+    loop_wall, vmap_wall = m * floor["forward"], vmap_floor(case, thetas) if with_vmap else None
+    floor_wall = min(loop_wall, vmap_wall or np.inf)
+    ours = summary["ours"] = {"wall": wall, "pps": m / wall, "floor_ratio": wall / floor_wall,
+                              "loop_floor_ratio": wall / loop_wall}
+    rows.append(row(f"{resolution}x{resolution} plane", f"**ours** `surface(Plane.random(...), "
+                    f"resolution={resolution})`", wall, m, m / wall, None,
+                    f"auto picked `{ls._losses_strategy}`; {ours['floor_ratio']:.2f}x the floor's time"))
+
+    for strategy in (("vmap",) if with_vmap else ()) + (("loop",) if case.key != "resnet" else ()):
+        w, _ = timed(lambda: ls.losses(thetas, strategy=strategy), **kw)
+        summary[strategy] = {"wall": w, "pps": m / w}
+        rows.append(row(f"{resolution}x{resolution} plane", f"ours `losses(thetas, strategy='{strategy}')`",
+                        w, m, m / w, None, f"points given; {w / floor_wall:.2f}x the floor's time"))
+
+    model = case.peer_model()
+    wall, (grid, points) = timed(lambda: loss_landscapes_plane(case, model, resolution), **kw)
+    summary["loss_landscapes"] = {"wall": wall, "pps": points / wall, "points": points}
+    rows.append(row(f"{resolution}x{resolution} plane", f"loss-landscapes `random_plane(steps={resolution})`",
+                    wall, points, points / wall, ours["pps"] / (points / wall),
+                    "staggered grid, start model not on it"))
+    rows.append(row(f"{resolution}x{resolution} plane", "floor: loop of plain forwards (`no_grad`)", loop_wall,
+                    m, m / loop_wall, ours["pps"] / (m / loop_wall), "points x median time of one forward"))
+    if vmap_wall:
+        rows.append(row(f"{resolution}x{resolution} plane", "floor: one chunked `vmap` over all points",
+                        vmap_wall, m, m / vmap_wall, ours["pps"] / (m / vmap_wall),
+                        "plain `functional_call` loss, measured"))
+    return rows, summary
+
+
+def bench_memory(case: Case, ls: rw.Landscape, n: int) -> dict:
+    """Resident memory (MiB, after ``gc.collect()``) before and after ``n`` HVPs: ``ls.hvp`` calls, then
+    products inside one ``hessian_operator`` block, and after leaving the block."""
+    import psutil
+    proc = psutil.Process()
+    v = torch.randn(ls.num_params, generator=torch.Generator().manual_seed(0), dtype=ls.dtype)
+
+    def rss():
+        gc.collect()
+        return proc.memory_info().rss / 2**20
+
+    out = {"n": n}
+    for _ in range(10):
+        ls.hvp(v)
+    out["hvp_before"] = rss()
+    for _ in range(n):
+        ls.hvp(v)
+    out["hvp_after"] = rss()
+    with ls.hessian_operator() as op:
+        op.matvec(v)
+        out["op_before"] = rss()
+        for _ in range(n):
+            op.matvec(v)
+        out["op_after"] = rss()
+    out["op_exit"] = rss()
+    return out
+
+
+# ===================================================================================== report
+def fmt_time(x) -> str:
+    if x is None:
+        return ""
+    return f"{x * 1e3:.3g} ms" if x < 1 else f"{x:.3g} s"
+
+
+def fmt_num(x, kind: str) -> str:
+    if x is None:
+        return ""
+    if kind == "error":
+        return f"{x:.1e}"
+    if kind == "ratio":
+        return f"{x:.2f}x"
+    if kind == "pps":
+        return f"{x:,.0f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def targets(case: Case, summary: dict) -> list[tuple[str, str, bool]]:
+    """The issue's targets (reported, never asserted): (target, measured, met)."""
+    out = []
+    e = summary["eigs"]
+    o, ph, cl = e["ours"], e["pyhessian"], e["curvlinops"]
+    out.append(("top-5 eigenvalues: rel. error <= 1e-5", f"{o['error']:.1e}", o["error"] <= 1e-5))
+    out.append(("eigs time <= 1/2 PyHessian's", f"{o['wall'] / ph['wall']:.2f} of it", o["wall"] <= ph["wall"] / 2))
+    out.append(("eigs time <= 1/3 curvlinops'", f"{o['wall'] / cl['wall']:.2f} of it", o["wall"] <= cl["wall"] / 3))
+    t = summary["trace"]
+    out.append(("trace within 2%", f"{100 * t['ours']['error']:.2f}%", t["ours"]["error"] <= 0.02))
+    out.append(("trace time <= PyHessian's", f"{t['ours']['wall'] / t['pyhessian']['wall']:.2f} of it "
+                f"(PyHessian's error {100 * t['pyhessian']['error']:.2f}%)",
+                t["ours"]["wall"] <= t["pyhessian"]["wall"]))
+    for res, g in summary["grids"].items():
+        speedup = g["ours"]["pps"] / g["loss_landscapes"]["pps"]
+        if case.num_params < 10_000:
+            out.append((f"{res}x{res} grid: >= 30x loss-landscapes' points/s", f"{speedup:.1f}x", speedup >= 30))
+        else:
+            out.append((f"{res}x{res} grid: >= loss-landscapes' points/s", f"{speedup:.2f}x", speedup >= 1))
+            r = g["ours"]["loop_floor_ratio"]
+            out.append((f"{res}x{res} grid: <= 1.2x one-forward-per-point floor", f"{r:.2f}x", r <= 1.2))
+    return out
+
+
+def render(sections: list[dict], meta: dict) -> str:
+    lines = ["# Benchmarks: rashomon_widgets vs PyHessian, curvlinops, loss-landscapes", "",
+             f"Generated by `make bench` (`benchmarks/run.py{meta['args']}`) on {meta['date']}.", "",
+             "| machine | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in meta["machine"].items()]
+    lines.append("")
+    all_targets = []
+    for s in sections:
+        case, fl = s["case"], s["floor"]
+        lines += [f"## {case.title}", "",
+                  f"{case.num_params:,} parameters, {len(case.X):,} samples. Floor: one forward "
+                  f"{fmt_time(fl['forward'])}, one HVP {fmt_time(fl['hvp'])} (`ls.hvp`, {fl['hvp_form']}), "
+                  f"{fmt_time(fl['hvp_reuse'])} with the gradient graph reused (inside `hessian_operator`). "
+                  "The grid tables give the floor of a batched forward over all points.", "",
+                  "| task | method | wall (median) | HVPs | error vs reference | peer time / ours | notes |",
+                  "|---|---|---:|---:|---:|---:|---|"]
+        for r in s["rows"]:
+            lines.append(f"| {r['task']} | {r['method']} | {fmt_time(r['wall'])} | {fmt_num(r['hvps'], 'int')} | "
+                         f"{fmt_num(r['error'], 'error')} | {fmt_num(r['ratio'], 'ratio')} | {r['notes']} |")
+        lines += ["", "| grid | method | wall (median) | points evaluated | points/s | ours / this (points/s) | notes |",
+                  "|---|---|---:|---:|---:|---:|---|"]
+        for r in s["grid_rows"]:
+            lines.append(f"| {r['task']} | {r['method']} | {fmt_time(r['wall'])} | {fmt_num(r['hvps'], 'int')} | "
+                         f"{fmt_num(r['error'], 'pps')} | {fmt_num(r['ratio'], 'ratio')} | {r['notes']} |")
+        ref_e, ref_t = s["refs"]
+        lines += ["", f"References: eigenvalues: {ref_e['how']}"
+                  + (f", {ref_e['hvps']} HVPs" if "hvps" in ref_e else "")
+                  + f" ({'cached' if ref_e['cached'] else 'computed'}); "
+                  f"trace {ref_t['value']:.6g}: {ref_t['how']}"
+                  + (f", standard error {ref_t['stderr']:.2g} ({100 * ref_t['stderr'] / abs(ref_t['value']):.2f}%)"
+                     if ref_t["stderr"] else "")
+                  + f" ({'cached' if ref_t['cached'] else 'computed'}). "
+                  f"Timing: median of {case.repeats} runs (seeds 0..{case.repeats - 1} for the randomised "
+                  f"methods; grids: {case.grid_repeats} runs) after {case.warmup} warm-up run(s).", ""]
+        if s.get("memory"):
+            m = s["memory"]
+            lines += [f"Memory (RSS): {m['n']:,} `ls.hvp` calls: {m['hvp_before']:.0f} -> {m['hvp_after']:.0f} MiB "
+                      f"({m['hvp_after'] - m['hvp_before']:+.1f}); {m['n']:,} products inside one "
+                      f"`hessian_operator` block: {m['op_before']:.0f} -> {m['op_after']:.0f} MiB "
+                      f"({m['op_after'] - m['op_before']:+.1f}), {m['op_exit']:.0f} MiB after the block.", ""]
+        all_targets += [(case.key, *t) for t in targets(case, s["summary"])]
+    lines += ["## Targets (reported, not asserted)", "", "| model | target | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {k} | {t} | {v} | {'yes' if ok else '**no**'} |" for k, t, v, ok in all_targets]
+    lines += ["", "## Notes", "",
+              "- *peer time / ours* > 1 means ours is faster; *ours / this (points/s)* > 1 means ours "
+              "evaluates more points per second. HVP counts are Hessian-vector products, counted by wrapping "
+              "each library's product function.",
+              "- Eigenvalue error: max over the top 5 (sorted) of |λ − λ*| / |λ*|; a reference eigenvalue below "
+              "1e-6 λmax (a zero eigenvalue at XOR's minimum) is measured relative to λmax. Density error: "
+              "the largest Ritz value against λmax.",
+              "- PyHessian 0.1 is called with `cuda=False` on a single batch (it reuses one gradient graph, as "
+              "ours does); its `density()` calls `torch.eig`, removed from torch, so the benchmark patches "
+              "`torch.eig` at run time with `torch.linalg.eigh` on the (symmetric) Lanczos matrix. Its random "
+              "vectors are drawn in the model's dtype (default dtype set for the call).",
+              "- curvlinops 3.0.1: `HessianLinearOperator(...).to_scipy()` with `check_deterministic=False`, "
+              "then scipy `eigsh` with ours' settings (k=5, which='LA', tol=1e-6, ncv=min(P, 20), same start "
+              "vector): the comparison isolates the cost of its HVP (forward-over-reverse, forward recomputed "
+              "per product).",
+              "- loss-landscapes 3.0.6 `random_plane` evaluates a staggered grid (every other column runs "
+              "backwards) and never puts the start model on it; its points/s count the `steps**2` points it "
+              "evaluates. Ours includes drawing the plane (`Plane.random`) in its time.",
+              "- Floor: the fastest way found here to evaluate all grid points: a loop of plain "
+              "`model(X)` forwards under `no_grad`, or one chunked `torch.vmap` over the points. The 1.2x "
+              "target is checked against the loop (one forward per point).",
+              f"- Total run time {meta['total']:.0f} s; load average (1 min) {meta['load'][0]:.2f} at start, "
+              f"{meta['load'][1]:.2f} at the end (other work on this shared machine skews timings).", ""]
+    return "\n".join(lines)
+
+
+def machine_info() -> dict:
+    import importlib.metadata as md
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def version(name):
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return "missing"
+
+    return {"CPU": f"{cpu}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}",
+            "OS / Python": f"{platform.platform()} / Python {platform.python_version()}",
+            "torch / numpy / scipy": f"{torch.__version__} / {np.__version__} / {version('scipy')}",
+            "peers": f"PyHessian {version('pyhessian')}, curvlinops-for-pytorch {version('curvlinops-for-pytorch')}, "
+                     f"loss-landscapes {version('loss-landscapes')}",
+            "rashomon_widgets": rw.__version__}
+
+
+def check_peers() -> None:
+    missing = []
+    for module in ("pyhessian", "curvlinops", "loss_landscapes", "psutil"):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            missing.append(f"{module} ({exc})")
+    if missing:
+        sys.exit("benchmarks/run.py: missing peer libraries: " + ", ".join(missing)
+                 + ". Run `make bench`, which installs them into benchmarks/.venv-peers.")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="few repeats and small grids: a smoke run")
+    parser.add_argument("--only", default="xor,mlp,resnet", help="comma-separated subset of xor,mlp,resnet")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the Markdown table")
+    args = parser.parse_args(argv)
+    keys = [k.strip() for k in args.only.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in BUILDERS]
+    if unknown:
+        parser.error(f"--only: unknown model(s) {unknown}; expected some of {sorted(BUILDERS)}")
+    check_peers()
+
+    start, load_start = time.perf_counter(), os.getloadavg()[0]
+    sections = []
+    for key in keys:
+        log(f"[{key}] building the model ...")
+        case = BUILDERS[key](args.quick)
+        ls = case.landscape()
+        s = {"case": case, "rows": [], "grid_rows": [], "summary": {"grids": {}}}
+        log(f"[{key}] floor ...")
+        s["floor"] = bench_floor(case, ls)
+        log(f"[{key}] references ...")
+        ref_e, ref_t = reference_eigs(case), reference_trace(case)
+        s["refs"] = (ref_e, ref_t)
+        for name, fn in (("eigs", lambda: bench_eigs(case, ls, ref_e)),
+                         ("trace", lambda: bench_trace(case, ls, ref_t)),
+                         ("density", lambda: bench_density(case, ls, ref_e, ref_t))):
+            log(f"[{key}] {name} ...")
+            rows, s["summary"][name] = fn()
+            s["rows"] += rows
+        for res in case.grids:
+            log(f"[{key}] {res}x{res} grid ...")
+            rows, s["summary"]["grids"][res] = bench_grid(case, ls, res, s["floor"])
+            s["grid_rows"] += rows
+        if key == "mlp":
+            log(f"[{key}] memory ...")
+            s["memory"] = bench_memory(case, ls, 100 if args.quick else 1000)
+        sections.append(s)
+        log(f"[{key}] done at {time.perf_counter() - start:.0f} s")
+
+    meta = {"args": "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])),
+            "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "machine": machine_info(), "total": time.perf_counter() - start,
+            "load": (load_start, os.getloadavg()[0])}
+    md = render(sections, meta)
+    args.output.write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -206,3 +206,42 @@ def _result(ls, thetas, distances, reached, reason) -> NullSpacePath:
     stacked = torch.stack(thetas)
     losses = ls.losses(stacked, strategy="loop")
     return NullSpacePath(stacked, losses, torch.tensor(distances, dtype=torch.float64), bool(reached), reason)
+
+
+def manifold_walk(ls, theta: torch.Tensor | None = None, *, num_steps: int = 30, step: float = 0.1,
+                  persistence: float = 0.9, seed: int = 0) -> torch.Tensor:
+    """A random walk inside the Rashomon set of ``theta``: (num_steps + 1, P) points, all with its behaviour.
+
+    Each step moves ``step`` along a direction in the null space of the Jacobian
+    (:meth:`Landscape.project_tangent`: dense for small models, matrix-free for large ones) that keeps
+    ``persistence`` of the previous direction, so the walk travels instead of diffusing, and is then
+    retracted to the behaviour of ``theta``. Use it to make a second point of the same connected set,
+    e.g. a target for :func:`null_space_path`.
+
+    Raises:
+        TypeError / ValueError: bad arguments; ValueError also when the tangent space is empty (no
+        manifold to walk on) or a step cannot be retracted (try a smaller ``step``).
+    """
+    theta = ls.theta if theta is None else ls._point(_as_point(theta, "theta")).detach().clone()
+    check_int(num_steps, "num_steps", 1, 10**6)
+    step = _check_positive(step, "step")
+    if isinstance(persistence, bool) or not isinstance(persistence, (int, float)) or not 0 <= persistence < 1:
+        raise ValueError(f"persistence: expected a share in [0, 1), got {persistence!r}")
+    target = ls.outputs(theta).reshape(-1)
+    g = torch.Generator(device=ls.device)
+    g.manual_seed(int(seed))
+    points, direction = [theta], torch.zeros_like(theta)
+    for i in range(num_steps):
+        noise = torch.randn(ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)
+        mixed = persistence * direction + (1 - persistence) * noise / noise.norm()
+        tangent = ls.project_tangent(mixed, points[-1])
+        if float(tangent.norm()) <= 1e-8 * float(mixed.norm()):
+            raise ValueError(f"theta: expected a point whose behaviour manifold has tangent directions, got none "
+                             f"(step {i}: every direction changes the outputs)")
+        direction = tangent / tangent.norm()
+        new, residual = retract(ls, points[-1] + step * direction, target)
+        if residual > 1e-6:
+            raise ValueError(f"step: a step of {step:g} could not be retracted (behaviour residual "
+                             f"{residual:.3g} at step {i}); expected a smaller step")
+        points.append(new)
+    return torch.stack(points)

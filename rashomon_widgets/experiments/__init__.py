@@ -2,8 +2,10 @@
 
 - :func:`sweep`: run a grid of trainings, append each finished run to a JSON-lines file, resume
   after a kill without redoing finished runs.
-- :func:`xor_run`: write-up 3's run: train an XOR net from a Gaussian initialisation, record the exact
+- :func:`mlp_run`: write-ups 3 and 4's run: train a small net on XOR (or 4 random points) from a Gaussian initialisation, record the exact
   Hessian spectrum, the near-zero count, the final loss and the rank of the behavioural gradients.
+- :mod:`.writeups`: small constructions of write-ups 3 and 4 (2-D toy landscapes, nudges, the
+  3-parameter contour model, a soft-target classifier, a net with merged inputs).
 - :func:`load_results`, :class:`SweepResult`, :class:`TextProgress`, :func:`default_executor`.
 
 Example:
@@ -13,13 +15,16 @@ Example:
     >>> result = sweep(range(150), (2, 3, 4), "runs.jsonl",
     ...                executor=Client().get_executor())                      # doctest: +SKIP
 """
-from .sweep import SweepResult, TextProgress, default_executor, load_results, sweep, xor_run
+from . import writeups
+from .sweep import SweepResult, TextProgress, default_executor, load_results, sweep, mlp_run
 
 __all__ = [
     # sweeps
     "sweep", "SweepResult", "load_results",
     # runs
-    "xor_run",
+    "mlp_run",
     # helpers
     "default_executor", "TextProgress",
+    # write-up constructions
+    "writeups",
 ]

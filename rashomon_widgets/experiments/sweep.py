@@ -37,21 +37,28 @@ def _converged_or_stuck(seen: list[float], loss: float, loss_tol: float) -> bool
     return loss < loss_tol * 1e-3 or stuck
 
 
-def xor_run(*, width: int, seed: int, activation: str = "sigmoid", init_std: float = 1.0,
-            tol: float | None = None, loss_tol: float = 1e-10, max_epochs: int = 20) -> dict:
-    """Train one XOR net from a Gaussian initialisation and measure its minimum (write-up 3).
+def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigmoid", init_std: float = 1.0,
+            num_points: int = 4, data_seed: int = 0, tol: float | None = None, loss_tol: float = 1e-10,
+            max_epochs: int = 20) -> dict:
+    """Train one 2-``width``-1 net from a Gaussian initialisation and measure its minimum (write-ups 3, 4).
 
     ``rw.models.xor_mlp(width, activation, seed=seed, init_std=init_std)`` (float64, ``4 * width + 1``
-    parameters) is trained with full-batch L-BFGS on the sum-of-squares loss until the loss is far
-    below ``loss_tol`` or an epoch gains under 10% (a local minimum), at most ``max_epochs`` epochs.
+    parameters, linear output) is trained with full-batch L-BFGS on the sum-of-squares loss until the
+    loss is far below ``loss_tol`` or an epoch gains under 10% (a local minimum), at most
+    ``max_epochs`` epochs.
+
+    Args:
+        task: ``"xor"`` (the four XOR points) or ``"random"`` (``num_points`` standard-normal inputs in
+            R^2 with standard-normal targets, drawn from ``data_seed``: an ultra-small regression).
+        tol: relative tolerance for near-zero Hessian eigenvalues (default ``default_tol``: 1e-6).
 
     Returns:
-        A JSON-serialisable dict: ``num_params``; ``loss`` (final sum of squares); ``converged``
-        (``loss < loss_tol``: a global minimum); ``spectrum`` (all Hessian eigenvalues, exact,
-        ascending); ``tol`` and ``near_zero`` (how many eigenvalues satisfy
-        ``|lambda| <= tol * max |lambda|``); ``rank_G`` (rank of the behavioural gradients with
-        singular values compared with ``sqrt(tol)``, so that ``near_zero == num_params - rank_G`` at a
-        global minimum); ``epochs``; ``seconds``.
+        A JSON-serialisable dict: ``num_params``; ``num_points``; ``loss`` (final sum of squares);
+        ``converged`` (``loss < loss_tol``: a global minimum); ``spectrum`` (all Hessian eigenvalues,
+        exact, ascending); ``tol`` and ``near_zero`` (how many eigenvalues satisfy
+        ``|lambda| <= tol * max |lambda|``); ``rank_G`` (rank of the behavioural gradients, singular
+        values compared with ``sqrt(tol)``, so that ``near_zero == num_params - rank_G`` at a global
+        minimum); ``epochs``; ``seconds``.
     """
     import torch
 
@@ -62,7 +69,14 @@ def xor_run(*, width: int, seed: int, activation: str = "sigmoid", init_std: flo
 
     start = time.perf_counter()
     tol = default_tol(torch.float64) if tol is None else float(tol)
-    data = xor(torch.float64)
+    if task == "xor":
+        data = xor(torch.float64)
+    elif task == "random":
+        g = torch.Generator().manual_seed(int(data_seed))
+        data = (torch.randn(num_points, 2, generator=g, dtype=torch.float64),
+                torch.randn(num_points, 1, generator=g, dtype=torch.float64))
+    else:
+        raise ValueError(f"task: expected 'xor' or 'random', got {task!r}")
     model = xor_mlp(width, activation=activation, dtype=torch.float64, seed=seed, init_std=init_std)
     seen: list[float] = []
     history = train(model, sum_of_squares, data, epochs=max_epochs, optimizer="lbfgs", seed=seed,
@@ -71,6 +85,7 @@ def xor_run(*, width: int, seed: int, activation: str = "sigmoid", init_std: flo
     spectrum = ls.spectrum()
     return {
         "num_params": ls.num_params,
+        "num_points": ls.num_samples,
         "loss": ls.loss(),
         "converged": bool(ls.loss() < loss_tol),
         "spectrum": [float(v) for v in spectrum],
@@ -191,7 +206,7 @@ def _check_ints(values, name: str, low: int) -> list[int]:
     return out
 
 
-def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable[..., dict] = xor_run,
+def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable[..., dict] = mlp_run,
           executor: cf.Executor | None = None, progress: Progress | str | None = None,
           **options) -> SweepResult:
     """Run ``run(width=w, seed=s, **options)`` for every seed and width, resuming from ``results``.
@@ -201,7 +216,7 @@ def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable
         results: the JSON-lines file; created if missing, appended to as runs finish. Records
             already there with the same key (width, seed, options) are reused, not run again.
         run: a picklable top-level function returning a JSON-serialisable dict (default
-            :func:`xor_run`).
+            :func:`mlp_run`).
         executor: any ``concurrent.futures.Executor`` (e.g. ``distributed.Client().get_executor()``);
             default: :func:`default_executor` with two workers, shut down at the end. An executor
             you pass is left running.

@@ -1,0 +1,191 @@
+"""Small constructions from write-ups 3 and 4, shared by the tutorial notebooks and their tests.
+
+- :func:`synthetic_loss`, :func:`gradient_flow`, :func:`in_rashomon_set`: write-up 3's 2-D landscapes
+  (a 1-D Rashomon set with a 2-D attractor well; the piecewise example with a 2-D set).
+- :func:`nudges`: random nudges of a minimum, their losses and how much of each lies in the null space.
+- :func:`contour_landscape`: write-up 4's 3-parameter model on two inputs, contours at any angle.
+- :func:`soft_target_classifier`: a classifier at a perfect-behaviour global minimum of cross-entropy.
+- :func:`merged_inputs_landscape`: a ReLU net where ``num_merged`` inputs coincide after the first layer.
+
+torch and numpy only; every model here sits at a perfect-behaviour global minimum by construction
+(its targets are its own outputs), so write-up 4's identities hold exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core import Landscape
+from ..core._checks import check_choice, check_int
+
+SYNTHETIC = ("circle", "piecewise")
+
+
+# ----------------------------------------------------------------------------- write-up 3: 2-D toys
+def synthetic_loss(kind: str, x, y) -> np.ndarray:
+    """Write-up 3's synthetic landscapes on the plane, elementwise.
+
+    ``"circle"``: ``L = (x^2 + y^2 - 1)^2``; its Rashomon set (L = 0) is the unit circle, one-dimensional,
+    and gradient flow from every start but the origin ends on it: a two-dimensional attractor well.
+    ``"piecewise"``: ``L = (x + 1)^2`` for ``x < -1``, ``0`` for ``|x| <= 1``, ``(x - 1)^2`` for ``x > 1``;
+    its Rashomon set is the strip ``|x| <= 1``, two-dimensional, with a two-dimensional well too.
+    """
+    check_choice(kind, "kind", SYNTHETIC)
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if kind == "circle":
+        return (x ** 2 + y ** 2 - 1) ** 2
+    return np.where(x < -1, (x + 1) ** 2, np.where(x > 1, (x - 1) ** 2, 0.0)) + 0.0 * y
+
+
+def _synthetic_grad(kind: str, p: np.ndarray) -> np.ndarray:
+    x, y = p[..., 0], p[..., 1]
+    if kind == "circle":
+        r = 4 * (x ** 2 + y ** 2 - 1)
+        return np.stack([r * x, r * y], -1)
+    gx = np.where(x < -1, 2 * (x + 1), np.where(x > 1, 2 * (x - 1), 0.0))
+    return np.stack([gx, np.zeros_like(y)], -1)
+
+
+def gradient_flow(kind: str, starts, *, steps: int = 400, lr: float = 0.02) -> np.ndarray:
+    """Gradient descent (a discretised gradient flow) on a synthetic landscape: (steps + 1, M, 2)."""
+    check_choice(kind, "kind", SYNTHETIC)
+    check_int(steps, "steps", 1, 10**6)
+    p = np.array(starts, dtype=float)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"starts: expected points of shape (M, 2), got shape {p.shape}")
+    out = [p]
+    for _ in range(steps):
+        p = p - lr * _synthetic_grad(kind, p)
+        out.append(p)
+    return np.stack(out)
+
+
+def in_rashomon_set(kind: str, points, tol: float = 1e-6) -> np.ndarray:
+    """Which points (M, 2) have loss ``<= tol`` (the Rashomon set of the synthetic landscape)."""
+    p = np.asarray(points, dtype=float)
+    return synthetic_loss(kind, p[..., 0], p[..., 1]) <= tol
+
+
+# ----------------------------------------------------------------------------- write-up 3: nudges
+def nudges(ls: Landscape, num: int, radius: float, *, seed: int = 0, theta=None):
+    """``num`` random nudges of ``theta``: uniform directions, radii uniform in ``[0, radius]``.
+
+    Returns:
+        ``(thetas (num, P), losses (num,), null_share (num,))``; ``null_share`` is the norm of the
+        part of each nudge direction that lies in the Hessian's null space at ``theta`` (0 to 1).
+    """
+    check_int(num, "num", 1, 10**7)
+    if not radius > 0:
+        raise ValueError(f"radius: expected a positive number, got {radius}")
+    origin = ls.theta if theta is None else ls._point(theta).clone()
+    g = torch.Generator(device=ls.device).manual_seed(int(seed))
+    u = torch.randn(num, ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)
+    u = u / u.norm(dim=1, keepdim=True)
+    r = radius * torch.rand(num, 1, generator=g, dtype=ls.dtype, device=ls.device)
+    thetas = origin + r * u
+    basis = ls.null_space(origin)
+    share = (u @ basis).norm(dim=1)
+    return thetas, ls.losses(thetas), share
+
+
+# ----------------------------------------------------------------------------- write-up 4
+class _TanhOfLinear(nn.Module):
+    """``f(theta, x) = tanh(theta . x)``: three parameters, contours are planes with normal x."""
+
+    def __init__(self, theta):
+        super().__init__()
+        self.weight = nn.Parameter(torch.as_tensor(theta, dtype=torch.float64).reshape(3).clone())
+
+    def forward(self, x):
+        return torch.tanh(x @ self.weight).unsqueeze(-1)
+
+
+def contour_inputs(angle_deg: float) -> torch.Tensor:
+    """Two inputs in R^3 at ``angle_deg`` to each other, in the first two coordinates: (2, 3)."""
+    a = math.radians(float(angle_deg))
+    return torch.tensor([[1.0, 0.0, 0.0], [math.cos(a), math.sin(a), 0.0]], dtype=torch.float64)
+
+
+def contour_landscape(angle_deg: float, theta=(0.3, -0.2, 0.5)) -> Landscape:
+    """Write-up 4a's 3-parameter model ``tanh(theta . x)`` on two inputs at ``angle_deg``.
+
+    The contours of output i are the planes ``theta . x_i = const`` (normal ``x_i``): perpendicular at
+    90 degrees, parallel at 0. The targets are the model's own outputs, so ``theta`` is a global minimum
+    of the sum of squares and the behaviour manifold through it is its Rashomon set.
+    """
+    model = _TanhOfLinear(theta)
+    x = contour_inputs(angle_deg)
+    with torch.no_grad():
+        y = model(x)
+    return Landscape(model, _sum_of_squares, (x, y), reduction="sum")
+
+
+def _sum_of_squares(out, t):
+    return ((out - t) ** 2).sum()
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against probability targets, summed over samples: ``-sum q log softmax(z)``."""
+    return -(targets * logits.log_softmax(-1)).sum()
+
+
+def soft_target_classifier(seed: int = 0, *, num_inputs: int = 6, num_classes: int = 3, hidden: int = 6):
+    """A tanh MLP classifier at a perfect-behaviour global minimum of cross-entropy (write-up 4c).
+
+    Its targets are its own probabilities ``q = softmax(f(x))``, so the gradient of the loss in the
+    logits, ``p - q``, is exactly zero and the Hessian is the Gauss-Newton matrix
+    ``J^T (diag p - p p^T) J``.
+
+    Returns:
+        ``(model, soft_cross_entropy, (x, q))``: build ``rw.Landscape(model, loss_fn, data,
+        reduction="sum")`` with raw logits as behaviour, or add ``behaviour=lambda z: z.softmax(-1)``
+        for probabilities.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    model = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, num_classes)).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+        x = torch.randn(num_inputs, 2, generator=g, dtype=torch.float64)
+        q = model(x).softmax(-1)
+    return model, soft_cross_entropy, (x, q)
+
+
+def merged_inputs_landscape(num_merged: int, *, num_inputs: int = 8, seed: int = 0) -> Landscape:
+    """A 4-6-8-1 net (ReLU, then tanh; 95 parameters) on ``num_inputs`` inputs, ``num_merged`` of them
+    merged at the first layer (write-up 4d).
+
+    The first layer is built so that every unit is off (pre-activation < 0) for ``x_1 < -0.8`` and on
+    for ``x_1 > 0.8`` (other coordinates in [-1, 1]): the merged inputs (``x_1`` in [-3, -1]) all have
+    the activation 0 after it, so they have identical outputs, identical gradients for every later
+    parameter, and zero gradients for the first layer's (the ReLU destroyed the information that told
+    them apart). The others (``x_1`` in [1, 3]) keep distinct activations. The targets are the net's
+    own outputs (a perfect-behaviour global minimum of the sum of squares).
+    """
+    check_int(num_inputs, "num_inputs", 1, 10**6)
+    check_int(num_merged, "num_merged", 0, num_inputs)
+    g = torch.Generator().manual_seed(int(seed))
+
+    def uniform(lo, hi, *shape):
+        return lo + (hi - lo) * torch.rand(*shape, generator=g, dtype=torch.float64)
+
+    d, (h1, h2) = 4, (6, 8)
+    model = nn.Sequential(nn.Linear(d, h1), nn.ReLU(), nn.Linear(h1, h2), nn.Tanh(), nn.Linear(h2, 1)).double()
+    with torch.no_grad():
+        w = uniform(-0.2, 0.2, h1, d)
+        w[:, 0] = uniform(1, 2, h1)
+        model[0].weight.copy_(w)
+        model[0].bias.copy_(uniform(-0.2, 0.2, h1))
+        for layer, std in ((model[2], 0.5), (model[4], 1.0)):   # 0.5: keep the tanh layer unsaturated
+            layer.weight.copy_(std * torch.randn(layer.weight.shape, generator=g, dtype=torch.float64))
+            layer.bias.copy_(std * torch.randn(layer.bias.shape, generator=g, dtype=torch.float64))
+        active = uniform(-1, 1, num_inputs - num_merged, d)
+        active[:, 0] = uniform(1, 3, num_inputs - num_merged)
+        merged = uniform(-1, 1, num_merged, d)
+        merged[:, 0] = uniform(-3, -1, num_merged)
+        x = torch.cat([active, merged])
+        y = model(x)
+    return Landscape(model, _sum_of_squares, (x, y), reduction="sum")

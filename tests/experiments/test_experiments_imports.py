@@ -1,0 +1,10 @@
+"""Sweeps run headless: importing the experiments loads no widget library."""
+import subprocess
+import sys
+
+
+def test_experiments_load_no_widget_library():
+    code = "import sys, rashomon_widgets.experiments; print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    assert "rashomon_widgets.experiments.sweep" in loaded
+    assert not loaded & {"ipywidgets", "bqplot", "ipyvolume", "traitlets", "matplotlib"}

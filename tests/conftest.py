@@ -87,3 +87,13 @@ def xor_min():
     model = rw.models.xor_minimum(width=2, seed=0)
     x, y = rw.data.xor()
     return rw.Landscape(model, rw.models.sum_of_squares, (x, y), reduction="sum")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from a second thread, and on a shared 2-core machine an oversubscribed
+    OpenMP pool makes them several times slower; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -32,3 +32,20 @@ def good_number(value, last_good: float, name: str, *, minimum: float = 0.0, str
     bound = "greater than" if strict else "at least"
     return last_good, ValueError(f"{name}: expected a number {bound} {minimum:g}, got {value!r}; "
                                  f"keeping {name} = {last_good:g}")
+
+
+class ExplorerMixin:
+    """What both explorers do the same way: wait for the worker, switch log colour, show errors.
+    Needs ``_worker``, ``surface2d``, ``surface3d``, ``error_html``, ``status_html`` and ``_request``."""
+
+    def wait(self, timeout: float | None = 120.0) -> bool:
+        """Block until the latest update is drawn (for scripts and tests)."""
+        return self._worker.wait(timeout)
+
+    def _set_log(self, change) -> None:
+        self.surface2d.log_color = change["new"]
+        self.surface3d.log_color = change["new"]
+        self._request()
+
+    def _show_error(self, exc: BaseException) -> None:
+        show_error(self.error_html, self.status_html, exc)

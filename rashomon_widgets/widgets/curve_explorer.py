@@ -2,7 +2,6 @@
 the bend, the 3-D surface, the loss and accuracy over t and the Hessian spectrum at curve(t) follow."""
 from __future__ import annotations
 
-import html
 import threading
 import time
 
@@ -15,14 +14,14 @@ from ..core import Landscape, default_tol
 from ..core._data import as_batches
 from ..core.curves import Curve, _check_curve_for
 from ..core.diagnostics import _auto_accuracy, _evaluate
-from ._common import good_number, show_error, tagged
+from ._common import ExplorerMixin, good_number, tagged
 from ._worker import LatestWorker
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
 
-class CurveExplorer(widgets.VBox):
+class CurveExplorer(ExplorerMixin, widgets.VBox):
     """Walk a fitted curve between two minima with a t slider.
 
     The 2-D view is the loss over the plane through theta_a, theta_b and the curve's main bend
@@ -162,15 +161,6 @@ class CurveExplorer(widgets.VBox):
             w.observe(self._request, "value")
         self._request()
 
-    def wait(self, timeout: float | None = 120.0) -> bool:
-        """Block until the latest update is drawn (for scripts and tests)."""
-        return self._worker.wait(timeout)
-
-    def _set_log(self, change) -> None:
-        self.surface2d.log_color = change["new"]
-        self.surface3d.log_color = change["new"]
-        self._request()
-
     def _request(self, change=None) -> None:
         # a bad margin is reported and ignored: the t slider keeps working with the last good one
         self._margin_ok, problem = good_number(self.span.value, self._margin_ok, "span", strict=False)
@@ -180,9 +170,6 @@ class CurveExplorer(widgets.VBox):
                 return
         t, margin, log = self.slider.value, self._margin_ok, self.log_toggle.value
         self._worker.submit(lambda current: self._update(t, margin, log, current))
-
-    def _show_error(self, exc: BaseException) -> None:
-        show_error(self.error_html, self.status_html, exc)
 
     # ------------------------------------------------------------------ the work (worker thread)
     def _evaluate(self, theta) -> dict[str, float]:

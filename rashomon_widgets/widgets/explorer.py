@@ -11,14 +11,14 @@ import torch
 
 from ..core import Landscape, Plane, default_tol
 from ..core.manifold import retract, tangent_basis
-from ._common import Superseded, good_number, show_error, tagged
+from ._common import ExplorerMixin, Superseded, good_number, tagged
 from ._worker import LatestWorker
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
 
-class NullSpaceExplorer(widgets.VBox):
+class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
     """Walk the Rashomon manifold of ``ls`` with sliders.
 
     Each "null" slider moves the point along an orthonormal direction of the manifold's tangent (the
@@ -113,15 +113,6 @@ class NullSpaceExplorer(widgets.VBox):
             s.observe(self._request, "value")
         self._request()
 
-    def wait(self, timeout: float | None = 120.0) -> bool:
-        """Block until the latest update is drawn (for scripts and tests)."""
-        return self._worker.wait(timeout)
-
-    def _set_log(self, change) -> None:
-        self.surface2d.log_color = change["new"]
-        self.surface3d.log_color = change["new"]
-        self._request()
-
     def _request(self, change=None) -> None:
         # a bad span is reported and ignored: the sliders keep working with the last good one
         self._span_ok, problem = good_number(self.span.value, self._span_ok, "span")
@@ -132,9 +123,6 @@ class NullSpaceExplorer(widgets.VBox):
         coeffs = np.array([s.value for s in self.sliders], dtype=float)
         self._worker.submit(lambda current: self._update(coeffs, self.x_dir.value, self.y_dir.value,
                                                          self._span_ok, current))
-
-    def _show_error(self, exc: BaseException) -> None:
-        show_error(self.error_html, self.status_html, exc)
 
     # ------------------------------------------------------------------ the work (worker thread)
     def _target(self, coeffs: np.ndarray, retracted: bool) -> torch.Tensor:

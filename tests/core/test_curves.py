@@ -11,14 +11,7 @@ from curve_cases import digits_pair, fitted
 from rashomon_widgets.core import load_curve, with_batch_statistics
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared 2-core machine an oversubscribed
-    OpenMP pool makes them several times slower; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ends(p=5, seed=0):

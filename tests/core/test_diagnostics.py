@@ -9,14 +9,7 @@ from rashomon_widgets.core import along_curve, count_near_zero, default_tol
 from rashomon_widgets.core.diagnostics import input_jacobian_norm
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared 2-core machine an oversubscribed
-    OpenMP pool makes them several times slower; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TS = [0.0, 0.2, 0.5, 0.8, 1.0]

@@ -725,6 +725,10 @@ def render(sections: list[dict], meta: dict) -> str:
              "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in meta["machine"].items()]
     lines.append("")
+    if max(meta["load"]) > 0.5 * (os.cpu_count() or 1):
+        lines += [f"**Warning:** the machine was busy (load average {meta['load'][0]:.1f} at start, "
+                  f"{meta['load'][1]:.1f} at the end, on {os.cpu_count()} CPUs): timings and ratios are "
+                  "distorted; rerun `make bench` on an idle machine before quoting them.", ""]
     all_targets = []
     for s in sections:
         case, fl = s["case"], s["floor"]

@@ -14,19 +14,23 @@ def describe(x) -> str:
 
 
 def check_vectors(v, num_params: int, dtype: torch.dtype, device: torch.device, *,
-                  name: str = "v", allow_matrix: bool = False) -> torch.Tensor:
-    """Validate a parameter-space vector (P,) or, with ``allow_matrix``, a block (P, K).
+                  name: str = "v", allow_matrix: bool = False, rows: bool = False) -> torch.Tensor:
+    """Validate a parameter-space vector (P,) or, with ``allow_matrix``, a block (P, K); with
+    ``rows``, a stack of parameter vectors (M, P).
 
     Raises:
         TypeError: ``v`` is not a tensor, or has the wrong dtype.
         ValueError: wrong shape, wrong device, or non-finite entries.
     """
-    shape = "(P,) or (P, K)" if allow_matrix else "(P,)"
+    shape = "(M, P)" if rows else "(P,) or (P, K)" if allow_matrix else "(P,)"
     if not isinstance(v, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor of shape {shape} with P={num_params}, "
                         f"got {describe(v)}")
-    ok_ndim = v.ndim == 1 or (allow_matrix and v.ndim == 2)
-    if not ok_ndim or v.shape[0] != num_params:
+    if rows:
+        ok = v.ndim == 2 and v.shape[1] == num_params
+    else:
+        ok = (v.ndim == 1 or (allow_matrix and v.ndim == 2)) and v.shape[0] == num_params
+    if not ok:
         raise ValueError(f"{name}: expected shape {shape} with P={num_params} (the number of model "
                          f"parameters), got shape {tuple(v.shape)}")
     if v.dtype != dtype:

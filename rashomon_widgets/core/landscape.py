@@ -135,13 +135,7 @@ class Landscape:
         ``progress(done, total)`` is called after every chunk.
         """
         check_choice(strategy, "strategy", ("auto", "vmap", "loop"))
-        thetas = check_vectors(thetas.T if isinstance(thetas, torch.Tensor) and thetas.ndim == 2 else thetas,
-                               self.num_params, self.dtype, self.device, name="thetas.T",
-                               allow_matrix=True)
-        if thetas.ndim != 2:
-            raise ValueError(f"thetas: expected shape (M, P) with P={self.num_params}, got "
-                             f"{tuple(thetas.T.shape)}")
-        thetas = thetas.T
+        thetas = check_vectors(thetas, self.num_params, self.dtype, self.device, name="thetas", rows=True)
         if strategy == "auto":
             strategy = self._choose_losses_strategy(thetas)
         m = thetas.shape[0]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..core.pruning import check_masks
 from ._checks import check_choice, check_int, check_nonnegative, check_positive, describe, seeded
 from .losses import sum_of_squares
 from .mlp import MLP, xor_mlp
@@ -37,6 +38,17 @@ def _penalty(model: nn.Module, weight_decay: float, l1: float) -> torch.Tensor |
     return total
 
 
+def _masker(masked: list[tuple[torch.Tensor, torch.Tensor]]) -> Callable[..., None]:
+    """A function that zeroes the pruned entries of the parameters (or, with grads=True, of their gradients)."""
+    def enforce(grads: bool = False) -> None:
+        with torch.no_grad():
+            for p, keep in masked:
+                target = p.grad if grads else p
+                if target is not None:
+                    target.mul_(keep)
+    return enforce
+
+
 def _make_optimizer(name: str, params, lr: float, weight_decay: float, momentum: float):
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
@@ -50,6 +62,7 @@ def _make_optimizer(name: str, params, lr: float, weight_decay: float, momentum:
 def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: float | None = None,
           optimizer: str = "adam", batch_size: int | None = None, weight_decay: float = 0.0,
           l1: float = 0.0, momentum: float = 0.0, reduction: str = "mean", seed: int | None = None,
+          masks: dict[str, torch.Tensor] | None = None,
           callback: Callable[[int, float], bool | None] | None = None) -> list[float]:
     """Train ``model`` in place and return its loss after every epoch.
 
@@ -77,6 +90,10 @@ def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: f
             loss that averages) or ``"sum"`` (for ``sum_of_squares``).
         seed: seed of the shuffling and of any randomness in the model (dropout); None uses torch's
             global generator. With a seed, the caller's generator state is left untouched.
+        masks: ``{parameter name: 0/1 or bool tensor of the parameter's shape}``, e.g. from
+            :func:`rashomon_widgets.core.pruning.magnitude_masks`: pruned entries are set to zero
+            before training and after every step, and get no gradient, so a pruned network stays
+            pruned while the rest of it trains.
         callback: called as ``callback(epoch, loss)`` after every epoch; returning True stops.
 
     Returns:
@@ -125,6 +142,11 @@ def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: f
         raise ValueError("model: expected at least one parameter with requires_grad=True, got none")
     device = params[0].device
     inputs, targets = inputs.to(device), targets.to(device)
+    named = dict(model.named_parameters())
+    masked = [] if masks is None else [(named[n], m.to(named[n].device, torch.bool))
+                                       for n, m in check_masks(model, masks).items()]
+    enforce = _masker(masked)
+    enforce()
 
     opt = _make_optimizer(optimizer, params, lr, weight_decay, momentum)
 
@@ -139,9 +161,11 @@ def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: f
             opt.zero_grad()
             loss = data_loss(inputs, targets) + _penalty(model, weight_decay, l1)
             loss.backward()
+            enforce(grads=True)
             return loss
 
         opt.step(closure)
+        enforce()
         with torch.no_grad():
             return float(data_loss(inputs, targets))
 
@@ -160,7 +184,9 @@ def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: f
             loss = data_loss(x, y)
             total += float(loss.detach()) * (x.shape[0] / n if reduction == "mean" else 1.0)
             (loss + _penalty(model, 0.0, l1)).backward()  # Adam and SGD apply weight decay themselves
+            enforce(grads=True)
             opt.step()
+            enforce()
         return total
 
     history: list[float] = []

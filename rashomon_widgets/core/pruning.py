@@ -1,0 +1,197 @@
+"""Magnitude pruning (write-up 2): masks by threshold or by fraction, applying them, and sparsity.
+
+A *mask* is a dict ``{parameter name: bool tensor}``: True keeps an entry, False prunes it. Masks are
+plain data, so they can be saved, compared (:func:`mask_overlap`) and kept fixed while the pruned
+network trains further (``rashomon_widgets.models.train(..., masks=masks)``).
+
+By default only weight matrices and kernels are pruned (parameters with two or more dimensions);
+biases and normalisation scales stay, as in the usual magnitude pruning. ``which="all"`` prunes every
+parameter.
+
+Example:
+    >>> import torch
+    >>> model = torch.nn.Linear(3, 2)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.tensor([[0.01, -0.2, 0.5], [0.0, 0.04, -0.06]]))
+    >>> pruned = prune(model, threshold=0.05)       # a copy; model is unchanged
+    >>> sparsity(pruned).overall
+    0.5
+    >>> mask_overlap(masks_of(pruned), magnitude_masks(model, fraction=0.5))["overall"]
+    1.0
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ._checks import check_choice, describe
+
+Masks = dict[str, torch.Tensor]
+WHICH = ("weights", "all")
+
+
+def _check_module(model, name: str = "model") -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {describe(model)}")
+    return model
+
+
+def prunable(model: nn.Module, which: str = "weights") -> dict[str, torch.Tensor]:
+    """``{name: parameter}`` of the parameters that pruning considers (see the module docstring)."""
+    _check_module(model)
+    which = check_choice(which, "which", WHICH)
+    return {name: p for name, p in model.named_parameters() if which == "all" or p.ndim >= 2}
+
+
+def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fraction: float | None = None,
+                    which: str = "weights") -> Masks:
+    """Masks that keep the entries whose magnitude is at least ``threshold``, or that prune the
+    ``fraction`` of smallest-magnitude entries (over all prunable parameters together).
+
+    Args:
+        model: the network (not changed).
+        threshold: prune ``|w| < threshold`` (the write-up used 0.05); a number >= 0.
+        fraction: or prune this share of the entries, a number in [0, 1] (ties at the cut are pruned
+            together, so the share pruned can be slightly larger).
+        which: ``"weights"`` (parameters with 2 or more dimensions) or ``"all"``.
+
+    Returns:
+        ``{name: bool tensor}`` for the prunable parameters; True means kept.
+
+    Raises:
+        TypeError: a non-module model or non-numbers.
+        ValueError: neither or both of ``threshold`` and ``fraction``, or a value out of range.
+    """
+    params = prunable(model, which)
+    if (threshold is None) == (fraction is None):
+        raise ValueError("magnitude_masks: expected exactly one of threshold= or fraction=, got "
+                         f"threshold={threshold!r}, fraction={fraction!r}")
+    if threshold is not None:
+        cut = _check_number(threshold, "threshold", 0.0, math.inf)
+        return {name: p.detach().abs() >= cut for name, p in params.items()}
+    share = _check_number(fraction, "fraction", 0.0, 1.0)
+    magnitudes = torch.cat([p.detach().abs().flatten() for p in params.values()])
+    k = int(round(share * magnitudes.numel()))
+    if k == 0:
+        return {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
+    kth = torch.kthvalue(magnitudes.cpu(), k).values  # the k-th smallest is pruned, and all below it
+    return {name: p.detach().abs() > kth.to(p.device) for name, p in params.items()}
+
+
+def _check_number(value, name: str, low: float, high: float) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name}: expected a number in [{low:g}, {high:g}], got {describe(value)}")
+    if not low <= value <= high:  # NaN fails this too
+        raise ValueError(f"{name}: expected a number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def check_masks(model: nn.Module, masks) -> Masks:
+    """``masks`` if every name is a parameter of ``model`` and every mask has its shape; else an error."""
+    if not isinstance(masks, dict):
+        raise TypeError(f"masks: expected a dict {{parameter name: bool tensor}}, got {describe(masks)}")
+    named = dict(model.named_parameters())
+    for name, mask in masks.items():
+        if name not in named:
+            raise ValueError(f"masks: expected names of the model's parameters ({', '.join(named)}), got {name!r}")
+        if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != tuple(named[name].shape):
+            raise ValueError(f"masks[{name!r}]: expected a tensor of shape {tuple(named[name].shape)}, "
+                             f"got {describe(mask)}")
+    return masks
+
+
+def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
+    """Zero the pruned entries of ``model`` **in place** and return it."""
+    _check_module(model)
+    check_masks(model, masks)
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            named[name].mul_(mask.to(device=named[name].device, dtype=torch.bool))
+    return model
+
+
+def prune(model: nn.Module, *, threshold: float | None = None, fraction: float | None = None,
+          which: str = "weights", masks: Masks | None = None) -> nn.Module:
+    """A pruned **copy** of ``model`` (the original is not changed).
+
+    Give either ``threshold`` / ``fraction`` (see :func:`magnitude_masks`) or ready ``masks``.
+    The copy is in eval mode.
+    """
+    _check_module(model)
+    if masks is None:
+        masks = magnitude_masks(model, threshold=threshold, fraction=fraction, which=which)
+    elif threshold is not None or fraction is not None:
+        raise ValueError("prune: expected masks= or threshold=/fraction=, got both")
+    pruned = copy.deepcopy(model).eval()
+    return apply_masks(pruned, masks)
+
+
+def masks_of(model: nn.Module, which: str = "weights") -> Masks:
+    """The masks of the nonzero entries of ``model`` (its current skeleton)."""
+    return {name: p.detach() != 0 for name, p in prunable(model, which).items()}
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """Zero entries of a model, per parameter and overall.
+
+    Attributes:
+        layers: ``{name: (zeros, total)}`` per prunable parameter.
+        zeros, total: summed over them.
+    """
+
+    layers: dict[str, tuple[int, int]]
+    zeros: int
+    total: int
+
+    @property
+    def overall(self) -> float:
+        """Share of zero entries, in [0, 1]."""
+        return self.zeros / self.total if self.total else 0.0
+
+    def share(self, name: str) -> float:
+        zeros, total = self.layers[name]
+        return zeros / total if total else 0.0
+
+    def rows(self) -> list[dict]:
+        """One dict per parameter plus an ``"overall"`` row: name, zeros, total, sparsity."""
+        rows = [{"parameter": n, "zeros": z, "total": t, "sparsity": z / t if t else 0.0}
+                for n, (z, t) in self.layers.items()]
+        rows.append({"parameter": "overall", "zeros": self.zeros, "total": self.total, "sparsity": self.overall})
+        return rows
+
+
+def sparsity(model: nn.Module, which: str = "weights") -> Sparsity:
+    """Count the exactly-zero entries of the prunable parameters of ``model``."""
+    layers = {name: (int((p.detach() == 0).sum()), p.numel()) for name, p in prunable(model, which).items()}
+    return Sparsity(layers, sum(z for z, _ in layers.values()), sum(t for _, t in layers.values()))
+
+
+def mask_overlap(a: Masks, b: Masks) -> dict[str, float]:
+    """Jaccard overlap |kept in both| / |kept in either| per parameter and ``"overall"``.
+
+    1 means the two skeletons keep exactly the same entries; two random masks keeping shares p and q
+    overlap by about pq / (p + q - pq).
+
+    Raises:
+        ValueError: the masks do not have the same names and shapes.
+    """
+    for label, m in (("a", a), ("b", b)):
+        if not isinstance(m, dict):
+            raise TypeError(f"mask_overlap: expected {label} to be a dict of bool tensors, got {describe(m)}")
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        raise ValueError("mask_overlap: expected masks of the same parameters and shapes, got "
+                         f"{ {k: tuple(v.shape) for k, v in a.items()} } and { {k: tuple(v.shape) for k, v in b.items()} }")
+    out, both_all, either_all = {}, 0, 0
+    for name in a:
+        ka, kb = a[name].bool(), b[name].to(a[name].device).bool()
+        both, either = int((ka & kb).sum()), int((ka | kb).sum())
+        out[name] = both / either if either else 1.0
+        both_all, either_all = both_all + both, either_all + either
+    out["overall"] = both_all / either_all if either_all else 1.0
+    return out

@@ -16,7 +16,8 @@ from .core import BezierCurve, Landscape, NullSpacePath, Plane, PolyChain, Surfa
 __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first attribute access (PEP 562)
-_LAZY = {name: ".widgets" for name in ("CurveExplorer", "NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView")}
+_LAZY = {name: ".widgets" for name in ("CurveExplorer", "NullSpaceExplorer", "PruningExplorer", "SimilarityView", "SpectrumView",
+                                           "Surface3DView", "SurfaceView")}
 
 __all__ = [
     # core

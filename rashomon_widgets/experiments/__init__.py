@@ -4,6 +4,9 @@
   after a kill without redoing finished runs.
 - :func:`mlp_run`: write-ups 3 and 4's run: train a small net on XOR (or 4 random points) from a Gaussian initialisation, record the exact
   Hessian spectrum, the near-zero count, the final loss and the rank of the behavioural gradients.
+- :mod:`.skeletons`: write-up 2: L1 fine-tuning, pruning, OOD similarity, aligned skeleton comparison
+  (:func:`skeleton_task`, :func:`l1_finetune`, :func:`skeleton_variants`, :func:`ood_similarity`,
+  :func:`compare_skeletons`).
 - :mod:`.writeups`: small constructions of write-ups 3 and 4 (2-D toy landscapes, nudges, the
   3-parameter contour model, a soft-target classifier, a net with merged inputs).
 - :func:`load_results`, :class:`SweepResult`, :class:`TextProgress`, :func:`default_executor`.
@@ -15,7 +18,9 @@ Example:
     >>> result = sweep(range(150), (2, 3, 4), "runs.jsonl",
     ...                executor=Client().get_executor())                      # doctest: +SKIP
 """
-from . import writeups
+from . import skeletons, writeups
+from .skeletons import (SkeletonComparison, SkeletonTask, Variant, compare_skeletons, l1_finetune,
+                        ood_similarity, skeleton_task, skeleton_variants)
 from .sweep import SweepResult, TextProgress, default_executor, load_results, sweep, mlp_run
 
 __all__ = [
@@ -25,6 +30,9 @@ __all__ = [
     "mlp_run",
     # helpers
     "default_executor", "TextProgress",
+    # write-up 2: skeletons
+    "skeleton_task", "SkeletonTask", "l1_finetune", "skeleton_variants", "Variant", "ood_similarity",
+    "compare_skeletons", "SkeletonComparison",
     # write-up constructions
-    "writeups",
+    "skeletons", "writeups",
 ]

@@ -1,8 +1,11 @@
 """Thin ipywidgets / bqplot / ipyvolume views over core results."""
 from .curve_explorer import CurveExplorer
 from .explorer import NullSpaceExplorer
+from .pruning_explorer import PruningExplorer
+from .similarity_view import SimilarityView
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
-__all__ = ["CurveExplorer", "NullSpaceExplorer", "SpectrumView", "Surface3DView", "SurfaceView"]
+__all__ = ["CurveExplorer", "NullSpaceExplorer", "PruningExplorer", "SimilarityView", "SpectrumView", "Surface3DView",
+           "SurfaceView"]

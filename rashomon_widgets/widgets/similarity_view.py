@@ -1,0 +1,59 @@
+"""`SimilarityView`: a labelled heatmap of a (V, V) similarity matrix, with the values in the cells."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bqplot as bq
+import ipywidgets as widgets
+import numpy as np
+
+
+class SimilarityView(widgets.VBox):
+    """Pairwise similarities of named models as a grid heatmap (write-up 2's figure).
+
+    The colour scale runs from the smallest value shown to 1, so small differences stay visible;
+    with ``show_values`` each cell prints its value.
+
+    Example:
+        >>> view = rw.SimilarityView()                                  # doctest: +SKIP
+        >>> view.show(S, ["M1", "M2", "M1 pruned", "M2 pruned"])        # doctest: +SKIP
+    """
+
+    def __init__(self, *, title: str = "cosine similarity of OOD predictions", show_values: bool = True,
+                 size: int = 420, **kwargs):
+        self._rows, self._cols = bq.OrdinalScale(reverse=True), bq.OrdinalScale()
+        self._colour = bq.ColorScale(scheme="viridis", min=0.0, max=1.0)
+        self.grid = bq.GridHeatMap(color=np.ones((2, 2)), row=["", " "], column=["", " "],
+                                   scales={"row": self._rows, "column": self._cols, "color": self._colour},
+                                   display_format=".2f" if show_values else None,
+                                   font_style={"font-size": "10px", "fill": "white"})
+        axes = [bq.Axis(scale=self._cols, tick_rotate=-40, tick_style={"font-size": "10px"}),
+                bq.Axis(scale=self._rows, orientation="vertical", tick_style={"font-size": "10px"}),
+                bq.ColorAxis(scale=self._colour, orientation="vertical", side="right")]
+        self.figure = bq.Figure(marks=[self.grid], axes=axes, title=title,
+                                fig_margin={"top": 40, "bottom": 110, "left": 130, "right": 70},
+                                layout=widgets.Layout(width=f"{size + 100}px", height=f"{size + 50}px"))
+        self.figure.add_class("rw-similarity")
+        self.label = widgets.HTML("")
+        self.matrix: np.ndarray | None = None
+        self.names: list[str] = []
+        super().__init__([self.figure, self.label], **kwargs)
+
+    def show(self, matrix: np.ndarray, names: Sequence[str], *, caption: str = "") -> None:
+        """Draw ``matrix`` (V, V) with ``names`` on both axes (names must be distinct)."""
+        matrix = np.asarray(matrix, dtype=float)
+        names = [str(n) for n in names]
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] != len(names):
+            raise ValueError(f"matrix: expected a square (V, V) array with V = {len(names)} names, got shape "
+                             f"{matrix.shape}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"names: expected distinct names, got {names}")
+        low = float(np.nanmin(matrix))
+        with self._colour.hold_sync():
+            self._colour.min = min(low, 0.999)
+            self._colour.max = 1.0
+        # cross-validation of row/column against color is deferred until all three are set
+        with self.grid.hold_sync(), self.grid.hold_trait_notifications():
+            self.grid.row, self.grid.column, self.grid.color = names, names, matrix
+        self.matrix, self.names = matrix, names
+        self.label.value = caption

@@ -56,6 +56,7 @@ DEFAULT_SPEC = {
     "root": ".rw-explorer",        # the explorer; every other selector is looked up inside its first match
     "slider": ".rw-slider",        # ipywidgets FloatSlider moved with the keyboard
     "surface2d": ".rw-surface2d",  # bqplot Figure with a HeatMap: must redraw when the slider moves
+    "heatmap": "image.heatmap",    # the heatmap mark inside surface2d (bqplot HeatMap: an SVG image)
     "surface3d": ".rw-surface3d",  # ipyvolume Figure: a WebGL canvas that must redraw
     "spectrum": ".rw-spectrum",    # bqplot Figure: must render with a non-zero size
     "loss": ".rw-loss",            # HTML readout whose text changes with the slider

@@ -17,6 +17,13 @@ NOTEBOOKS = [
     # the first explorer on this page is the toy's NullSpaceExplorer (1a); check the CurveExplorer
     ("notebooks/01_rashomon_manifold_mode_connectivity.ipynb", spec_for(root=".rw-curve-explorer",
                                                                          load_timeout_s=240)),
+    # the PruningExplorer: the threshold slider re-prunes; the "2-D view" that must redraw is the OOD
+    # similarity heatmap (a bqplot GridHeatMap of rect cells), the sized side figure the accuracy/sparsity
+    # plot; there is no 3-D view; the span box is the exact L1 strength
+    ("notebooks/02_skeletons_on_rashomon_ridge.ipynb", spec_for(root=".rw-pruning-explorer", surface2d=".rw-similarity",
+                                                                heatmap="rect.heatmapcell", surface3d=None,
+                                                                spectrum=".rw-tradeoff", error_text="l1",
+                                                                load_timeout_s=180)),
 ]
 
 

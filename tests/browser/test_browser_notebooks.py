@@ -76,9 +76,13 @@ def test_views_render(loaded):
         if loaded.has(key):
             assert loaded.el(key).count() == 1, f"{spec[key]} ({key}) not found inside {spec['root']}"
     if loaded.has("surface2d"):
-        heat = loaded.el("surface2d").locator("image.heatmap")
-        assert heat.count() >= 1, f"no bqplot HeatMap (image.heatmap) in {spec['surface2d']}"
-        assert (heat.first.get_attribute("href") or "").startswith("data:image"), "the HeatMap image is empty"
+        heat = loaded.el("surface2d").locator(spec["heatmap"])
+        assert heat.count() >= 1, f"no heatmap mark ({spec['heatmap']}) in {spec['surface2d']}"
+        if spec["heatmap"].startswith("image"):
+            assert (heat.first.get_attribute("href") or "").startswith("data:image"), "the HeatMap image is empty"
+        else:  # a GridHeatMap: one filled cell per entry
+            assert heat.count() >= 4, f"only {heat.count()} cells ({spec['heatmap']}) in {spec['surface2d']}"
+            assert heat.first.evaluate("e => getComputedStyle(e).fill") not in ("", "none")
     if loaded.has("surface3d"):
         sel = f"{spec['root']} {spec['surface3d']}" if spec.get("root") else spec["surface3d"]
         gl = [c for c in B.webgl_canvases(page, sel) if c["type"]]

@@ -63,14 +63,21 @@ def hidden_widths(model: nn.Module) -> tuple[int, ...]:
 
 def _check_perms(perms, widths: tuple[int, ...]) -> list[torch.Tensor]:
     if not isinstance(perms, (list, tuple)) or len(perms) != len(widths):
+        got = f"a {type(perms).__name__} of {len(perms)}" if isinstance(perms, (list, tuple)) else describe(perms)
         raise ValueError(f"perms: expected a list of {len(widths)} permutations (hidden widths {widths}), "
-                         f"got {describe(perms)}")
+                         f"got {got}")
     out = []
     for i, (p, w) in enumerate(zip(perms, widths)):
-        p = torch.as_tensor(p, dtype=torch.long)
-        if p.shape != (w,) or not torch.equal(torch.sort(p).values, torch.arange(w)):
-            raise ValueError(f"perms[{i}]: expected a permutation of 0..{w - 1}, got {describe(p)}")
-        out.append(p)
+        try:
+            p = torch.as_tensor(p)
+        except (TypeError, ValueError, RuntimeError):
+            pass  # not array-like: described as it came
+        if (not isinstance(p, torch.Tensor) or p.dtype.is_floating_point or p.dtype.is_complex
+                or p.dtype == torch.bool or p.shape != (w,)
+                or not torch.equal(torch.sort(p.long()).values, torch.arange(w))):
+            got = f"{p.tolist()} ({describe(p)})" if isinstance(p, torch.Tensor) and p.numel() <= 32 else describe(p)
+            raise ValueError(f"perms[{i}]: expected a permutation of 0..{w - 1} (integers), got {got}")
+        out.append(p.long())
     return out
 
 
@@ -156,6 +163,9 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, max_sweeps: int =
     shapes_b = [tuple(layer.weight.shape) for layer in lb]
     if shapes_a != shapes_b:
         raise ValueError(f"model_b: expected the same layer shapes as model_a ({shapes_a}), got {shapes_b}")
+    bias_a, bias_b = [layer.bias is not None for layer in la], [layer.bias is not None for layer in lb]
+    if bias_a != bias_b:
+        raise ValueError(f"model_b: expected biases in the same layers as model_a (has bias: {bias_a}), got {bias_b}")
     max_sweeps = check_int(max_sweeps, "max_sweeps", 1, 10**6)
     wa, wb = _weights(model_a), _weights(model_b)
     widths = hidden_widths(model_a)

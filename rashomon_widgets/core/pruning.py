@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,6 +76,8 @@ def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fractio
         cut = _check_number(threshold, "threshold", 0.0, math.inf)
         return {name: p.detach().abs() >= cut for name, p in params.items()}
     share = _check_number(fraction, "fraction", 0.0, 1.0)
+    if not params:  # nothing to prune (as with threshold=)
+        return {}
     magnitudes = torch.cat([p.detach().abs().flatten() for p in params.values()])
     k = int(round(share * magnitudes.numel()))
     if k == 0:
@@ -83,7 +87,9 @@ def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fractio
 
 
 def _check_number(value, name: str, low: float, high: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and value.dtype.is_floating_point:
+        value = float(value)
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a number in [{low:g}, {high:g}], got {describe(value)}")
     if not low <= value <= high:  # NaN fails this too
         raise ValueError(f"{name}: expected a number in [{low:g}, {high:g}], got {value!r}")
@@ -111,7 +117,7 @@ def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
     named = dict(model.named_parameters())
     with torch.no_grad():
         for name, mask in masks.items():
-            named[name].mul_(mask.to(device=named[name].device, dtype=torch.bool))
+            named[name].masked_fill_(~mask.to(device=named[name].device, dtype=torch.bool), 0.0)
     return model
 
 

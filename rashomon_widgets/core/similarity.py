@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_choice, describe
+from ._checks import check_choice, check_int, describe
 
 BEHAVIOURS = ("softmax", "logits", "labels")
 
@@ -42,14 +42,20 @@ def prediction_vectors(models: Sequence[nn.Module], inputs: torch.Tensor, *, beh
         float64 tensor (len(models), N * C) on the CPU.
 
     Raises:
-        TypeError: a non-module, or non-tensor inputs.
-        ValueError: no models, an unknown behaviour, or models whose outputs differ in shape.
+        TypeError: ``models`` not a list of modules (a single module included), or non-tensor inputs.
+        ValueError: no models, inputs without a sample dimension, an unknown behaviour, or models whose
+            outputs differ in shape.
     """
     behaviour = check_choice(behaviour, "behaviour", BEHAVIOURS)
-    if isinstance(models, nn.Module) or not isinstance(models, Sequence) or not models:
-        raise ValueError(f"models: expected a non-empty list of torch.nn.Module, got {describe(models)}")
-    if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2 or inputs.shape[0] == 0:
+    if isinstance(models, nn.Module) or not isinstance(models, Sequence):
+        raise TypeError(f"models: expected a non-empty list of torch.nn.Module, got {describe(models)}")
+    if not models:
+        raise ValueError("models: expected a non-empty list of torch.nn.Module, got an empty list")
+    if not isinstance(inputs, torch.Tensor):
         raise TypeError(f"inputs: expected a tensor (N, ...) with N >= 1, got {describe(inputs)}")
+    if inputs.ndim < 2 or inputs.shape[0] == 0:
+        raise ValueError(f"inputs: expected a tensor (N, ...) with N >= 1, got {describe(inputs)}")
+    batch_size = check_int(batch_size, "batch_size", 1, 2**31 - 1)
     rows = []
     for i, model in enumerate(models):
         if not isinstance(model, nn.Module):

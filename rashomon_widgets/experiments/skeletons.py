@@ -81,7 +81,8 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
         ood_size: number of OOD inputs.
         cifar_root, mnist_root: folders of the local files (``"cifar10"`` only).
         train_size, test_size: use only the first images (``"cifar10"``; None: all).
-        seed: seed of the digits split and of the photo patches.
+        seed: seed of the digits split and of the photo patches (``"digits"``; CIFAR-10 and MNIST are read
+            in file order).
 
     Raises:
         ValueError: an unknown dataset, or missing roots for ``"cifar10"``; the readers' errors for
@@ -90,6 +91,8 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
     from .. import data
 
     hidden = tuple(int(h) for h in hidden)
+    if isinstance(ood_size, bool) or not isinstance(ood_size, int) or ood_size < 1:
+        raise ValueError(f"ood_size: expected an int >= 1, got {ood_size!r}")
     if dataset == "digits":
         split = data.digits(seed=seed)
         ood = data.photo_patches(ood_size, seed=seed)
@@ -103,6 +106,9 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
         x, y = data.read_cifar10(Path(cifar_root), "train", limit=train_size)
         xt, yt = data.read_cifar10(Path(cifar_root), "test", limit=test_size)
         mnist, _ = data.read_mnist(Path(mnist_root), "test")
+        if len(mnist) < ood_size:
+            raise ValueError(f"ood_size: expected at most the {len(mnist)} MNIST test images in {mnist_root}, "
+                             f"got {ood_size}")
         ood = data.mnist_as_cifar(mnist[:ood_size])
         flat = lambda t: t.reshape(t.shape[0], -1)  # noqa: E731
         return SkeletonTask("cifar10", (flat(x), y), (flat(xt), yt), flat(ood), "MNIST digits",
@@ -127,8 +133,14 @@ def l1_finetune(model: nn.Module, loss_fn: Callable, data, *, strength: float, e
         callback: ``callback(epoch, loss)`` after every epoch; returning True stops early.
 
     Returns:
-        ``{epoch count: fine-tuned copy}`` in eval mode (0 maps to an unchanged copy).
+        ``{epoch count: fine-tuned copy}`` in eval mode (0 maps to an unchanged copy). When ``callback``
+        stops the training early, only the checkpoints reached are in it.
+
+    Raises:
+        ValueError: a negative ``strength``, checkpoints outside [0, epochs], or the errors of ``train``.
     """
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not strength >= 0:
+        raise ValueError(f"strength: expected a number >= 0 (the L1 weight), got {strength!r}")
     checkpoints = sorted({int(epochs)} if checkpoints is None else {int(e) for e in checkpoints})
     if any(e < 0 or e > epochs for e in checkpoints):
         raise ValueError(f"checkpoints: expected epoch counts in [0, {epochs}], got {checkpoints}")

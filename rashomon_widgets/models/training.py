@@ -45,7 +45,7 @@ def _masker(masked: list[tuple[torch.Tensor, torch.Tensor]]) -> Callable[..., No
             for p, keep in masked:
                 target = p.grad if grads else p
                 if target is not None:
-                    target.mul_(keep)
+                    target.masked_fill_(~keep, 0.0)  # exactly 0, even where an entry is inf or NaN
     return enforce
 
 

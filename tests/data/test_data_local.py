@@ -1,28 +1,17 @@
-import gzip
 import re
 
 import numpy as np
 import pytest
 import torch
 
+from local_files import idx_bytes, write_cifar, write_cifar_tree, write_mnist
 from rashomon_widgets.data import mnist_as_cifar, read_cifar10, read_mnist, synthetic_cifar
 
 
 # ------------------------------------------------------------------------------------- CIFAR-10
-def write_cifar(folder, name, labels, seed):
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(0, 256, size=(len(labels), 3072), dtype=np.uint8)
-    records = np.concatenate([np.asarray(labels, dtype=np.uint8)[:, None], pixels], axis=1)
-    folder.mkdir(parents=True, exist_ok=True)
-    records.tofile(folder / name)
-    return pixels
-
-
 @pytest.fixture
 def cifar_root(tmp_path):
-    folder = tmp_path / "cifar-10-batches-bin"
-    train = [write_cifar(folder, f"data_batch_{i}.bin", [i, 9 - i, 0], seed=i) for i in range(1, 6)]
-    test = write_cifar(folder, "test_batch.bin", [3, 7], seed=0)
+    train, test = write_cifar_tree(tmp_path, [[i, 9 - i, 0] for i in range(1, 6)], [3, 7], seed=0)
     return tmp_path, train, test
 
 
@@ -96,29 +85,6 @@ def test_synthetic_cifar():
 
 
 # ---------------------------------------------------------------------------------------- MNIST
-def idx_bytes(array, magic=None):
-    array = np.asarray(array, dtype=np.uint8)
-    magic = (0x08 << 8 | array.ndim) if magic is None else magic
-    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return header + array.tobytes()
-
-
-def write_mnist(folder, prefix, n, seed, *, gz=False, dotted=False):
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
-    folder.mkdir(parents=True, exist_ok=True)
-    sep = "." if dotted else "-"
-    for kind, ndim, array in (("images", 3, images), ("labels", 1, labels)):
-        name = f"{prefix}-{kind}{sep}idx{ndim}-ubyte"
-        data = idx_bytes(array)
-        if gz:
-            (folder / (name + ".gz")).write_bytes(gzip.compress(data))
-        else:
-            (folder / name).write_bytes(data)
-    return images, labels
-
-
 @pytest.mark.parametrize("gz, dotted, sub", [(False, False, ""), (True, False, ""), (False, True, ""),
                                              (True, False, "MNIST/raw")])
 def test_mnist_round_trip(tmp_path, gz, dotted, sub):

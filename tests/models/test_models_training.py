@@ -1,3 +1,6 @@
+import copy
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -123,3 +126,152 @@ def test_accuracy_cases():
         accuracy(logits, torch.zeros(4, 2))
     with pytest.raises(TypeError, match="targets to be a tensor"):
         accuracy(logits, [0, 1, 2, 2])
+
+
+# ------------------------------------------------------------------------------- masks (pruned training)
+def _mask_case(seed=0):
+    from rashomon_widgets.models import MLP
+    torch.manual_seed(seed)
+    model = MLP(4, (8, 6), 2, activation="tanh").double()
+    g = torch.Generator().manual_seed(seed + 1)
+    X = torch.randn(32, 4, generator=g, dtype=torch.float64)
+    y = torch.randn(32, 2, generator=g, dtype=torch.float64)
+    masks = {name: torch.rand(p.shape, generator=g) < 0.6 for name, p in model.named_parameters()
+             if name != "4.bias"}  # biases included, one parameter left unmasked
+    return model, (X, y), masks
+
+
+def _snapshot(model):
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+class _WeightsTimesMasks(nn.Module):
+    """The second method: no masks given to train; the net multiplies its parameters by the masks in every
+    forward pass, so pruned entries neither act nor get a gradient."""
+
+    def __init__(self, net, masks):
+        super().__init__()
+        self.net, self.masks = net, {n: m.double() for n, m in masks.items()}
+
+    def forward(self, x):
+        from torch.func import functional_call
+        params = {n: p * self.masks[n] if n in self.masks else p for n, p in self.net.named_parameters()}
+        return functional_call(self.net, params, (x,))
+
+
+_MASKED_RUNS = [
+    {"optimizer": "adam", "lr": 0.05, "batch_size": 8, "epochs": 4},
+    {"optimizer": "adam", "lr": 0.05, "weight_decay": 0.1, "l1": 0.01, "epochs": 4},
+    {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "batch_size": 8, "epochs": 4},
+    {"optimizer": "sgd", "lr": 0.1, "weight_decay": 0.1, "l1": 0.01, "epochs": 4},
+    {"optimizer": "lbfgs", "epochs": 1},
+    {"optimizer": "lbfgs", "weight_decay": 0.1, "l1": 0.01, "epochs": 1},
+]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("kwargs", _MASKED_RUNS)
+def test_masked_entries_stay_exactly_zero_and_the_rest_trains(kwargs):
+    model, (X, y), masks = _mask_case()
+    given = {name: mask.clone() for name, mask in masks.items()}
+    before = _snapshot(model)
+    assert all(bool((before[n][~m] != 0).all()) and bool((~m).any()) for n, m in masks.items())
+    # entries that can move: kept, with a nonzero gradient of the pruned net (a hidden unit whose every
+    # outgoing weight is pruned, for one, gets none); computed independently with autograd
+    reference = _WeightsTimesMasks(copy.deepcopy(model), masks)
+    mse_loss(reference(X), y).backward()
+    grads = {n[len("net."):]: p.grad for n, p in reference.named_parameters()}
+    losses = train(model, mse_loss, (X, y), seed=0, masks=masks, **kwargs)
+    assert losses[-1] < mse_loss(reference(X), y).item()
+    after = _snapshot(model)
+    live = 0
+    for name, p in after.items():
+        keep = masks.get(name, torch.ones_like(p, dtype=torch.bool))
+        assert bool((p[~keep] == 0).all()), name                           # pruned: exactly zero
+        moving = keep & (grads[name] != 0)
+        assert bool((p[moving] != before[name][moving]).all()), name       # kept and live: moved
+        live += int(moving.sum())
+    assert live > 0.5 * sum(int(m.sum()) for m in masks.values())         # so the check above is not vacuous
+    # the caller's masks are not changed (same keys, same values, still bool)
+    assert list(masks) == list(given)
+    assert all(masks[n].dtype == torch.bool and torch.equal(masks[n], given[n]) for n in given)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("kwargs", [run for run in _MASKED_RUNS if "l1" not in run])
+def test_masked_training_equals_training_a_net_that_multiplies_by_the_masks(kwargs):
+    model, data, masks = _mask_case(seed=2)
+    reference = _WeightsTimesMasks(copy.deepcopy(model), masks)
+    losses = train(model, mse_loss, data, seed=0, masks=masks, **kwargs)
+    expected = train(reference, mse_loss, data, seed=0, **kwargs)
+    assert losses == pytest.approx(expected, rel=1e-10, abs=1e-14)
+    for (name, p), q in zip(model.named_parameters(), reference.net.parameters()):
+        keep = masks.get(name, torch.ones_like(p, dtype=torch.bool))
+        torch.testing.assert_close(p.detach(), q.detach() * keep, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_masked_sgd_equals_a_hand_written_masked_gradient_descent():
+    model, (X, y), masks = _mask_case(seed=3)
+    reference = {name: p.detach().clone() for name, p in model.named_parameters()}
+    float_masks = {n: m.double() for n, m in masks.items()}  # 0/1 float masks are accepted too
+    losses = train(model, mse_loss, (X, y), epochs=6, optimizer="sgd", lr=0.2, masks=float_masks)
+    # reference: theta <- mask * (theta - lr * grad), from theta = mask * theta, written with autograd.grad
+    from torch.func import functional_call
+    for name in masks:
+        reference[name] = reference[name] * masks[name]
+    expected_losses = []
+    for _ in range(6):
+        params = {n: t.clone().requires_grad_(True) for n, t in reference.items()}
+        loss = ((functional_call(model, params, (X,)) - y) ** 2).mean()
+        expected_losses.append(loss.item())
+        grads = torch.autograd.grad(loss, list(params.values()))
+        for (n, t), g in zip(params.items(), grads):
+            new = t.detach() - 0.2 * g
+            reference[n] = new * masks[n] if n in masks else new
+    assert losses == pytest.approx(expected_losses, rel=1e-12, abs=1e-15)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.detach(), reference[name], rtol=0, atol=1e-13)
+    assert all(torch.equal(float_masks[n], masks[n].double()) for n in masks)
+
+
+def test_masks_prune_before_the_first_epoch():
+    model, data, masks = _mask_case(seed=4)
+    before = _snapshot(model)
+    assert train(model, mse_loss, data, epochs=0, masks=masks) == []
+    for name, p in model.named_parameters():
+        expected = before[name] * masks[name] if name in masks else before[name]
+        assert torch.equal(p.detach(), expected)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_masks_from_magnitude_pruning_keep_a_pruned_net_pruned():
+    from rashomon_widgets.core.pruning import magnitude_masks, prune, sparsity
+    (X, y), _ = digits(seed=0)
+    model = digits_mlp(hidden=(16,), seed=0)
+    masks = magnitude_masks(model, fraction=0.7)
+    pruned = prune(model, masks=masks)
+    zeros = sparsity(pruned).zeros
+    losses = train(pruned, cross_entropy, (X[:300], y[:300]), epochs=3, lr=1e-2, batch_size=100, seed=0,
+                   masks=masks)
+    assert losses[-1] < losses[0]
+    assert sparsity(pruned).zeros == zeros == round(0.7 * sparsity(model).total)
+
+
+def test_bad_masks_raise_and_leave_the_model_alone():
+    model, data, _ = _mask_case()
+    before = _snapshot(model)
+    names = "0.weight, 0.bias, 2.weight, 2.bias, 4.weight, 4.bias"
+    cases = [
+        ({"weight": torch.ones(8, 4, dtype=torch.bool)}, ValueError,
+         f"masks: expected names of the model's parameters ({names}), got 'weight'"),
+        ({"0.weight": torch.ones(4, 8, dtype=torch.bool)}, ValueError,
+         "masks['0.weight']: expected a tensor of shape (8, 4), got tensor of shape (4, 8)"),
+        ({"0.bias": [1] * 8}, ValueError, "masks['0.bias']: expected a tensor of shape (8,), got list"),
+        ([torch.ones(8, 4)], TypeError, "masks: expected a dict {parameter name: bool tensor}, got list"),
+    ]
+    for masks, error, message in cases:
+        with pytest.raises(error, match=re.escape(message)):
+            train(model, mse_loss, data, epochs=1, masks=masks)
+    after = _snapshot(model)
+    assert all(torch.equal(after[n], before[n]) for n in before)

@@ -62,6 +62,13 @@ class MLP(nn.Sequential):
         self.in_features, self.hidden, self.out_features = in_features, hidden, out_features
         self.activation = activation
 
+    def __getitem__(self, idx):
+        """``model[i]`` is a layer; ``model[:k]`` a plain ``nn.Sequential`` of the first layers (e.g. the
+        features up to a hidden layer), sharing their parameters."""
+        if isinstance(idx, slice):
+            return nn.Sequential(*list(self._modules.values())[idx])
+        return super().__getitem__(idx)
+
 
 def _init_gaussian(model: nn.Module, std: float) -> None:
     with torch.no_grad():

@@ -75,3 +75,13 @@ def test_gaussian_initialisation():
 def test_bad_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_slicing_gives_the_first_layers_sharing_parameters():
+    model = MLP(3, (4, 5), 2, activation="relu")
+    head = model[:2]
+    assert isinstance(head, torch.nn.Sequential) and len(head) == 2
+    assert head[0] is model[0]
+    x = torch.randn(7, 3)
+    torch.testing.assert_close(head(x), torch.relu(model[0](x)))
+    torch.testing.assert_close(model[2:](head(x)), model(x))

@@ -3,6 +3,7 @@ inputs whose bad values are reported and ignored (the widget keeps using the las
 from __future__ import annotations
 
 import html
+import threading
 
 
 class Superseded(Exception):
@@ -35,8 +36,9 @@ def good_number(value, last_good: float, name: str, *, minimum: float = 0.0, str
 
 
 class ExplorerMixin:
-    """What both explorers do the same way: wait for the worker, switch log colour, show errors.
-    Needs ``_worker``, ``surface2d``, ``surface3d``, ``error_html``, ``status_html`` and ``_request``."""
+    """What the explorers do the same way: wait for the worker, switch log colour, show errors, check the
+    span box, show "computing". Needs ``_worker``, ``error_html``, ``status_html``, ``span`` and
+    ``_request`` (and ``surface2d``, ``surface3d`` for the log colour)."""
 
     def wait(self, timeout: float | None = 120.0) -> bool:
         """Block until the latest update is drawn (for scripts and tests)."""
@@ -49,3 +51,20 @@ class ExplorerMixin:
 
     def _show_error(self, exc: BaseException) -> None:
         show_error(self.error_html, self.status_html, exc)
+
+    def _span_value(self, change, last_good: float, name: str, *, strict: bool = True) -> tuple[float, bool]:
+        """The ``span`` box's value if it is a good number, else ``last_good`` with the problem shown;
+        and whether to go on (not when the change being handled is that bad value itself)."""
+        value, problem = good_number(self.span.value, last_good, name, strict=strict)
+        if problem is None:
+            return value, True
+        self._show_error(problem)
+        return value, not (change is not None and change["owner"] is self.span)
+
+    def _busy_timer(self, current) -> threading.Timer:
+        """A started timer that shows "computing..." if the job still runs, and is current, after 0.5 s;
+        cancel it when the job ends."""
+        timer = threading.Timer(0.5, lambda: current() and setattr(self.status_html, "value",
+                                                                    "&#9203; computing&hellip;"))
+        timer.start()
+        return timer

@@ -2,7 +2,6 @@
 the bend, the 3-D surface, the loss and accuracy over t and the Hessian spectrum at curve(t) follow."""
 from __future__ import annotations
 
-import threading
 import time
 
 import bqplot as bq
@@ -14,7 +13,7 @@ from ..core import Landscape, default_tol
 from ..core._data import as_batches
 from ..core.curves import Curve, _check_curve_for
 from ..core.diagnostics import _auto_accuracy, _evaluate
-from ._common import ExplorerMixin, good_number, tagged
+from ._common import ExplorerMixin, tagged
 from ._worker import LatestWorker
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
@@ -163,11 +162,9 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
 
     def _request(self, change=None) -> None:
         # a bad margin is reported and ignored: the t slider keeps working with the last good one
-        self._margin_ok, problem = good_number(self.span.value, self._margin_ok, "span", strict=False)
-        if problem is not None:
-            self._show_error(problem)
-            if change is not None and change["owner"] is self.span:
-                return
+        self._margin_ok, go_on = self._span_value(change, self._margin_ok, "span", strict=False)
+        if not go_on:
+            return
         t, margin, log = self.slider.value, self._margin_ok, self.log_toggle.value
         self._worker.submit(lambda current: self._update(t, margin, log, current))
 
@@ -231,9 +228,7 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
     def _update(self, t, margin, log, current) -> None:
         started = time.perf_counter()
         self._started = started
-        busy = threading.Timer(0.5, lambda: current() and setattr(self.status_html, "value",
-                                                                   "&#9203; computing&hellip;"))
-        busy.start()
+        busy = self._busy_timer(current)
         try:
             if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
                 raise ValueError(f"span: expected a non-negative plane margin (the share of the three points' "

@@ -2,7 +2,6 @@
 sharpest Hessian directions), with live 2-D and 3-D slices, the spectrum and the near-zero count."""
 from __future__ import annotations
 
-import threading
 import time
 
 import ipywidgets as widgets
@@ -11,7 +10,7 @@ import torch
 
 from ..core import Landscape, Plane, default_tol
 from ..core.manifold import retract, tangent_basis
-from ._common import ExplorerMixin, Superseded, good_number, tagged
+from ._common import ExplorerMixin, Superseded, tagged
 from ._worker import LatestWorker
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
@@ -115,11 +114,9 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
 
     def _request(self, change=None) -> None:
         # a bad span is reported and ignored: the sliders keep working with the last good one
-        self._span_ok, problem = good_number(self.span.value, self._span_ok, "span")
-        if problem is not None:
-            self._show_error(problem)
-            if change is not None and change["owner"] is self.span:
-                return
+        self._span_ok, go_on = self._span_value(change, self._span_ok, "span")
+        if not go_on:
+            return
         coeffs = np.array([s.value for s in self.sliders], dtype=float)
         self._worker.submit(lambda current: self._update(coeffs, self.x_dir.value, self.y_dir.value,
                                                          self._span_ok, current))
@@ -141,9 +138,7 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
 
     def _update(self, coeffs, ix, iy, span, current) -> None:
         started = time.perf_counter()
-        busy = threading.Timer(0.5, lambda: current() and setattr(self.status_html, "value",
-                                                                   "&#9203; computing&hellip;"))
-        busy.start()
+        busy = self._busy_timer(current)
         try:
             if ix == iy:
                 raise ValueError("x axis and y axis: expected two different directions, got the same one")

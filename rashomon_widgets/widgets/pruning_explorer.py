@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import math
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from torch import nn
 
 from ..core.pruning import prune, sparsity
 from ..experiments.skeletons import compare_skeletons, evaluate, l1_finetune, ood_similarity
-from ._common import ExplorerMixin, Superseded, good_number, tagged
+from ._common import ExplorerMixin, Superseded, tagged
 from ._worker import LatestWorker
 from .similarity_view import SimilarityView
 
@@ -176,12 +175,10 @@ class PruningExplorer(ExplorerMixin, widgets.VBox):
 
     def _request(self, change=None) -> None:
         # a bad L1 strength is reported and ignored: the sliders keep working with the last good one
-        self._l1_ok, problem = good_number(self.span.value, self._l1_ok, "l1")
-        if problem is not None:
-            self._show_error(problem)
-            if change is not None and change["owner"] is self.span:
-                return
-        if problem is None and change is not None and change["owner"] is self.span:
+        self._l1_ok, go_on = self._span_value(change, self._l1_ok, "l1")
+        if not go_on:
+            return
+        if change is not None and change["owner"] is self.span:  # a good new value in the box
             self.l1_slider.unobserve(self._l1_from_slider, "value")
             self.l1_slider.value = self._l1_ok  # shown clamped to the slider's range; the box keeps the value
             self.l1_slider.observe(self._l1_from_slider, "value")
@@ -231,9 +228,7 @@ class PruningExplorer(ExplorerMixin, widgets.VBox):
 
     def _update(self, l1: float, epochs: int, threshold: float, current) -> None:
         started = self._started = time.perf_counter()
-        busy = threading.Timer(0.5, lambda: current() and setattr(self.status_html, "value",
-                                                                   "&#9203; computing&hellip;"))
-        busy.start()
+        busy = self._busy_timer(current)
         try:
             tuned = [self._finetuned(i, l1, epochs, current)[epochs] for i in range(len(self.models))]
             self.progress.layout.visibility = "hidden"

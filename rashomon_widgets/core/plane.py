@@ -8,6 +8,8 @@ import torch
 
 from ._checks import check_choice, check_int, describe
 
+GRID_CHUNK_BYTES = 64 * 2**20  # parameter vectors of the grid built at once by Plane.surface
+
 
 def _check_point(x, name: str, like: torch.Tensor | None = None) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.ndim != 1:
@@ -150,7 +152,9 @@ class Plane:
 
     def surface(self, ls, span=None, resolution: int = 21, **losses_kwargs) -> Surface:
         """The loss over a ``resolution x resolution`` grid (see :meth:`grid`), evaluated in
-        batches through :meth:`Landscape.losses`.
+        batches through :meth:`Landscape.losses`; the grid's parameter vectors are built a few rows
+        at a time (at most ``GRID_CHUNK_BYTES`` of them at once). ``progress(done, total)``, if
+        given, counts points over the whole grid.
 
         Example:
             >>> surf = ls.surface(rw.Plane.random(ls, seed=0), span=1.0, resolution=21)  # doctest: +SKIP
@@ -161,8 +165,19 @@ class Plane:
             raise ValueError(f"plane: expected a plane in this model's parameter space (P={ls.num_params}, "
                              f"{ls.dtype}), got one with P={self.origin.numel()}, {self.origin.dtype}")
         xs, ys = self.grid(span, resolution)
-        losses = ls.losses(self.points(xs, ys).to(ls.device), **losses_kwargs)
-        return Surface(self, xs, ys, losses.reshape(len(ys), len(xs)).double().cpu().numpy())
+        progress = losses_kwargs.pop("progress", None)
+        total = len(xs) * len(ys)
+        # build the grid's parameter vectors a few rows at a time: all M x P at once can be gigabytes
+        bytes_per_row = len(xs) * self.origin.numel() * self.origin.element_size()
+        rows = max(1, min(len(ys), GRID_CHUNK_BYTES // bytes_per_row))
+        loss = np.empty((len(ys), len(xs)))
+        for r0 in range(0, len(ys), rows):
+            block = self.points(xs, ys[r0:r0 + rows]).to(ls.device)
+            done = r0 * len(xs)
+            inner = None if progress is None else (lambda d, _n, done=done: progress(done + d, total))
+            values = ls.losses(block, progress=inner, **losses_kwargs)
+            loss[r0:r0 + rows] = values.reshape(-1, len(xs)).double().cpu().numpy()
+        return Surface(self, xs, ys, loss)
 
 
 def _normalise(d: torch.Tensor, theta: torch.Tensor, layout, *, per_filter: bool) -> torch.Tensor:

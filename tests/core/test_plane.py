@@ -78,3 +78,16 @@ def test_bad_planes_are_rejected(ls):
         ls.surface(other)
     with pytest.raises(ValueError, match="normalization"):
         rw.Plane.random(ls, normalization="weird")
+
+
+def test_surface_built_in_row_chunks_equals_one_block_and_counts_progress(ls, monkeypatch):
+    plane = rw.Plane.random(ls, seed=2)
+    xs, ys = plane.grid(0.5, 9)
+    whole = ls.losses(plane.points(xs, ys)).reshape(9, 9).numpy()
+    row_bytes = 9 * ls.num_params * ls.theta.element_size()
+    monkeypatch.setattr(rw.core.plane, "GRID_CHUNK_BYTES", 2 * row_bytes)  # two rows per block: 5 blocks
+    seen = []
+    surf = ls.surface(plane, span=0.5, resolution=9, strategy="loop", progress=lambda d, n: seen.append((d, n)))
+    np.testing.assert_allclose(surf.loss, whole, rtol=1e-12)
+    assert seen[-1] == (81, 81) and all(n == 81 for _, n in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) >= 5

@@ -71,6 +71,7 @@ class Landscape:
         self._weights = [x.shape[0] / self.num_samples if self.reduction == "mean" else 1.0
                          for x, _ in self.batches]
         self._hvp_form: str | None = None
+        self._hvp_batched: bool | None = None  # blocks of products in one batched pass, measured once
         self._losses_strategy: str | None = None
         self._bytes_per_point: int | None = None
         first = self._batch_loss(self._theta, *self.batches[0])
@@ -246,7 +247,8 @@ class Landscape:
         if reuse_graph is None:
             reuse_graph = len(self.batches) == 1
         return HessianOperator(self._weighted_batch_losses(), t, reuse_graph=reuse_graph,
-                               fallback=lambda v: self.hvp(v, t))
+                               fallback=lambda v: self.hvp(v, t), batched=self._hvp_batched,
+                               on_choice=lambda b: setattr(self, "_hvp_batched", b))
 
     def _check_dense(self, what: str, entries: int) -> None:
         limit = self.dense_limit ** 2

@@ -47,6 +47,26 @@ def test_hessian_operator_reuses_one_graph_and_frees_it(reuse):
     assert op._graphs is None and op.num_products == 3
 
 
+def test_hessian_operator_blocks_batched_or_one_by_one_and_the_measured_choice_is_kept(case):
+    model, loss_fn, data, reduction = case
+    ls = rw.Landscape(model, loss_fn, data, reduction=reduction)
+    h = reference_hessian(model, loss_fn, data)
+    g = torch.Generator().manual_seed(5)
+    block = torch.randn(ls.num_params, 7, generator=g, dtype=ls.dtype)
+    for batched in (True, False):
+        with ls.hessian_operator(reuse_graph=True) as op:
+            op.batched = batched
+            torch.testing.assert_close(op @ block, h @ block, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(op @ block[:, :1], h @ block[:, :1], rtol=1e-10, atol=1e-12)
+    assert ls._hvp_batched is None  # nothing measured yet
+    with ls.hessian_operator(reuse_graph=True) as op:
+        torch.testing.assert_close(op @ block, h @ block, rtol=1e-10, atol=1e-12)  # measures on 4 of 7
+        assert op.batched in (True, False) and op.num_products == 7
+    assert ls._hvp_batched is op.batched  # remembered for the next operator
+    with ls.hessian_operator(reuse_graph=True) as again:
+        assert again.batched is op.batched
+
+
 def test_toy_quadratic_eigenvalues_and_null_vector():
     a, b = 1.5, 0.25
     model, loss_fn, data = rw.models.toy_quadratic(a=a, b=b, point=(0.0, 0.0, 2.0))

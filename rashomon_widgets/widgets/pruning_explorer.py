@@ -2,6 +2,7 @@
 the skeletons' accuracy and sparsity, their aligned mask overlap, and the OOD similarity heatmap follow."""
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import time
@@ -231,7 +232,6 @@ class PruningExplorer(ExplorerMixin, widgets.VBox):
         busy = self._busy_timer(current)
         try:
             tuned = [self._finetuned(i, l1, epochs, current)[epochs] for i in range(len(self.models))]
-            self.progress.layout.visibility = "hidden"
             if not current():
                 return
             skeletons = [prune(m, threshold=threshold) for m in tuned]
@@ -250,7 +250,7 @@ class PruningExplorer(ExplorerMixin, widgets.VBox):
             comparison = (compare_skeletons(skeletons[0], skeletons[1], self.ood, behaviour=self.behaviour)
                           if len(skeletons) == 2 else None)
             if comparison is not None:
-                record["comparison"] = dict(comparison.__dict__)
+                record["comparison"] = dataclasses.asdict(comparison)
             if not current():
                 return
             curve = self._curve(l1, epochs, tuned, current)
@@ -272,6 +272,7 @@ class PruningExplorer(ExplorerMixin, widgets.VBox):
             return
         finally:
             busy.cancel()
+            self.progress.layout.visibility = "hidden"
 
     def _readout(self, record: dict, comparison) -> None:
         which = "test" if self.test_data is not None else "train"

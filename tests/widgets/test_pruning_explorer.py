@@ -59,6 +59,9 @@ def _reference(l1, epochs, threshold):
 def test_first_draw_matches_the_core(explorer):
     models, train, test, ood = _case()
     assert explorer.error_html.value == "" and explorer.status_html.value.startswith("updated in")
+    # fine-tuning showed its progress: all epochs of both models, then the bar was hidden
+    assert explorer.progress.max == 4 and explorer.progress.value == 4
+    assert explorer.progress.layout.visibility == "hidden"
     record = explorer.results[-1]
     assert (record["l1"], record["epochs"], record["threshold"]) == (1e-3, 4, 0.05)
     tuned, skeletons, S = _reference(1e-3, 4, 0.05)
@@ -162,7 +165,7 @@ def test_a_failing_fine_tuning_is_shown_in_the_widget():
     explorer = _explorer(lr=1e30)  # the loss overflows: train() raises
     assert "the loss became" in explorer.error_html.value and "ValueError" in explorer.error_html.value
     assert explorer.status_html.value.startswith("error")
-    assert explorer.results == []
+    assert explorer.results == [] and explorer.progress.layout.visibility == "hidden"
     explorer.threshold_slider.value = 0.1  # still responds (and reports the failure again)
     assert explorer.wait(60)
     assert "the loss became" in explorer.error_html.value

@@ -44,6 +44,33 @@ def check_vectors(v, num_params: int, dtype: torch.dtype, device: torch.device, 
     return v
 
 
+def check_point(x, name: str, like: torch.Tensor | None = None, like_name: str = "the first vector") -> torch.Tensor:
+    """Validate one flat, finite, floating-point parameter vector (P,); with ``like``, one of the same
+    length, dtype and device (``like_name`` names it in the message).
+
+    Raises:
+        TypeError: not a tensor, or not floating point.
+        ValueError: wrong shape, empty, unlike ``like``, or non-finite entries.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a flat parameter vector (a torch.Tensor of shape (P,)), "
+                        f"got {describe(x)}")
+    if x.ndim != 1 or x.numel() == 0:
+        raise ValueError(f"{name}: expected a flat parameter vector of shape (P,), got shape {tuple(x.shape)}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name}: expected a floating-point vector, got dtype {x.dtype}")
+    if like is not None:
+        if x.shape != like.shape:
+            raise ValueError(f"{name}: expected {like.numel()} entries like {like_name} (the same model), "
+                             f"got {x.numel()}")
+        if x.dtype != like.dtype or x.device != like.device:
+            raise ValueError(f"{name}: expected dtype {like.dtype} on {like.device} like {like_name}, got "
+                             f"{x.dtype} on {x.device}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return x
+
+
 def check_int(value, name: str, low: int, high: int) -> int:
     """Validate an integer in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, int):

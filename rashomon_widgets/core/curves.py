@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_int, describe
+from ._checks import check_int, check_point, describe
 
 FORMAT = "rashomon_widgets.curve"
 VERSION = 1
@@ -38,23 +38,7 @@ FitProgress = Callable[[int, int, float], None]
 
 # ---------------------------------------------------------------------------------------- checks
 def _check_endpoint(x, name: str, like: torch.Tensor | None = None) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected a flat parameter vector (a torch.Tensor of shape (P,)), "
-                        f"got {describe(x)}")
-    if x.ndim != 1 or x.numel() == 0:
-        raise ValueError(f"{name}: expected a flat parameter vector of shape (P,), got shape {tuple(x.shape)}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{name}: expected a floating-point vector, got dtype {x.dtype}")
-    if like is not None:
-        if x.shape != like.shape:
-            raise ValueError(f"{name}: expected {like.numel()} entries like theta_a (the same model), "
-                             f"got {x.numel()}")
-        if x.dtype != like.dtype or x.device != like.device:
-            raise ValueError(f"{name}: expected dtype {like.dtype} on {like.device} like theta_a, got "
-                             f"{x.dtype} on {x.device}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
-    return x.detach().clone()
+    return check_point(x, name, like, "theta_a").detach().clone()
 
 
 def _as_ts(ts, name: str = "ts") -> torch.Tensor:

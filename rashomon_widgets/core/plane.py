@@ -6,19 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_int, describe
+from ._checks import check_choice, check_int, check_point
 
 GRID_CHUNK_BYTES = 64 * 2**20  # parameter vectors of the grid built at once by Plane.surface
-
-
-def _check_point(x, name: str, like: torch.Tensor | None = None) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim != 1:
-        raise ValueError(f"{name}: expected a flat parameter vector (P,), got {describe(x)}")
-    if like is not None and (x.shape != like.shape or x.dtype != like.dtype or x.device != like.device):
-        raise ValueError(f"{name}: expected a vector like the first one ({describe(like)}), got {describe(x)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
-    return x
 
 
 @dataclass(frozen=True)
@@ -50,9 +40,9 @@ class Plane:
     """
 
     def __init__(self, origin: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor, *, extent=None):
-        self.origin = _check_point(origin, "origin")
-        self.d1 = _check_point(d1, "d1", origin)
-        self.d2 = _check_point(d2, "d2", origin)
+        self.origin = check_point(origin, "origin")
+        self.d1 = check_point(d1, "d1", origin, "origin")
+        self.d2 = check_point(d2, "d2", origin, "origin")
         self.extent = extent if extent is not None else ((-1.0, 1.0), (-1.0, 1.0))
 
     @classmethod
@@ -66,8 +56,8 @@ class Plane:
         Raises:
             ValueError: the points are not distinct or are collinear.
         """
-        a = _check_point(a, "a")
-        b, c = _check_point(b, "b", a), _check_point(c, "c", a)
+        a = check_point(a, "a")
+        b, c = check_point(b, "b", a, "a"), check_point(c, "c", a, "a")
         u = b - a
         if float(u.norm()) == 0:
             raise ValueError("b: expected a point different from a, got the same point")

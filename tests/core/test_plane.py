@@ -69,8 +69,12 @@ def test_bad_planes_are_rejected(ls):
         rw.Plane.through(a, a.clone(), a + 1)
     with pytest.raises(ValueError, match="collinear"):
         rw.Plane.through(a, a + 1, a + 2)
-    with pytest.raises(ValueError, match="like the first one"):
+    with pytest.raises(ValueError, match=f"b: expected {a.numel()} entries like a \\(the same model\\), got 3"):
         rw.Plane.through(a, torch.zeros(3, dtype=a.dtype), a + 1)
+    with pytest.raises(TypeError, match=r"origin: expected a flat parameter vector \(a torch.Tensor of shape \(P,\)\), got list"):
+        rw.Plane([0.0], a, a)
+    with pytest.raises(ValueError, match="d2: expected finite values, got NaN or inf"):
+        rw.Plane(a, a + 1, a * float("nan"))
     with pytest.raises(ValueError, match="positive"):
         ls.surface(rw.Plane.random(ls), span=-1.0)
     other = rw.Plane(torch.zeros(3, dtype=a.dtype), torch.ones(3, dtype=a.dtype), torch.ones(3, dtype=a.dtype))

@@ -196,13 +196,18 @@ class Variant:
 
 
 def evaluate(model: nn.Module, loss_fn: Callable, data) -> tuple[float, float]:
-    """``(loss, accuracy)`` of ``model`` on ``(inputs, labels)``, without gradients."""
+    """``(loss, accuracy)`` of ``model`` on ``(inputs, labels)`` in eval mode, without gradients (the
+    model's own mode is restored afterwards)."""
     inputs, labels = data
     param = next(model.parameters())
+    was_training = model.training
     model.eval()
-    with torch.no_grad():
-        out = model(inputs.to(param.device, param.dtype))
-        return float(loss_fn(out, labels.to(param.device))), accuracy(out, labels.to(param.device))
+    try:
+        with torch.no_grad():
+            out = model(inputs.to(param.device, param.dtype))
+            return float(loss_fn(out, labels.to(param.device))), accuracy(out, labels.to(param.device))
+    finally:
+        model.train(was_training)
 
 
 def make_variant(model: nn.Module, loss_fn: Callable, train_data, test_data=None, *, base: int = 0,

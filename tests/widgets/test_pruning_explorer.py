@@ -93,11 +93,17 @@ def test_first_draw_matches_the_core(explorer):
     assert "rw-tradeoff" in explorer.tradeoff_figure._dom_classes
 
 
-def test_the_base_models_are_never_changed(explorer):
+def test_the_base_models_are_never_changed():
     models, *_ = _case()
+    for m in models:
+        m.train()  # the user's mode is theirs: the explorer must not switch it
     before = [torch.cat([p.detach().flatten().clone() for p in m.parameters()]) for m in models]
+    explorer = _explorer()
     explorer.l1_slider.value = 1e-2
     assert explorer.wait(60)
+    assert all(m.training for m in models)
+    for m in models:
+        m.eval()
     after = [torch.cat([p.detach().flatten() for p in m.parameters()]) for m in models]
     for a, b in zip(before, after):
         assert torch.equal(a, b)

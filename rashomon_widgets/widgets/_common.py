@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 
-
-class Superseded(Exception):
-    """Raised inside a job's progress callback when a newer request has arrived."""
+from ._worker import Superseded  # noqa: F401 - re-exported for the explorers
 
 
 def tagged(widget, css_class: str):
@@ -68,3 +67,8 @@ class ExplorerMixin:
                                                                     "&#9203; computing&hellip;"))
         timer.start()
         return timer
+
+    def _finished(self, started: float) -> None:
+        """A job drew everything: clear the error and say how long it took."""
+        self.error_html.value = ""
+        self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"

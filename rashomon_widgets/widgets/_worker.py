@@ -12,6 +12,11 @@ from collections.abc import Callable
 Job = Callable[[Callable[[], bool]], None]
 
 
+class Superseded(Exception):
+    """Raised inside a job (e.g. by its progress callback) when a newer request has arrived; the
+    worker ends that job quietly."""
+
+
 class LatestWorker:
     """Run submitted jobs off the UI thread; only the latest one is kept.
 
@@ -49,6 +54,8 @@ class LatestWorker:
                 self._pending = None
             try:
                 job(lambda g=generation: g == self._generation)
+            except Superseded:
+                pass  # a newer request replaced this one: nothing to report
             except BaseException as exc:  # shown in the widget, never swallowed
                 self._on_error(exc)
 

@@ -259,8 +259,7 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
             if not current():
                 return
             self._spectrum(float(t), point)
-            self.error_html.value = ""
-            self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
+            self._finished(started)
         finally:
             busy.cancel()
 

@@ -169,10 +169,7 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
                 self.point = point
                 self.history.append(point)
                 self._show_loss(point, " (re-projected)")
-            self.error_html.value = ""
-            self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
-        except Superseded:
-            return
+            self._finished(started)
         finally:
             busy.cancel()
 

@@ -266,10 +266,7 @@ class PruningExplorer(ExplorerMixin, widgets.VBox):
                 self.accuracy_lines.y = curve["accuracy"]
                 self.sparsity_lines.y = curve["sparsity"]
             self.threshold_mark.x = [threshold, threshold]
-            self.error_html.value = ""
-            self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
-        except Superseded:
-            return
+            self._finished(started)
         finally:
             busy.cancel()
             self.progress.layout.visibility = "hidden"

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_int, check_point, describe
+from ._checks import check_int, check_point, check_vectors, describe
 
 FORMAT = "rashomon_widgets.curve"
 VERSION = 1
@@ -101,14 +101,10 @@ class Curve:
             s = s.to(self.dtype).to(self.device)[:, None]
             bends = (1 - s) * self.theta_a[None, :] + s * self.theta_b[None, :]
         else:
-            if not isinstance(bends, torch.Tensor) or tuple(bends.shape) != (self.num_bends, self.num_params):
-                raise ValueError(f"bends: expected a tensor of shape ({self.num_bends}, {self.num_params}) "
-                                 f"(num_bends, P), got {describe(bends)}")
-            if bends.dtype != self.dtype or bends.device != self.device:
-                raise ValueError(f"bends: expected dtype {self.dtype} on {self.device}, got {bends.dtype} "
-                                 f"on {bends.device}")
-            if not bool(torch.isfinite(bends).all()):
-                raise ValueError("bends: expected finite values, got NaN or inf")
+            bends = check_vectors(bends, self.num_params, self.dtype, self.device, name="bends", rows=True)
+            if bends.shape[0] != self.num_bends:
+                raise ValueError(f"bends: expected {self.num_bends} rows (num_bends, P), got shape "
+                                 f"{tuple(bends.shape)}")
         self.bends = bends.detach().clone()
         self.fit_state: dict = {"step": 0, "losses": [], "optimizer": None}
 

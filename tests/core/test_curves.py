@@ -171,8 +171,14 @@ def test_bad_input_gets_clear_errors():
         rw.BezierCurve(a * math.nan, b)
     with pytest.raises(ValueError, match=r"num_bends: expected an int in \[0, 10000\], got -1"):
         rw.BezierCurve(a, b, -1)
-    with pytest.raises(ValueError, match=r"bends: expected a tensor of shape \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"bends: expected 2 rows \(num_bends, P\), got shape \(1, 5\)"):
         rw.PolyChain(a, b, 2, bends=torch.zeros(1, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"bends: expected shape \(M, P\) with P=5 .*got shape \(2, 4\)"):
+        rw.PolyChain(a, b, 2, bends=torch.zeros(2, 4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="bends: expected dtype torch.float64 .*got torch.float32"):
+        rw.PolyChain(a, b, 2, bends=torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="bends: expected finite values, got NaN or inf"):
+        rw.PolyChain(a, b, 2, bends=torch.full((2, 5), math.nan, dtype=torch.float64))
     curve = rw.BezierCurve(a, b)
     with pytest.raises(ValueError, match=r"t: expected values in \[0, 1\].*got 1.5"):
         curve(1.5)

@@ -39,6 +39,18 @@ class ExplorerMixin:
     span box, show "computing". Needs ``_worker``, ``error_html``, ``status_html``, ``span`` and
     ``_request`` (and ``surface2d``, ``surface3d`` for the log colour)."""
 
+    #: seconds that displaying an explorer waits for its first frame (see ``_repr_mimebundle_``)
+    first_frame_timeout: float = 15.0
+
+    def _repr_mimebundle_(self, **kwargs):
+        # Finish the first frame (coarse and refined) before the front end builds the views. Model
+        # updates that reach bqplot while it is still building a figure's views can find them without
+        # their scales ("Error setting state: Cannot read properties of undefined" in the console, seen
+        # in JupyterLab); after the views exist, updates are safe. Large models display after
+        # first_frame_timeout seconds at the latest and keep drawing.
+        self._worker.wait(self.first_frame_timeout)
+        return super()._repr_mimebundle_(**kwargs)
+
     def wait(self, timeout: float | None = 120.0) -> bool:
         """Block until the latest update is drawn (for scripts and tests)."""
         return self._worker.wait(timeout)

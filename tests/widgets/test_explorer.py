@@ -125,3 +125,14 @@ def test_matrix_free_explorer_on_a_wider_net():
     assert e.wait(120)
     assert "re-projected" in e.loss_html.value
     assert ls.loss(e.point) < 1e-6
+
+
+def test_displaying_an_explorer_waits_for_its_first_frame():
+    model, loss_fn, data = rw.models.toy_quadratic(a=1.0, b=0.25, point=(0.0, 0.0, 1.0))
+    ls = rw.Landscape(model, loss_fn, data, reduction="sum")
+    explorer = rw.NullSpaceExplorer(ls, num_null=1, num_top=1)
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    # the whole first frame was drawn before the front end got the view to build
+    assert explorer._worker._idle.is_set() and explorer.status_html.value.startswith("updated in")
+    assert explorer.surface2d.heatmap.color.shape[0] > 2

@@ -69,7 +69,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 import rashomon_widgets as rw  # noqa: E402
-from rashomon_widgets.core import spectral  # noqa: E402
+from rashomon_widgets.core.curvature import density as spectral  # noqa: E402
 
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results.md"

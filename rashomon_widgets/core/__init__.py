@@ -1,21 +1,27 @@
 """The numerical core: torch, numpy and scipy only (never a widget library).
 
-Sweeps and scripts import this on machines without a browser stack.
+Three sub-packages, one concept per module:
+
+* ``curvature``: ``Landscape`` (evaluation at any theta, thread-safe), HVP forms, the Hessian and
+  Jacobian operators, spectra (``Spectrum``, Lanczos eigenpairs), density, trace, null space;
+* ``geometry``: planes and surfaces, curves between minima and their fitting, paths and walks inside a
+  Rashomon set, the manifold chart (tangent basis, retraction);
+* ``comparison``: pruning, behavioural similarity, hidden-unit alignment, behavioural gradients.
+
+``validation`` holds every input check of the package; ``SizePolicy`` is the one rule for what counts
+as a small model. Sweeps and scripts import this on machines without a browser stack.
 """
-from .alignment import Alignment, permute_hidden_units, weight_matching
-from .behaviour import behaviour_rank, behavioural_gradients, dimension_bound, gauss_newton, hessian_rank, matrix_rank
-from .curves import BezierCurve, PolyChain, fit_curve, load_curve, with_batch_statistics
-from .diagnostics import CurveTable, along_curve
-from .landscape import Landscape
-from .nullspace import count_near_zero, default_tol
-from .paths import NullSpacePath, manifold_walk, null_space_path
-from .plane import Plane, Surface
-from .pruning import Sparsity, apply_masks, magnitude_masks, mask_overlap, masks_of, prune, sparsity
-from .similarity import cosine_similarity, prediction_vectors
+from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behavioural_gradients, cosine_similarity,
+                         dimension_bound, gauss_newton, hessian_rank, magnitude_masks, mask_overlap, masks_of,
+                         matrix_rank, permute_hidden_units, prediction_vectors, prune, sparsity, weight_matching)
+from .curvature import (HessianOperator, JacobianOperator, Landscape, SizePolicy, Spectrum, count_near_zero,
+                        default_tol)
+from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, Surface, along_curve, fit_curve,
+                       load_curve, manifold_walk, null_space_path, with_batch_statistics)
 
 __all__ = [
-    # evaluation and curvature
-    "Landscape",
+    # evaluation and curvature (rashomon_widgets.core.curvature)
+    "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SizePolicy",
     # planes and loss surfaces
     "Plane", "Surface",
     # curves between minima (Garipov et al.) and diagnostics along them

@@ -11,7 +11,7 @@ permutation, keep the same weights.
 - :func:`l1_finetune`: L1-regularised fine-tuning of a copy, with snapshots at chosen epochs.
 - :func:`skeleton_variants`: the grid of variants (:class:`Variant`) with loss, accuracy, sparsity.
 - :func:`compare_skeletons`: OOD similarity, mask overlap and weight cosine, before and after
-  aligning the hidden units (:func:`rashomon_widgets.core.alignment.weight_matching`).
+  aligning the hidden units (:func:`rashomon_widgets.core.comparison.alignment.weight_matching`).
 
 Example:
     >>> task = skeleton_task("digits", ood_size=100)
@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.alignment import weight_matching
-from ..core.pruning import Sparsity, mask_overlap, masks_of, prune, sparsity
-from ..core.similarity import cosine_similarity, prediction_vectors
+from ..core.comparison.alignment import weight_matching
+from ..core.comparison.pruning import Sparsity, mask_overlap, masks_of, prune, sparsity
+from ..core.comparison.similarity import cosine_similarity, prediction_vectors
 from ..models import MLP, accuracy, train
 from ..models._checks import seeded
 
@@ -167,7 +167,7 @@ class Variant:
         l1, epochs: the fine-tuning (0, 0 for none).
         threshold: the magnitude pruning threshold (0 for none).
         loss, accuracy: on the training data; ``test_accuracy`` on the test data (NaN without).
-        sparsity: a :class:`~rashomon_widgets.core.pruning.Sparsity` (per layer and overall).
+        sparsity: a :class:`~rashomon_widgets.core.comparison.pruning.Sparsity` (per layer and overall).
         model: the network itself (eval mode).
     """
     base: int

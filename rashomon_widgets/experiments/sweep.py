@@ -63,7 +63,7 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
     import torch
 
     from ..core import Landscape, count_near_zero, default_tol
-    from ..core.behaviour import behaviour_rank
+    from ..core.comparison.behaviour import behaviour_rank
     from ..data import xor
     from ..models import sum_of_squares, train, xor_mlp
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..core import Landscape
-from ..core._checks import check_choice, check_int
+from ..core.validation import check_choice, check_int
 
 SYNTHETIC = ("circle", "piecewise")
 
@@ -80,7 +80,7 @@ def nudges(ls: Landscape, num: int, radius: float, *, seed: int = 0, theta=None)
     check_int(num, "num", 1, 10**7)
     if not radius > 0:
         raise ValueError(f"radius: expected a positive number, got {radius}")
-    origin = ls.theta if theta is None else ls._point(theta).clone()
+    origin = ls.theta if theta is None else ls.check_theta(theta).clone()
     g = torch.Generator(device=ls.device).manual_seed(int(seed))
     u = torch.randn(num, ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)
     u = u / u.norm(dim=1, keepdim=True)

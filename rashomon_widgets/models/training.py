@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..core.pruning import check_masks
+from ..core.comparison.pruning import check_masks
 from ._checks import check_choice, check_int, check_nonnegative, check_positive, describe, seeded
 from .losses import sum_of_squares
 from .mlp import MLP, xor_mlp
@@ -91,7 +91,7 @@ def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: f
         seed: seed of the shuffling and of any randomness in the model (dropout); None uses torch's
             global generator. With a seed, the caller's generator state is left untouched.
         masks: ``{parameter name: 0/1 or bool tensor of the parameter's shape}``, e.g. from
-            :func:`rashomon_widgets.core.pruning.magnitude_masks`: pruned entries are set to zero
+            :func:`rashomon_widgets.core.comparison.pruning.magnitude_masks`: pruned entries are set to zero
             before training and after every step, and get no gradient, so a pruned network stays
             pruned while the rest of it trains.
         callback: called as ``callback(epoch, loss)`` after every epoch; returning True stops.

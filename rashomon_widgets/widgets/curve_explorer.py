@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from ..core import Landscape, default_tol
-from ..core._data import as_batches
-from ..core.curves import Curve, _check_curve_for
-from ..core.diagnostics import _auto_accuracy, _evaluate
+from ..core.curvature._data import as_batches
+from ..core.geometry.curves import Curve, check_curve_for
+from ..core.geometry.diagnostics import _auto_accuracy, _evaluate
 from ._common import ExplorerMixin, tagged
 from ._worker import LatestWorker
 from .spectrum_view import SpectrumView
@@ -54,7 +54,7 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
                  exact: bool | None = None, accuracy="auto"):
         if not isinstance(ls, Landscape):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
-        _check_curve_for(ls, curve)
+        check_curve_for(ls, curve)
         if not (isinstance(t, (int, float)) and 0 <= t <= 1):
             raise ValueError(f"t: expected a number in [0, 1], got {t!r}")
         self.ls, self.curve = ls, curve
@@ -66,7 +66,7 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
         self.t0, self.margin0 = float(t), float(margin)
         self.test_batches = as_batches(test_data, ls.device) if test_data is not None else None
         if accuracy == "auto":
-            accuracy = _auto_accuracy(ls._f(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2])
+            accuracy = _auto_accuracy(ls.forward(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2])
         self.accuracy = accuracy
         self.point = curve(self.t0)
         self.history: list[float] = []  # every t drawn

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..core import Landscape, Plane, default_tol
-from ..core.manifold import retract, tangent_basis
+from ..core.geometry.manifold import retract, tangent_basis
 from ._common import ExplorerMixin, Superseded, tagged
 from ._worker import LatestWorker
 from .spectrum_view import SpectrumView
@@ -22,7 +22,7 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
 
     Each "null" slider moves the point along an orthonormal direction of the manifold's tangent (the
     null space of the Hessian for small models, of the Jacobian for large ones, see
-    :mod:`rashomon_widgets.core.manifold`) and re-projects it onto the manifold, so the loss stays put
+    :mod:`rashomon_widgets.core.geometry.manifold`) and re-projects it onto the manifold, so the loss stays put
     however far you go. Each "top" slider moves along a top Hessian eigenvector: the loss rises as a
     parabola. The loss readout, the 2-D and 3-D slices through the current point, the spectrum and the
     near-zero count follow. Work runs off the UI thread, the latest slider value wins, a coarse grid is
@@ -51,7 +51,7 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
         if not isinstance(ls, Landscape):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
         self.ls = ls
-        self.theta0 = ls.theta if theta is None else ls._point(theta).clone()
+        self.theta0 = ls.theta if theta is None else ls.check_theta(theta).clone()
         self.exact = ls.num_params <= ls.dense_limit if exact is None else bool(exact)
         self.resolution = int(resolution or (31 if self.exact else 21))
         self.coarse = int(coarse or (11 if self.exact else 7))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.pruning import prune, sparsity
+from ..core.comparison.pruning import prune, sparsity
 from ..experiments.skeletons import compare_skeletons, evaluate, l1_finetune, ood_similarity
 from ._common import ExplorerMixin, Superseded, tagged
 from ._worker import LatestWorker

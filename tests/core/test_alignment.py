@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from rashomon_widgets.core.alignment import (Alignment, hidden_widths, linear_layers, permute_hidden_units,
+from rashomon_widgets.core.comparison.alignment import (Alignment, hidden_widths, linear_layers, permute_hidden_units,
                                              weight_matching)
 from rashomon_widgets.models import MLP
 

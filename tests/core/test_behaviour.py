@@ -6,7 +6,7 @@ import torch
 
 import rashomon_widgets as rw
 from conftest import reference_hessian
-from rashomon_widgets.core import behaviour as B
+from rashomon_widgets.core.comparison import behaviour as B
 from rashomon_widgets.experiments import writeups as W
 
 

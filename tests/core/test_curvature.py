@@ -135,8 +135,8 @@ def test_density_integrates_to_one_and_its_mean_reproduces_the_trace():
     slq_trace = np.trapezoid(grid * dens, grid) * ls.num_params
     assert slq_trace == pytest.approx(exact_trace, rel=0.1)
     # the quadrature's mean is exactly Hutchinson's estimate with the same vectors
-    nodes, weights = rw.core.spectral.slq(ls, ls.theta, num_vectors=40, num_steps=30, seed=1)
-    z = rw.core.spectral.rademacher((ls.num_params, 40), seed=1, dtype=ls.dtype, device=ls.device)
+    nodes, weights = rw.core.curvature.density.slq(ls, ls.theta, num_vectors=40, num_steps=30, seed=1)
+    z = rw.core.curvature.density.rademacher((ls.num_params, 40), seed=1, dtype=ls.dtype, device=ls.device)
     hutchinson = float((z * (ls.hessian() @ z)).sum()) / 40
     assert float((weights * nodes).sum()) * ls.num_params == pytest.approx(hutchinson, rel=1e-8)
     assert slq_trace == pytest.approx(hutchinson, rel=1e-6)
@@ -144,7 +144,7 @@ def test_density_integrates_to_one_and_its_mean_reproduces_the_trace():
 
 def test_density_with_full_lanczos_recovers_the_spectrum():
     ls = _wide_case()
-    nodes, weights = rw.core.spectral.slq(ls, ls.theta, num_vectors=1, num_steps=ls.num_params)
+    nodes, weights = rw.core.curvature.density.slq(ls, ls.theta, num_vectors=1, num_steps=ls.num_params)
     exact = ls.spectrum().numpy()
     # a full Lanczos run reproduces the extreme eigenvalues to high accuracy
     assert nodes.max() == pytest.approx(exact.max(), rel=1e-8)

@@ -6,7 +6,7 @@ import torch
 import rashomon_widgets as rw
 from curve_cases import fitted
 from rashomon_widgets.core import along_curve, count_near_zero, default_tol
-from rashomon_widgets.core.diagnostics import input_jacobian_norm
+from rashomon_widgets.core.geometry.diagnostics import input_jacobian_norm
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
-from rashomon_widgets.core.paths import manifold_walk
+from rashomon_widgets.core.geometry.paths import manifold_walk
 
 
 class Product(torch.nn.Module):

@@ -89,7 +89,7 @@ def test_surface_built_in_row_chunks_equals_one_block_and_counts_progress(ls, mo
     xs, ys = plane.grid(0.5, 9)
     whole = ls.losses(plane.points(xs, ys)).reshape(9, 9).numpy()
     row_bytes = 9 * ls.num_params * ls.theta.element_size()
-    monkeypatch.setattr(rw.core.plane, "GRID_CHUNK_BYTES", 2 * row_bytes)  # two rows per block: 5 blocks
+    monkeypatch.setattr(rw.core.geometry.plane, "GRID_CHUNK_BYTES", 2 * row_bytes)  # two rows per block: 5 blocks
     seen = []
     surf = ls.surface(plane, span=0.5, resolution=9, strategy="loop", progress=lambda d, n: seen.append((d, n)))
     np.testing.assert_allclose(surf.loss, whole, rtol=1e-12)

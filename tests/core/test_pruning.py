@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from rashomon_widgets.core.pruning import (Sparsity, apply_masks, check_masks, magnitude_masks, mask_overlap,
+from rashomon_widgets.core.comparison.pruning import (Sparsity, apply_masks, check_masks, magnitude_masks, mask_overlap,
                                            masks_of, prunable, prune, sparsity)
 from rashomon_widgets.models import MLP
 

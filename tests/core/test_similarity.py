@@ -7,7 +7,7 @@ import torch
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 from torch import nn
 
-from rashomon_widgets.core.similarity import cosine_similarity, prediction_vectors
+from rashomon_widgets.core.comparison.similarity import cosine_similarity, prediction_vectors
 from rashomon_widgets.models import MLP
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -13,8 +13,8 @@ from torch import nn
 
 from local_files import write_cifar_tree, write_mnist
 from rashomon_widgets import data
-from rashomon_widgets.core.alignment import permute_hidden_units
-from rashomon_widgets.core.pruning import mask_overlap, masks_of, prune, sparsity
+from rashomon_widgets.core.comparison.alignment import permute_hidden_units
+from rashomon_widgets.core.comparison.pruning import mask_overlap, masks_of, prune, sparsity
 from rashomon_widgets.experiments.skeletons import (SkeletonComparison, SkeletonTask, Variant, compare_skeletons,
                                                     evaluate, l1_finetune, make_variant, ood_similarity,
                                                     skeleton_task, skeleton_variants)

@@ -9,7 +9,7 @@ import torch
 from scipy.stats import spearmanr
 
 import rashomon_widgets as rw
-from rashomon_widgets.core.paths import manifold_walk
+from rashomon_widgets.core.geometry.paths import manifold_walk
 from rashomon_widgets.experiments import sweep
 from rashomon_widgets.experiments import writeups as W
 

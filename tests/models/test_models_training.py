@@ -246,7 +246,7 @@ def test_masks_prune_before_the_first_epoch():
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_masks_from_magnitude_pruning_keep_a_pruned_net_pruned():
-    from rashomon_widgets.core.pruning import magnitude_masks, prune, sparsity
+    from rashomon_widgets.core.comparison.pruning import magnitude_masks, prune, sparsity
     (X, y), _ = digits(seed=0)
     model = digits_mlp(hidden=(16,), seed=0)
     masks = magnitude_masks(model, fraction=0.7)

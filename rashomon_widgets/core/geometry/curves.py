@@ -18,22 +18,19 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ._checks import check_int, check_point, check_vectors, describe
+from ..validation import check_int, check_point, check_vectors, describe
+from ._files import atomic_save, device_of, shape_of
 
 FORMAT = "rashomon_widgets.curve"
 VERSION = 1
-FitProgress = Callable[[int, int, float], None]
 
 
 # ---------------------------------------------------------------------------------------- checks
@@ -254,7 +251,7 @@ class Curve:
         path = Path(path).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"curve file: expected an existing file, got {str(path)!r}")
-        device = _device_of(like)
+        device = device_of(like)
         try:
             state = torch.load(path, map_location=device or "cpu", weights_only=True)
         except Exception as exc:  # unpickling errors come in many types
@@ -282,7 +279,7 @@ class Curve:
             raise ValueError(f"curve {source}: the control points {describe(control)} do not match the "
                              f"header (P={p}, {dtype}, {state['num_bends']} bends); the file is damaged")
         if like is not None:
-            want_p, want_dtype, what = _shape_of(like)
+            want_p, want_dtype, what = shape_of(like)
             if p != want_p or dtype != str(want_dtype):
                 raise ValueError(f"curve {source}: a curve for another model: it holds P={p:,} parameters "
                                  f"in {dtype}, but {what} has P={want_p:,} in {want_dtype}")
@@ -385,46 +382,7 @@ def load_curve(path, like=None) -> Curve:
     return Curve.load(path, like=like)
 
 
-# ---------------------------------------------------------------------------------------- file helpers
-def atomic_save(obj, path) -> Path:
-    """``torch.save(obj)`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a file path (str or os.PathLike), got {describe(path)}")
-    path = Path(path).expanduser()
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"path: expected a file in an existing folder, but {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=f"{path.suffix}.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _device_of(like):
-    if like is None:
-        return None
-    if isinstance(like, torch.Tensor):
-        return like.device
-    return getattr(like, "device", None)
-
-
-def _shape_of(like):
-    if isinstance(like, torch.Tensor):
-        return like.numel(), like.dtype, "the given parameter vector"
-    if hasattr(like, "num_params") and hasattr(like, "dtype"):
-        return int(like.num_params), like.dtype, "this Landscape's model"
-    raise TypeError(f"like: expected an rw.Landscape or a flat parameter vector, got {describe(like)}")
-
-
-def _check_curve_for(ls, curve) -> None:
+def check_curve_for(ls, curve) -> None:
     if not isinstance(curve, Curve):
         raise TypeError(f"curve: expected an rw.BezierCurve or rw.PolyChain, got {describe(curve)}")
     if curve.num_params != ls.num_params or curve.dtype != ls.dtype:
@@ -433,159 +391,3 @@ def _check_curve_for(ls, curve) -> None:
     if curve.device != ls.device:
         raise ValueError(f"curve: expected a curve on {ls.device} (the model's device), got one on "
                          f"{curve.device}")
-
-
-# ---------------------------------------------------------------------------------------- fitting
-def _stratified_ts(num_t: int, seed: int, step: int) -> torch.Tensor:
-    """``num_t`` values, one uniform draw in each of [i/num_t, (i+1)/num_t): lower variance than i.i.d.
-    draws. Seeded by (seed, step), so a resumed fit draws exactly what an uninterrupted one would."""
-    g = torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
-    u = torch.rand(num_t, generator=g, dtype=torch.float64)
-    return (torch.arange(num_t, dtype=torch.float64) + u) / num_t
-
-
-def fit_curve(ls, curve: Curve, *, steps: int | None = None, epochs: int | None = None, lr: float = 1e-2,
-              num_t: int = 4, seed: int = 0, progress: FitProgress | None = None,
-              checkpoint=None, checkpoint_every: int = 50) -> list[float]:
-    """Fit the bends of ``curve`` to minimise ``E_{t ~ U(0, 1)} L(curve(t))`` (Garipov et al. 2018).
-
-    The endpoints stay fixed. Every step draws ``num_t`` stratified values of t, evaluates the loss at
-    ``curve(t)`` on one batch of the Landscape's data (cycling through ``ls.batches``; the whole data
-    when it is one batch) through ``torch.func.functional_call``, and takes one Adam step on the bends.
-    The model is evaluated as the Landscape evaluates it (eval mode: for BatchNorm networks whose
-    endpoints come from different runs, build the Landscape on :func:`with_batch_statistics`).
-
-    Resuming: ``steps`` is the *total* number of steps. The curve keeps its fit state
-    (``curve.fit_state``: steps done, losses, the optimiser's moments), so calling again on the same curve
-    with a larger ``steps`` continues where it stopped, and an interrupted call (Ctrl-C) loses at most
-    the step in flight. With ``checkpoint=path`` the state is also written to ``path`` atomically every
-    ``checkpoint_every`` steps and at the end, and a fit started with an existing checkpoint of the same
-    curve continues from it: a restarted notebook finishes the remaining steps only. A resumed fit gives
-    the same bends as an uninterrupted one (t draws are seeded per step).
-
-    Args:
-        ls: the :class:`Landscape` (model, loss and data).
-        curve: a :class:`BezierCurve` or :class:`PolyChain` in the model's parameter space; changed in
-            place.
-        steps: total optimiser steps. Give ``steps`` or ``epochs`` (``epochs * len(ls.batches)`` steps);
-            neither means 200 steps.
-        lr: Adam's learning rate.
-        num_t: values of t per step.
-        seed: seed of the t draws.
-        progress: called as ``progress(step, total, mean_loss)`` after every step.
-        checkpoint: optional file path for the fit state.
-        checkpoint_every: steps between checkpoint writes.
-
-    Returns:
-        The mean loss over the drawn t's of every step done so far (this call's and earlier ones).
-
-    Raises:
-        TypeError / ValueError: a curve for another model, bad numbers, a checkpoint of another curve.
-
-    Example:
-        >>> curve = rw.BezierCurve(ls.theta, theta_b)            # doctest: +SKIP
-        >>> losses = rw.fit_curve(ls, curve, steps=300, checkpoint="curve.pt")   # doctest: +SKIP
-    """
-    _check_curve_for(ls, curve)
-    if steps is not None and epochs is not None:
-        raise ValueError(f"steps and epochs: expected one of them, got steps={steps} and epochs={epochs}")
-    if epochs is not None:
-        steps = check_int(epochs, "epochs", 0, 10**9) * len(ls.batches)
-    steps = 200 if steps is None else check_int(steps, "steps", 0, 10**9)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-    num_t = check_int(num_t, "num_t", 1, 10_000)
-    seed = check_int(seed, "seed", 0, 2**62)
-    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1, 10**9)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress: expected a callable progress(step, total, loss) or None, got {describe(progress)}")
-    if curve.num_bends == 0:
-        raise ValueError("curve: expected at least one bend to fit, got num_bends=0 (a straight line)")
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint).expanduser()
-        if checkpoint.is_file():
-            _resume_from(curve, checkpoint)
-
-    bends = curve.bends.clone().requires_grad_(True)
-    opt = torch.optim.Adam([bends], lr=float(lr))
-    if curve.fit_state.get("optimizer") is not None:
-        opt.load_state_dict(curve.fit_state["optimizer"])
-        for group in opt.param_groups:
-            group["lr"] = float(lr)
-    start = int(curve.fit_state["step"])
-    batches = ls.batches
-    for step in range(start, steps):
-        ts = _stratified_ts(num_t, seed, step)
-        w = curve.weights(ts)
-        x, y = batches[step % len(batches)]
-        opt.zero_grad(set_to_none=True)
-        with torch.enable_grad():
-            points = curve._combine(w, bends)
-            total = 0.0
-            for p in points:
-                total = total + ls._batch_loss(p, x, y)
-            mean = total / num_t
-            if not bool(torch.isfinite(mean)):
-                raise ValueError(f"fit_curve: the loss became {float(mean)} at step {step}; lower lr "
-                                 f"(got {lr}); the curve keeps the bends of the last good step")
-            mean.backward()
-        opt.step()
-        if not bool(torch.isfinite(bends).all()):
-            raise ValueError(f"fit_curve: the bends became NaN or inf at step {step}; lower lr (got {lr}); "
-                             "the curve keeps the bends of the last good step")
-        with torch.no_grad():
-            curve.bends = bends.detach().clone()
-        curve.fit_state["step"] = step + 1
-        curve.fit_state["losses"].append(float(mean.detach()))
-        curve.fit_state["optimizer"] = _detached_state(opt)
-        if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-            curve.save(checkpoint)
-        if progress is not None:
-            progress(step + 1, steps, curve.fit_state["losses"][-1])
-    if checkpoint is not None and start >= steps and not checkpoint.is_file():
-        curve.save(checkpoint)
-    return list(curve.fit_state["losses"])
-
-
-def _detached_state(opt) -> dict:
-    state = opt.state_dict()
-    return {"state": {k: {n: (v.detach().clone() if isinstance(v, torch.Tensor) else v) for n, v in s.items()}
-                      for k, s in state["state"].items()},
-            "param_groups": copy.deepcopy(state["param_groups"])}
-
-
-def _resume_from(curve: Curve, path: Path) -> None:
-    saved = type(curve).load(path, like=curve.theta_a)
-    if saved.num_bends != curve.num_bends or not (torch.equal(saved.theta_a.to(curve.device), curve.theta_a)
-                                                  and torch.equal(saved.theta_b.to(curve.device), curve.theta_b)):
-        raise ValueError(f"checkpoint {str(path)!r}: expected a checkpoint of this curve (the same endpoints "
-                         f"and {curve.num_bends} bend(s)), got one of another curve ({saved.num_bends} "
-                         "bend(s)); delete the file or pass another checkpoint path")
-    if saved.fit_state["step"] > curve.fit_state["step"]:
-        curve.bends = saved.bends.to(curve.device)
-        curve.fit_state = saved.fit_state
-
-
-# ---------------------------------------------------------------------------------------- BatchNorm
-def with_batch_statistics(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``model`` whose BatchNorm layers normalise with the statistics of the batch they see.
-
-    Running statistics belong to one set of weights: the running means of run A are wrong for run B and
-    for every point between them. Garipov et al. recompute them at every point of a curve; this copy
-    does the equivalent inside every evaluation (even in ``eval()`` mode, which the Landscape uses), so
-    a Landscape built on it gives each point of parameter space its own statistics. Use whole-data or
-    large batches; the user's model is not changed.
-
-    Example:
-        >>> ls = rw.Landscape(with_batch_statistics(model_a), loss_fn, data)   # doctest: +SKIP
-    """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
-    out = copy.deepcopy(model)
-    for m in out.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.track_running_stats = False
-            m.running_mean = None
-            m.running_var = None
-            m.num_batches_tracked = None
-    return out

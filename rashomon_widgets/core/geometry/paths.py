@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_choice, check_int, describe
+from ..validation import check_choice, check_int, describe
 from .manifold import retract
 
 
@@ -112,8 +112,8 @@ def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: f
         >>> path.reached, path.max_loss                        # doctest: +SKIP
         (True, 3.1e-17)
     """
-    theta_a = ls._point(_as_point(theta_a, "theta_a")).detach().clone()
-    theta_b = ls._point(_as_point(theta_b, "theta_b")).detach().clone()
+    theta_a = ls.check_theta(_as_point(theta_a, "theta_a")).detach().clone()
+    theta_b = ls.check_theta(_as_point(theta_b, "theta_b")).detach().clone()
     check_choice(method, "method", ("auto", "hessian", "tangent"))
     check_int(max_steps, "max_steps", 1, 10**7)
     tol = _check_positive(tol, "tol")
@@ -222,7 +222,7 @@ def manifold_walk(ls, theta: torch.Tensor | None = None, *, num_steps: int = 30,
         TypeError / ValueError: bad arguments; ValueError also when the tangent space is empty (no
         manifold to walk on) or a step cannot be retracted (try a smaller ``step``).
     """
-    theta = ls.theta if theta is None else ls._point(_as_point(theta, "theta")).detach().clone()
+    theta = ls.theta if theta is None else ls.check_theta(_as_point(theta, "theta")).detach().clone()
     check_int(num_steps, "num_steps", 1, 10**6)
     step = _check_positive(step, "step")
     if isinstance(persistence, bool) or not isinstance(persistence, (int, float)) or not 0 <= persistence < 1:

@@ -93,3 +93,19 @@ def check_finite_loss(value: float, where: str) -> float:
         raise ValueError(f"{where}: the loss is {value}; expected a finite number. Check the "
                          "parameters (NaN/inf weights?) and the data.")
     return value
+
+
+def check_tolerance(value, name: str = "tol") -> float:
+    """Validate a relative tolerance in [0, 1).
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: outside [0, 1) or not finite.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not (
+            isinstance(value, torch.Tensor) and value.ndim == 0):
+        raise TypeError(f"{name}: expected a relative tolerance in [0, 1), got {describe(value)}")
+    value = float(value)
+    if not (math.isfinite(value) and 0 <= value < 1):
+        raise ValueError(f"{name}: expected a relative tolerance in [0, 1), got {value}")
+    return value

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_int, check_point
+from ..validation import check_choice, check_int, check_point
 
 GRID_CHUNK_BYTES = 64 * 2**20  # parameter vectors of the grid built at once by Plane.surface
 
@@ -83,7 +83,7 @@ class Plane:
         ``None`` keeps the raw Gaussian directions scaled to unit norm.
         """
         check_choice(normalization, "normalization", ("filter", "layer", None))
-        origin = ls.theta if theta is None else ls._point(theta).clone()
+        origin = ls.theta if theta is None else ls.check_theta(theta).clone()
         g = torch.Generator(device=ls.device)
         g.manual_seed(seed)
         dirs = []
@@ -99,7 +99,7 @@ class Plane:
     @classmethod
     def eigen(cls, ls, which: str = "smallest", *, theta=None, scale: float = 1.0, **eigs_kwargs) -> "Plane":
         """The plane through ``theta`` along the two smallest (or largest) Hessian eigenvectors."""
-        origin = ls.theta if theta is None else ls._point(theta).clone()
+        origin = ls.theta if theta is None else ls.check_theta(theta).clone()
         _, vectors = ls.eigs(2, which=which, theta=origin, **eigs_kwargs)
         return cls(origin, scale * vectors[:, 0], scale * vectors[:, 1])
 

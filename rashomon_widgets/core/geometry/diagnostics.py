@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import spectral
-from ._checks import check_int, describe
-from ._data import as_batches
-from .curves import Curve, _as_ts, _check_curve_for
-from .nullspace import count_near_zero, default_tol
+from ..curvature import density as _density
+from ..validation import check_int, describe
+from ..curvature._data import as_batches
+from .curves import Curve, _as_ts, check_curve_for
+from ..curvature.nullspace import count_near_zero
+from ..curvature.spectra import default_tol
 
 #: what every column of a :class:`CurveTable` holds
 COLUMNS = {
@@ -137,7 +138,7 @@ def _evaluate(ls, theta: torch.Tensor, batches) -> tuple[float, torch.Tensor, to
     total, outs, targets = 0.0, [], []
     with torch.no_grad():
         for x, y in batches:
-            out = ls._f(theta, x)
+            out = ls.forward(theta, x)
             w = x.shape[0] / n if ls.reduction == "mean" else 1.0
             total += w * float(ls.loss_fn(out, y))
             outs.append(out)
@@ -154,7 +155,7 @@ def input_jacobian_norm(ls, theta: torch.Tensor, inputs: torch.Tensor) -> float:
     """
     x = inputs.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        out = ls._f(theta.detach(), x)
+        out = ls.forward(theta.detach(), x)
         flat = out.reshape(out.shape[0], -1)
         sq = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
         for k in range(flat.shape[1]):
@@ -211,7 +212,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         >>> table = rw.core.along_curve(ls, curve, 11, test_data=split.test)   # doctest: +SKIP
         >>> table["hvp_tangent"] < table["hvp_line"]                          # doctest: +SKIP
     """
-    _check_curve_for(ls, curve)
+    check_curve_for(ls, curve)
     ts = _as_ts(torch.linspace(0, 1, check_int(ts, "ts", 1, 100_000)) if isinstance(ts, int) and not isinstance(ts, bool)
                 else ts, "ts").numpy()
     num_samples = check_int(num_samples, "num_samples", 1, 1000)
@@ -229,7 +230,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     if exact is None:
         exact = ls.num_params <= min(1024, ls.dense_limit)
     test_batches = as_batches(test_data, ls.device) if test_data is not None else None
-    first_out, first_y = ls._f(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2]
+    first_out, first_y = ls.forward(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2]
     if accuracy == "auto":
         accuracy = _auto_accuracy(first_out, first_y)
     elif accuracy is not None and not callable(accuracy):
@@ -309,14 +310,14 @@ def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_st
         out["trace"] = float(values.sum())
         near_zero = float(count_near_zero(values, tol))
         # the same quadrature on the dense matrix: products cost nothing once H is formed
-        v0 = spectral.rademacher((ls.num_params, slq_vectors), seed=seed, dtype=ls.dtype, device=ls.device)
-        alpha, beta = spectral.lanczos(lambda v: h @ v, v0, min(slq_steps, ls.num_params))
-        nodes, weights = spectral.quadrature(alpha, beta)
+        v0 = _density.rademacher((ls.num_params, slq_vectors), seed=seed, dtype=ls.dtype, device=ls.device)
+        alpha, beta = _density.lanczos(lambda v: h @ v, v0, min(slq_steps, ls.num_params))
+        nodes, weights = _density.quadrature(alpha, beta)
         nodes, weights = np.concatenate(nodes), np.concatenate(weights) / slq_vectors
     else:
         top, _ = ls.eigs(top_k, "largest", theta, seed=seed)
         out["trace"] = ls.trace(theta, method="hutch++", num_products=trace_products, seed=seed)
-        nodes, weights = spectral.slq(ls, theta, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed)
+        nodes, weights = _density.slq(ls, theta, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed)
     for j in range(top_k):
         out[f"eig_{j + 1}"] = float(top[j]) if j < len(top) else math.nan
     slq_runs.append((nodes, weights))

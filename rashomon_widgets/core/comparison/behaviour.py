@@ -18,8 +18,8 @@ import math
 import torch
 from torch.func import jacrev
 
-from ._checks import describe
-from .nullspace import default_tol
+from ..validation import describe
+from ..curvature.spectra import default_tol
 
 
 def matrix_rank(a: torch.Tensor, rtol: float) -> int:
@@ -77,11 +77,11 @@ def hessian_rank(ls, theta=None, tol: float | None = None) -> int:
 def output_hessian(ls, theta=None) -> torch.Tensor:
     """The Hessian of the loss with respect to the model's **raw** outputs (K, K), block-diagonal
     over batches, in the order of ``outputs().reshape(-1)`` without a ``behaviour`` map."""
-    t = ls._point(theta).detach()
+    t = ls.check_theta(theta).detach()
     blocks = []
-    for w, (x, y) in zip(ls._weights, ls.batches):
+    for w, (x, y) in zip(ls.batch_weights, ls.batches):
         with torch.no_grad():
-            out = ls._f(t, x)
+            out = ls.forward(t, x)
         shape = out.shape
 
         def loss_of(flat, y=y, shape=shape, w=w):
@@ -95,11 +95,11 @@ def raw_jacobian(ls, theta=None) -> torch.Tensor:
     """The Jacobian (K, P) of the model's raw outputs, ignoring any ``behaviour`` map."""
     if ls.behaviour is None:
         return ls.jacobian(theta)
-    t = ls._point(theta).detach()
+    t = ls.check_theta(theta).detach()
     with torch.no_grad():
-        k = sum(ls._f(t, x).numel() for x, _ in ls.batches)
-    ls._check_dense("jacobian", k * ls.num_params)
-    return torch.cat([jacrev(lambda u, x=x: ls._f(u, x).reshape(-1))(t).detach() for x, _ in ls.batches])
+        k = sum(ls.forward(t, x).numel() for x, _ in ls.batches)
+    ls.policy.check_dense("jacobian", k * ls.num_params)
+    return torch.cat([jacrev(lambda u, x=x: ls.forward(u, x).reshape(-1))(t).detach() for x, _ in ls.batches])
 
 
 def gauss_newton(ls, theta=None) -> torch.Tensor:

@@ -1,16 +1,22 @@
 """Flat parameter vectors <-> a module's named parameters, and evaluation at any vector.
 
-The user's module is never mutated: it is copied once, put in evaluation mode, and evaluated with
+The user's module is never mutated: it is copied, put in evaluation mode, and evaluated with
 ``torch.func.functional_call`` on views of a flat vector ``theta``.
+
+``functional_call`` swaps the given tensors into the module for the duration of the call, so one module
+shared by two threads would let each see the other's parameters. Every thread therefore evaluates its
+own private copy (made on its first call, dropped with the thread): a :class:`FunctionalModel` is safe
+to call from any number of threads at once.
 """
 from __future__ import annotations
 
 import copy
+import threading
 
 import torch
 from torch.func import functional_call
 
-from ._checks import describe
+from ..validation import describe
 
 
 class ParamLayout:
@@ -55,16 +61,37 @@ class ParamLayout:
 
 
 class FunctionalModel:
-    """A private evaluation-mode copy of a module, called at any flat parameter vector."""
+    """Private evaluation-mode copies of a module (one per thread), called at any flat parameter vector.
+
+    Args:
+        module: the user's model (copied, never changed).
+
+    Raises:
+        TypeError: not a ``torch.nn.Module``, or non-floating parameters.
+        ValueError: no trainable parameters, or parameters in several dtypes or on several devices.
+    """
 
     def __init__(self, module: torch.nn.Module):
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {describe(module)}")
         self.layout = ParamLayout(module)
-        self.module = copy.deepcopy(module).eval()
-        for p in self.module.parameters():
+        self._template = copy.deepcopy(module).eval()
+        for p in self._template.parameters():
             p.requires_grad_(False)
-        self.buffers = {n: b.detach().clone() for n, b in self.module.named_buffers()}
+        self.buffers = {n: b.detach().clone() for n, b in self._template.named_buffers()}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    @property
+    def module(self) -> torch.nn.Module:
+        """This thread's private copy of the model (evaluation mode, parameters frozen)."""
+        module = getattr(self._local, "module", None)
+        if module is None:
+            with self._lock:
+                module = copy.deepcopy(self._template)
+            self._local.module = module
+        return module
 
     def __call__(self, theta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """The model's outputs on ``inputs`` with parameters ``theta`` (P,); differentiable in theta."""
         return functional_call(self.module, (self.layout.unflatten(theta), self.buffers), (inputs,))

@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 from scipy.sparse.linalg import lsqr
 
-from ._checks import check_int
-from ._threads import solver_threads
-from .nullspace import as_scipy
+from ..validation import check_int
+from .._threads import solver_threads
 
 
 def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50) -> torch.Tensor:
@@ -25,7 +24,7 @@ def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: i
     removes what is left). Fewer than ``k`` columns come back when the null space is smaller.
     """
     check_int(k, "k", 1, ls.num_params)
-    if ls.num_params <= ls.dense_limit:
+    if ls.policy.is_small(ls.num_params):
         return ls.null_space(theta)[:, :k]
     g = torch.Generator(device=ls.device)
     g.manual_seed(seed)
@@ -53,29 +52,29 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
     rtol = (1e-10 if ls.dtype == torch.float64 else 1e-5) if rtol is None else rtol
     target = target.reshape(-1)
     scale = float(target.norm()) + 1e-30
-    dense = target.numel() * ls.num_params <= ls.dense_limit ** 2
-    t = theta.detach().clone()
-    best = (t, float((ls.outputs(t).reshape(-1) - target).norm()) / scale)
+    dense = ls.policy.fits_dense(target.numel() * ls.num_params)
+    point = theta.detach().clone()
+    best = (point, float((ls.outputs(point).reshape(-1) - target).norm()) / scale)
     for _ in range(max_steps):
         if best[1] <= rtol:
             break
-        r = ls.outputs(t).reshape(-1) - target
+        r = ls.outputs(point).reshape(-1) - target
         if dense:
-            step = torch.linalg.lstsq(ls.jacobian(t).double(), r.double().unsqueeze(1),
+            step = torch.linalg.lstsq(ls.jacobian(point).double(), r.double().unsqueeze(1),
                                       driver="gelsd").solution.squeeze(1).to(ls.dtype)
         else:
-            step = _lsqr_step(ls, t, r, lsqr_iter)
-        t = t - step
-        res = float((ls.outputs(t).reshape(-1) - target).norm()) / scale
+            step = _lsqr_step(ls, point, r, lsqr_iter)
+        point = point - step
+        res = float((ls.outputs(point).reshape(-1) - target).norm()) / scale
         if res >= best[1]:  # no progress: keep the best point
             break
-        best = (t, res)
+        best = (point, res)
     return best
 
 
 def _lsqr_step(ls, theta, r, iter_lim):
     tol = 1e-10 if ls.dtype == torch.float64 else 1e-6
-    jac = as_scipy(ls.jacobian_operator(theta), ls)
+    jac = ls.jacobian_operator(theta).as_linear_operator()
     with solver_threads():
         step = lsqr(jac, r.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=iter_lim)[0]
     return torch.as_tensor(step, dtype=ls.dtype, device=ls.device)

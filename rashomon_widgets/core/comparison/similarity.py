@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int, describe
+from ..validation import check_choice, check_int, describe
 
 BEHAVIOURS = ("softmax", "logits", "labels")
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_choice, describe
+from ..validation import check_choice, describe
 
 Masks = dict[str, torch.Tensor]
 WHICH = ("weights", "all")

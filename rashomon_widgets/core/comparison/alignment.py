@@ -31,7 +31,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from ._checks import check_int, describe
+from ..validation import check_int, describe
 
 # modules that act element-wise, so a permutation of their inputs permutes their outputs alike
 _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus,

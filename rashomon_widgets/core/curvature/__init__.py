@@ -1,0 +1,15 @@
+"""Curvature: a model's loss as a function of its flat parameter vector, and its derivatives.
+
+``Landscape`` evaluates the model at any ``theta`` (thread-safe); ``HessianOperator`` and
+``JacobianOperator`` are the matrix-free operators every algorithm here works on (Lanczos eigenpairs,
+spectral density, trace, null space).
+"""
+from .landscape import Landscape
+from .nullspace import count_near_zero
+from .spectra import default_tol
+from .operators import HessianOperator, JacobianOperator
+from .policy import SizePolicy
+from .spectra import Spectrum
+
+__all__ = ["Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SizePolicy",
+           "count_near_zero", "default_tol"]

@@ -1,0 +1,11 @@
+"""Geometry in parameter space: planes and loss surfaces, curves between minima, paths and walks
+inside a Rashomon set, and the chart (tangent + retraction) that keeps them on it."""
+from .curves import BezierCurve, Curve, PolyChain, load_curve
+from .diagnostics import CurveTable, along_curve
+from .fitting import fit_curve, with_batch_statistics
+from .paths import NullSpacePath, manifold_walk, null_space_path
+from .plane import Plane, Surface
+
+__all__ = ["Plane", "Surface", "Curve", "BezierCurve", "PolyChain", "fit_curve", "load_curve",
+           "with_batch_statistics", "along_curve", "CurveTable", "null_space_path", "NullSpacePath",
+           "manifold_walk"]

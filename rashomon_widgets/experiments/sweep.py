@@ -62,7 +62,7 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
     """
     import torch
 
-    from ..core import Landscape, count_near_zero, default_tol
+    from ..core import Landscape, default_tol
     from ..core.comparison.behaviour import behaviour_rank
     from ..data import xor
     from ..models import sum_of_squares, train, xor_mlp
@@ -82,15 +82,15 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
     history = train(model, sum_of_squares, data, epochs=max_epochs, optimizer="lbfgs", seed=seed,
                     callback=lambda epoch, loss: _converged_or_stuck(seen, loss, loss_tol))
     ls = Landscape(model, sum_of_squares, data, reduction="sum")
-    spectrum = ls.spectrum()
+    spectrum = ls.spectrum(tol=tol)
     return {
         "num_params": ls.num_params,
         "num_points": ls.num_samples,
         "loss": ls.loss(),
         "converged": bool(ls.loss() < loss_tol),
-        "spectrum": [float(v) for v in spectrum],
+        "spectrum": [float(v) for v in spectrum.values],
         "tol": tol,
-        "near_zero": count_near_zero(spectrum, tol),
+        "near_zero": spectrum.num_near_zero,
         "rank_G": behaviour_rank(ls, tol=tol),
         "epochs": len(history),
         "seconds": time.perf_counter() - start,

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..core import Landscape, default_tol
+from ..core import Landscape
 from ..core.curvature._data import as_batches
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import _auto_accuracy, _evaluate
@@ -42,7 +42,7 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
         resolution, coarse: grid sizes of the refined and the first, coarse, surface (refined: 31 for
             exact models, 25 for matrix-free ones).
         num_t: points of the loss/accuracy profile over t.
-        exact: exact dense spectrum; default when P <= 1024.
+        exact: exact dense spectrum; default for small models (``ls.policy.is_small``).
 
     Example:
         >>> explorer = rw.CurveExplorer(ls, curve, test_data=split.test)    # doctest: +SKIP
@@ -59,7 +59,7 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
             raise ValueError(f"t: expected a number in [0, 1], got {t!r}")
         self.ls, self.curve = ls, curve
         self.plane = curve.plane(margin)  # raises for a curve still on the straight line
-        self.exact = ls.num_params <= min(1024, ls.dense_limit) if exact is None else bool(exact)
+        self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
         self.resolution = int(resolution or (31 if self.exact else 25))
         self.coarse = int(coarse)
         self.num_t = int(num_t)
@@ -286,8 +286,8 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
         key = round(t, 6)
         if self.exact:
             if key not in self._spectra:
-                self._spectra[key] = self.ls.spectrum(point).double().cpu().numpy()
-            self.spectrum.show_spectrum(self._spectra[key], default_tol(self.ls.dtype))
+                self._spectra[key] = self.ls.spectrum(point)
+            self.spectrum.show_spectrum(self._spectra[key])
         else:
             if key not in self._spectra:
                 self._spectra[key] = self.ls.density(point, num_vectors=2, num_steps=20)

@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..core import Landscape, Plane, default_tol
+from ..core import Landscape, Plane
 from ..core.geometry.manifold import retract, tangent_basis
 from ._common import ExplorerMixin, Superseded, tagged
 from ._worker import LatestWorker
@@ -37,7 +37,7 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
         resolution, coarse: grid sizes of the refined and the first, coarse, slice (refined: 31 for
             exact models, 21 for matrix-free ones, where every grid point is a full forward pass;
             coarse: 11 and 7).
-        exact: use the exact dense spectrum and null space; default when P <= ``ls.dense_limit``.
+        exact: use the exact dense spectrum and null space; default for small models (``ls.policy.is_small``).
 
     Example:
         >>> explorer = rw.NullSpaceExplorer(ls)       # doctest: +SKIP
@@ -52,7 +52,7 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
         self.ls = ls
         self.theta0 = ls.theta if theta is None else ls.check_theta(theta).clone()
-        self.exact = ls.num_params <= ls.dense_limit if exact is None else bool(exact)
+        self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
         self.resolution = int(resolution or (31 if self.exact else 21))
         self.coarse = int(coarse or (11 if self.exact else 7))
         self.loss0 = ls.loss(self.theta0)
@@ -181,7 +181,7 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
 
     def _spectrum(self, point) -> None:
         if self.exact:
-            self.spectrum.show_spectrum(self.ls.spectrum(point).double().cpu().numpy(), default_tol(self.ls.dtype))
+            self.spectrum.show_spectrum(self.ls.spectrum(point))
         else:
             grid, dens = self.ls.density(point, num_vectors=2, num_steps=20)
             top = float(np.abs(grid).max())

@@ -6,17 +6,19 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from ..core import Spectrum
+
 
 class SpectrumView(widgets.VBox):
     """Hessian eigenvalues at a point.
 
-    ``show_spectrum(values, tol)`` draws a histogram of exact eigenvalues (small models) and counts the
-    near-zero ones (``|lambda| <= tol * max |lambda|``); ``show_density(grid, density)`` draws a
+    ``show_spectrum(spectrum)`` draws a histogram of exact eigenvalues (small models) and shows the
+    near-zero count the :class:`rw.core.Spectrum` carries (the rule every notebook uses); ``show_density(grid, density)`` draws a
     stochastic-Lanczos density (large models). The label under the plot states the count.
 
     Example:
         >>> view = rw.SpectrumView()                               # doctest: +SKIP
-        >>> view.show_spectrum(ls.spectrum().numpy(), tol=1e-6)    # doctest: +SKIP
+        >>> view.show_spectrum(ls.spectrum())                      # doctest: +SKIP
     """
 
     def __init__(self, *, bins: int = 30, **kwargs):
@@ -38,12 +40,24 @@ class SpectrumView(widgets.VBox):
         self.near_zero: int | None = None
         super().__init__([self.figure, self.label], **kwargs)
 
-    def show_spectrum(self, values: np.ndarray, tol: float) -> int:
-        """Histogram of exact eigenvalues; returns (and shows) the near-zero count."""
-        values = np.asarray(values, dtype=float)
-        scale = float(np.abs(values).max()) or 1.0
+    def show_spectrum(self, spectrum: Spectrum) -> int:
+        """Histogram of exact eigenvalues with the spectrum's own near-zero count.
+
+        Args:
+            spectrum: an :class:`rw.core.Spectrum` (``ls.spectrum()``).
+
+        Returns:
+            the near-zero count shown (``spectrum.num_near_zero``).
+
+        Raises:
+            TypeError: not a Spectrum.
+        """
+        if not isinstance(spectrum, Spectrum):
+            raise TypeError(f"spectrum: expected an rw.core.Spectrum (ls.spectrum()), got {type(spectrum).__name__}")
+        values = spectrum.values.double().cpu().numpy()
+        tol, scale = spectrum.tol, spectrum.scale or 1.0
         counts, edges = np.histogram(values, bins=self.bins)
-        self.near_zero = int((np.abs(values) <= tol * scale).sum())
+        self.near_zero = spectrum.num_near_zero
         width = max(tol * scale, (edges[1] - edges[0]) / 2)
         with self.bars.hold_sync():
             self.bars.x, self.bars.y = (edges[:-1] + edges[1:]) / 2, counts

@@ -13,7 +13,7 @@ def test_toy_spectrum_and_null_direction():
     a, b = 1.0, 0.25
     ls = rw.Landscape(*toy_quadratic(a, b, point=(0.0, 0.0, 3.0)), reduction="sum")
     assert ls.loss() == 0.0
-    values = torch.sort(ls.spectrum()).values
+    values = torch.sort(ls.spectrum().values).values
     assert torch.allclose(values, torch.tensor([0.0, 2 * b, 2 * a], dtype=torch.float64), atol=1e-6)
     null = ls.null_space()
     assert null.shape == (3, 1)

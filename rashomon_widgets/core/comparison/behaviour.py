@@ -69,9 +69,8 @@ def dimension_bound(ls, theta=None, tol: float | None = None) -> int:
 
 def hessian_rank(ls, theta=None, tol: float | None = None) -> int:
     """``rank H``: eigenvalues with ``|lambda| > tol * max |lambda|`` (exact, dense)."""
-    values = ls.spectrum(theta)
-    scale = float(values.abs().max())
-    return 0 if scale == 0.0 else int((values.abs() > _tol(ls, tol) * scale).sum())
+    spectrum = ls.spectrum(theta, tol=_tol(ls, tol))
+    return 0 if spectrum.scale == 0.0 else spectrum.rank
 
 
 def output_hessian(ls, theta=None) -> torch.Tensor:

@@ -109,6 +109,10 @@ class Spectrum:
         return (f"{self.num_near_zero:,} of {len(self):,} eigenvalues near zero "
                 f"(|lambda| <= {self.tol:.0e} x {self.scale:.3g})")
 
+    def numpy(self) -> np.ndarray:
+        """The eigenvalues as a float64 numpy array (ascending)."""
+        return self.values.detach().double().cpu().numpy()
+
     def __len__(self) -> int:
         return int(self.values.numel())
 

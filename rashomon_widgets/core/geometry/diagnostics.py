@@ -180,7 +180,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     mean of ``v^T H v``. They are the same points on the curve the write-up's "models moving in the
     direction of the vector" would visit.
 
-    Curvature: ``exact`` (default: P <= 1024) uses the dense Hessian at every t: top eigenvalues, exact
+    Curvature: ``exact`` (default: small models, ``ls.policy.is_small``) uses the dense Hessian at every t: top eigenvalues, exact
     trace and the exact near-zero count (``|lambda| <= tol * max|lambda|``, ``tol`` =
     ``near_zero_tol`` or the dtype's default, see ``rw.core.default_tol``). Otherwise: Lanczos for the
     top ``top_k`` eigenvalues, Hutch++ with ``trace_products`` products for the trace, and the near-zero
@@ -228,7 +228,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     if progress is not None and not callable(progress):
         raise TypeError(f"progress: expected a callable progress(done, total) or None, got {describe(progress)}")
     if exact is None:
-        exact = ls.num_params <= min(1024, ls.dense_limit)
+        exact = ls.policy.is_small(ls.num_params)
     test_batches = as_batches(test_data, ls.device) if test_data is not None else None
     first_out, first_y = ls.forward(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2]
     if accuracy == "auto":

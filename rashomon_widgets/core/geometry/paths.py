@@ -92,7 +92,7 @@ def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: f
         method: the tangent: ``"hessian"`` (the exact 0-eigenspace of the dense Hessian,
             :meth:`Landscape.null_space`, as in the write-up), ``"tangent"`` (the null space of the
             Jacobian by :meth:`Landscape.project_tangent`, matrix-free for large models) or
-            ``"auto"`` (hessian for P <= 1024).
+            ``"auto"`` (hessian for small models, ``ls.policy.is_small``).
         null_tol: the relative eigenvalue tolerance of ``"hessian"`` (default: ``default_tol``).
         behaviour_rtol: how far the two ends' behaviours may differ, relative; also the largest
             relative behaviour residual a retracted step may keep.
@@ -122,7 +122,7 @@ def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: f
     if tol >= 1 or min_progress >= 1:
         raise ValueError(f"tol, min_progress: expected shares in (0, 1), got tol={tol}, min_progress={min_progress}")
     if method == "auto":
-        method = "hessian" if ls.num_params <= 1024 else "tangent"
+        method = "hessian" if ls.policy.is_small(ls.num_params) else "tangent"
 
     target = ls.outputs(theta_a).reshape(-1)
     scale = float(target.norm()) + 1e-30

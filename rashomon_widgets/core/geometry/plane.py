@@ -80,7 +80,22 @@ class Plane:
         ``normalization="filter"`` (Li et al. 2018): each filter (row along dimension 0) of each
         weight tensor is rescaled to the norm of the same filter of the model, and directions in
         1-D parameters (biases, BatchNorm) are set to zero. ``"layer"`` does the same per tensor;
-        ``None`` keeps the raw Gaussian directions scaled to unit norm.
+        ``None`` keeps the raw Gaussian directions scaled to unit norm. A model whose trainable
+        parameters are all 1-D (biases or norm scales only) has no filters: each 1-D tensor is then
+        scaled like a layer, so a direction is never zero.
+
+        Args:
+            ls: the :class:`Landscape` whose parameter space the plane lies in.
+            seed: seed of the Gaussian directions.
+            normalization: ``"filter"``, ``"layer"`` or None.
+            theta: the origin (P,); default the trained parameters.
+
+        Returns:
+            a :class:`Plane` through ``theta``.
+
+        Raises:
+            ValueError: an unknown normalization, or a direction that normalises to zero (every
+                parameter tensor of the model is zero: use ``normalization=None``).
         """
         check_choice(normalization, "normalization", ("filter", "layer", None))
         origin = ls.theta if theta is None else ls.check_theta(theta).clone()
@@ -93,6 +108,10 @@ class Plane:
                 d = d / d.norm()
             else:
                 d = _normalise(d, origin, ls.layout, per_filter=normalization == "filter")
+                if float(d.norm()) == 0.0:
+                    raise ValueError(
+                        f"normalization: {normalization!r} scales each direction by the norms of the "
+                        "parameters, which are all zero at this point; use normalization=None")
             dirs.append(d)
         return cls(origin, *dirs)
 
@@ -172,11 +191,12 @@ class Plane:
 
 def _normalise(d: torch.Tensor, theta: torch.Tensor, layout, *, per_filter: bool) -> torch.Tensor:
     out = torch.zeros_like(d)
+    only_1d = all(len(shape) <= 1 for shape in layout.shapes)
     for name, sl in layout.slices().items():
         shape = layout.shapes[layout.names.index(name)]
-        if len(shape) <= 1:
+        if len(shape) <= 1 and not only_1d:
             continue  # biases and BatchNorm: zero, as in Li et al.
-        di = d[sl].view(shape[0], -1) if per_filter else d[sl].view(1, -1)
-        wi = theta[sl].view(shape[0], -1) if per_filter else theta[sl].view(1, -1)
+        rows = shape[0] if (per_filter and len(shape) > 1) else 1  # no filters anywhere: one per tensor
+        di, wi = d[sl].view(rows, -1), theta[sl].view(rows, -1)
         out[sl] = (di * (wi.norm(dim=1, keepdim=True) / (di.norm(dim=1, keepdim=True) + 1e-10))).reshape(-1)
     return out

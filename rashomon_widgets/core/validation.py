@@ -1,22 +1,343 @@
-"""Input validation shared by the core: every message says what was expected and what came."""
+"""Input validation for the whole package: every message says what was expected and what came.
+
+Every check takes the value and the name the user knows it by, returns the value (normalised: an
+``int``, a ``float``, a ``Path``) and raises ``TypeError`` for a value of the wrong kind, ``ValueError``
+for one of the right kind but out of range. Messages read ``"{name}: expected {what}, got {value}"``.
+"""
 from __future__ import annotations
 
 import math
+import numbers
+import os
+from pathlib import Path
 
 import torch
 
 
 def describe(x) -> str:
-    """A short description of a value for error messages."""
+    """A short description of a value for error messages.
+
+    Args:
+        x: any value.
+
+    Returns:
+        ``"tensor of shape (3,), dtype torch.float32, on cpu"`` for a tensor, ``"int 5"`` or
+        ``"str 'abc'"`` for a number or a string, else the type's name.
+    """
     if isinstance(x, torch.Tensor):
         return f"tensor of shape {tuple(x.shape)}, dtype {x.dtype}, on {x.device}"
-    return f"{type(x).__name__}"
+    if isinstance(x, str):
+        return f"str {x[:60]!r}" + ("..." if len(x) > 60 else "")
+    if isinstance(x, numbers.Number):
+        return f"{type(x).__name__} {x}"
+    return type(x).__name__
 
 
+# ----------------------------------------------------------------------------------------- numbers
+def check_int(value, name: str, low: int = 1, high: int | None = None) -> int:
+    """Validate an integer (not a bool) in ``[low, high]``, or ``>= low`` when ``high`` is None.
+
+    Args:
+        value: the value to check; any ``numbers.Integral`` (numpy integers too).
+        name: what the user calls it, for the message.
+        low: the smallest value allowed.
+        high: the largest value allowed, or None for no upper limit.
+
+    Returns:
+        ``value`` as a Python ``int``.
+
+    Raises:
+        TypeError: not an integer (a bool is not one).
+        ValueError: out of range.
+    """
+    what = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected {what}, got {describe(value)}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name}: expected {what}, got {value}")
+    return int(value)
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Validate a random seed: an int >= 0.
+
+    Args:
+        seed: the value to check.
+        name: what the user calls it.
+
+    Returns:
+        ``seed`` as an ``int``.
+
+    Raises:
+        TypeError: not an integer.
+        ValueError: negative.
+    """
+    return check_int(seed, name, 0)
+
+
+def _bounds(low, high, low_open: bool, high_open: bool) -> str:
+    if low is None and high is None:
+        return "a finite number"
+    if high is None:
+        return f"a finite number {'>' if low_open else '>='} {low:g}"
+    if low is None:
+        return f"a finite number {'<' if high_open else '<='} {high:g}"
+    return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def check_real(value, name: str, low: float | None = None, high: float | None = None, *,
+               low_open: bool = False, high_open: bool = False, what: str | None = None) -> float:
+    """Validate a real number (not a bool) between two bounds.
+
+    A bound of None means "no bound, but finite"; an infinite bound that is closed admits the
+    infinity itself (``low=0, high=math.inf`` allows ``inf``). NaN never passes. A 0-dim real tensor
+    counts as a number.
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+        low, high: the bounds, or None.
+        low_open, high_open: exclude the bound itself (``low_open=True`` means ``> low``).
+        what: the expectation in words for the message (default: from the bounds, e.g.
+            ``"a number in [0, 1)"`` or ``"a finite number > 0"``).
+
+    Returns:
+        ``value`` as a ``float``.
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: NaN, infinite where a bound does not allow it, or out of range.
+    """
+    what = what or _bounds(low, high, low_open, high_open)
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.dtype.is_complex \
+            and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected {what}, got {describe(value)}")
+    number = float(value)
+    ok = not math.isnan(number)
+    if low is None:
+        ok = ok and number > -math.inf
+    else:
+        ok = ok and (number > low if low_open else number >= low)
+    if high is None:
+        ok = ok and number < math.inf
+    else:
+        ok = ok and (number < high if high_open else number <= high)
+    if not ok:
+        raise ValueError(f"{name}: expected {what}, got {value}")
+    return number
+
+
+def check_positive(value, name: str, what: str = "a positive number") -> float:
+    """Validate a finite real number > 0.
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+        what: the expectation in words, for the message.
+
+    Returns:
+        ``value`` as a ``float``.
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: not finite, or not > 0.
+    """
+    return check_real(value, name, 0.0, low_open=True, what=what)
+
+
+def check_nonnegative(value, name: str, what: str = "a non-negative number") -> float:
+    """Validate a finite real number >= 0.
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+        what: the expectation in words, for the message.
+
+    Returns:
+        ``value`` as a ``float``.
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: not finite, or negative.
+    """
+    return check_real(value, name, 0.0, what=what)
+
+
+def check_fraction(value, name: str) -> float:
+    """Validate a real number strictly between 0 and 1.
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+
+    Returns:
+        ``value`` as a ``float``.
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: not in (0, 1).
+    """
+    return check_real(value, name, 0.0, 1.0, low_open=True, high_open=True)
+
+
+def check_tolerance(value, name: str = "tol", *, what: str = "a relative tolerance") -> float:
+    """Validate a relative tolerance in [0, 1).
+
+    Args:
+        value: the value to check (a 0-dim tensor counts).
+        name: what the user calls it.
+        what: what kind of tolerance, for the message.
+
+    Returns:
+        ``value`` as a ``float``.
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: outside [0, 1) or not finite.
+    """
+    return check_real(value, name, 0.0, 1.0, high_open=True, what=f"{what} in [0, 1)")
+
+
+def check_finite_loss(value: float, where: str) -> float:
+    """Validate a loss value: finite.
+
+    Args:
+        value: the loss.
+        where: what computed it, for the message.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: the loss is NaN or inf.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: the loss is {value}; expected a finite number. Check the "
+                         "parameters (NaN/inf weights?) and the data.")
+    return value
+
+
+# ----------------------------------------------------------------------------------------- options
+def check_choice(value, name: str, choices):
+    """Validate one of a fixed set of options (strings, or None where it is one of them).
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+        choices: the allowed values, in the order the message lists them.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: not one of ``choices``.
+    """
+    try:
+        ok = value in choices
+    except (TypeError, RuntimeError):  # e.g. a tensor, whose == is elementwise
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_callable(value, name: str, usage: str, *, optional: bool = False):
+    """Validate a callable (a loss, a callback), or None when ``optional``.
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+        usage: how it is called, for the message, e.g. ``"progress(done, total)"``.
+        optional: whether None is allowed.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        TypeError: not callable (and not an allowed None).
+    """
+    if optional and value is None:
+        return value
+    if not callable(value):
+        raise TypeError(f"{name}: expected a callable {usage}{' or None' if optional else ''}, "
+                        f"got {describe(value)}")
+    return value
+
+
+def check_module(value, name: str = "model") -> torch.nn.Module:
+    """Validate a ``torch.nn.Module``.
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        TypeError: not a module.
+    """
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {describe(value)}")
+    return value
+
+
+def check_path(value, name: str = "path", what: str = "a file path") -> Path:
+    """Validate a file-system path (``str`` or ``os.PathLike``); ``~`` is expanded.
+
+    Args:
+        value: the value to check.
+        name: what the user calls it.
+        what: the kind of path, for the message (``"a folder path"``).
+
+    Returns:
+        the path as a ``pathlib.Path``.
+
+    Raises:
+        TypeError: neither a string nor path-like.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected {what} (str or os.PathLike), got {describe(value)}")
+    return Path(value).expanduser()
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> torch.dtype:
+    """Validate a floating-point ``torch.dtype``.
+
+    Args:
+        dtype: the value to check.
+        name: what the user calls it.
+
+    Returns:
+        ``dtype``.
+
+    Raises:
+        TypeError: not a floating-point ``torch.dtype``.
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name}: expected a floating-point torch.dtype such as torch.float32, "
+                        f"got {describe(dtype)}")
+    return dtype
+
+
+# ----------------------------------------------------------------------------------------- vectors
 def check_vectors(v, num_params: int, dtype: torch.dtype, device: torch.device, *,
                   name: str = "v", allow_matrix: bool = False, rows: bool = False) -> torch.Tensor:
     """Validate a parameter-space vector (P,) or, with ``allow_matrix``, a block (P, K); with
     ``rows``, a stack of parameter vectors (M, P).
+
+    Args:
+        v: the value to check.
+        num_params: P.
+        dtype, device: the model's; ``v`` must have them.
+        name: what the user calls it.
+        allow_matrix: also accept a block of K vectors as columns (P, K).
+        rows: expect a stack of vectors as rows (M, P) instead.
+
+    Returns:
+        ``v`` itself.
 
     Raises:
         TypeError: ``v`` is not a tensor, or has the wrong dtype.
@@ -46,7 +367,16 @@ def check_vectors(v, num_params: int, dtype: torch.dtype, device: torch.device, 
 
 def check_point(x, name: str, like: torch.Tensor | None = None, like_name: str = "the first vector") -> torch.Tensor:
     """Validate one flat, finite, floating-point parameter vector (P,); with ``like``, one of the same
-    length, dtype and device (``like_name`` names it in the message).
+    length, dtype and device.
+
+    Args:
+        x: the value to check.
+        name: what the user calls it.
+        like: an already validated vector ``x`` must match, or None.
+        like_name: what the user calls ``like``, for the message.
+
+    Returns:
+        ``x`` itself.
 
     Raises:
         TypeError: not a tensor, or not floating point.
@@ -69,43 +399,3 @@ def check_point(x, name: str, like: torch.Tensor | None = None, like_name: str =
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     return x
-
-
-def check_int(value, name: str, low: int, high: int) -> int:
-    """Validate an integer in [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an int in [{low}, {high}], got {describe(value)}")
-    if not low <= value <= high:
-        raise ValueError(f"{name}: expected an int in [{low}, {high}], got {value}")
-    return value
-
-
-def check_choice(value, name: str, choices) -> str:
-    """Validate a string option."""
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
-
-def check_finite_loss(value: float, where: str) -> float:
-    """Raise if a loss value is NaN or inf."""
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: the loss is {value}; expected a finite number. Check the "
-                         "parameters (NaN/inf weights?) and the data.")
-    return value
-
-
-def check_tolerance(value, name: str = "tol") -> float:
-    """Validate a relative tolerance in [0, 1).
-
-    Raises:
-        TypeError: not a real number.
-        ValueError: outside [0, 1) or not finite.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not (
-            isinstance(value, torch.Tensor) and value.ndim == 0):
-        raise TypeError(f"{name}: expected a relative tolerance in [0, 1), got {describe(value)}")
-    value = float(value)
-    if not (math.isfinite(value) and 0 <= value < 1):
-        raise ValueError(f"{name}: expected a relative tolerance in [0, 1), got {value}")
-    return value

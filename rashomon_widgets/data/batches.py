@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_int, check_seed, describe
+from ..core.validation import check_int, check_seed, describe
 
 
 def batches(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, *, shuffle: bool = False,

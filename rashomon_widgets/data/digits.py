@@ -6,7 +6,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._checks import check_float_dtype, check_fraction, check_seed
+from ..core.validation import check_float_dtype, check_fraction, check_seed
 
 
 class Split(NamedTuple):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_float_dtype, check_int, check_seed, describe
+from ..core.validation import check_choice, check_float_dtype, check_int, check_seed, describe
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 MNIST_URL = "https://yann.lecun.com/exdb/mnist/"

@@ -12,7 +12,7 @@ import functools
 import numpy as np
 import torch
 
-from ._checks import check_float_dtype, check_int, check_seed
+from ..core.validation import check_float_dtype, check_int, check_seed
 
 # ITU-R BT.601 luma weights, the usual RGB -> grayscale conversion
 _LUMA = np.array([0.299, 0.587, 0.114])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_float_dtype
+from ..core.validation import check_float_dtype
 
 
 def xor(dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,7 +37,7 @@ from ..core.comparison.alignment import weight_matching
 from ..core.comparison.pruning import Sparsity, mask_overlap, masks_of, prune, sparsity
 from ..core.comparison.similarity import cosine_similarity, prediction_vectors
 from ..models import MLP, accuracy, train
-from ..models._checks import seeded
+from ..models._seeding import seeded
 
 Progress = Callable[[int, int, str], None]
 

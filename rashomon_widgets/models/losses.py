@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import describe
+from ..core.validation import describe
 
 
 def _check_same_shape(outputs, targets, name: str) -> None:

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_int, describe, seeded
+from ..core.validation import check_int, describe
+from ._seeding import seeded
 
 
 class _BasicBlock(nn.Module):
@@ -60,7 +61,7 @@ class PreResNet(nn.Module):
 
     def __init__(self, depth: int = 20, num_classes: int = 10):
         super().__init__()
-        depth = check_int(depth, "depth", minimum=8)
+        depth = check_int(depth, "depth", 8)
         if (depth - 2) % 6:
             raise ValueError(f"depth: expected 6 n + 2 (8, 14, 20, 26, ...), got {depth}")
         num_classes = check_int(num_classes, "num_classes")

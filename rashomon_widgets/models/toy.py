@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ._checks import check_float_dtype, check_positive, describe
+from ..core.validation import check_float_dtype, check_positive, describe
 from .losses import sum_of_squares
 
 

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 from ..core.comparison.pruning import check_masks
-from ._checks import check_choice, check_int, check_nonnegative, check_positive, describe, seeded
+from ..core.validation import (check_callable, check_choice, check_int, check_module, check_nonnegative, check_positive,
+                               check_seed, describe)
+from ._seeding import seeded
 from .losses import sum_of_squares
 from .mlp import MLP, xor_mlp
 
@@ -121,7 +123,7 @@ def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: f
         raise TypeError("callback: expected a callable callback(epoch, loss) or None, "
                         f"got {describe(callback)}")
     inputs, targets = _check_data(data)
-    epochs = check_int(epochs, "epochs", minimum=0)
+    epochs = check_int(epochs, "epochs", 0)
     optimizer = check_choice(optimizer, "optimizer", OPTIMIZERS)
     reduction = check_choice(reduction, "reduction", ("mean", "sum"))
     lr = _DEFAULT_LR[optimizer] if lr is None else check_positive(lr, "lr")
@@ -293,7 +295,7 @@ def xor_minimum(width: int = 2, seed: int = 0, activation: str = "sigmoid", *,
     from ..data.xor import xor
 
     tol = check_positive(tol, "tol")
-    seed = check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     max_tries = check_int(max_tries, "max_tries")
     inputs, targets = xor(torch.float64)
     best = math.inf

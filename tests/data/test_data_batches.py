@@ -24,8 +24,8 @@ def test_shuffle_is_a_seeded_permutation():
 
 @pytest.mark.parametrize("args, error, message", [
     ((torch.zeros(4, 2), torch.zeros(3), 2), ValueError, "inputs have 4 samples but targets have 3"),
-    ((torch.zeros(4, 2), torch.zeros(4), 0), ValueError, "batch_size: expected an integer >= 1, got 0"),
-    ((torch.zeros(4, 2), torch.zeros(4), 2.0), TypeError, "batch_size: expected an integer"),
+    ((torch.zeros(4, 2), torch.zeros(4), 0), ValueError, "batch_size: expected an int >= 1, got 0"),
+    ((torch.zeros(4, 2), torch.zeros(4), 2.0), TypeError, "batch_size: expected an int"),
     (([[0.0]], torch.zeros(1), 1), TypeError, "inputs: expected a torch.Tensor, got list"),
     ((torch.zeros(0, 2), torch.zeros(0), 1), ValueError, "at least one sample"),
 ])

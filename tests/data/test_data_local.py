@@ -80,7 +80,7 @@ def test_synthetic_cifar():
     again = synthetic_cifar(n=6, seed=2)
     assert torch.equal(again[0], images) and torch.equal(again[1], labels)
     assert int(synthetic_cifar(n=50, num_classes=2)[1].max()) <= 1
-    with pytest.raises(ValueError, match="n: expected an integer >= 1"):
+    with pytest.raises(ValueError, match="n: expected an int >= 1"):
         synthetic_cifar(n=0)
 
 

@@ -28,10 +28,10 @@ def test_size_zoom_and_contrast():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"n": 0}, ValueError, "n: expected an integer >= 1, got 0"),
-    ({"size": 2.5}, TypeError, "size: expected an integer"),
+    ({"n": 0}, ValueError, "n: expected an int >= 1, got 0"),
+    ({"size": 2.5}, TypeError, "size: expected an int"),
     ({"size": 8, "zoom": 100}, ValueError, r"size \* zoom: expected at most 427 pixels"),
-    ({"seed": -3}, ValueError, "seed: expected an integer >= 0"),
+    ({"seed": -3}, ValueError, "seed: expected an int >= 0"),
     ({"dtype": torch.uint8}, TypeError, "dtype"),
 ])
 def test_bad_arguments(kwargs, error, message):

@@ -63,13 +63,13 @@ def test_gaussian_initialisation():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: MLP(2, (2,), 1, activation="softplus"), ValueError,
-     "activation: expected one of 'tanh', 'relu', 'sigmoid', 'gelu', got str 'softplus'"),
-    (lambda: MLP(2, (2, 0), 1), ValueError, r"hidden\[1\]: expected an integer >= 1, got 0"),
+     "activation: expected one of 'tanh', 'relu', 'sigmoid', 'gelu', got 'softplus'"),
+    (lambda: MLP(2, (2, 0), 1), ValueError, r"hidden\[1\]: expected an int >= 1, got 0"),
     (lambda: MLP(2, "22", 1), TypeError, "hidden: expected a tuple of layer widths"),
-    (lambda: MLP(2.0, (2,), 1), TypeError, "in_features: expected an integer"),
-    (lambda: xor_mlp(width=True), TypeError, "width: expected an integer"),
+    (lambda: MLP(2.0, (2,), 1), TypeError, "in_features: expected an int"),
+    (lambda: xor_mlp(width=True), TypeError, "width: expected an int"),
     (lambda: xor_mlp(dtype=torch.int32), TypeError, "dtype: expected a floating-point"),
-    (lambda: xor_mlp(seed=-1), ValueError, "seed: expected an integer >= 0"),
+    (lambda: xor_mlp(seed=-1), ValueError, "seed: expected an int >= 0"),
     (lambda: digits_mlp(hidden=(128, -1)), ValueError, r"hidden\[1\]"),
 ])
 def test_bad_arguments(call, error, message):

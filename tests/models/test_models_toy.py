@@ -50,10 +50,10 @@ def test_float32_dtype_follows():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"a": 0.0}, ValueError, "a: expected a finite number > 0, got 0.0"),
-    ({"b": -1.0}, ValueError, "b: expected a finite number > 0"),
-    ({"a": float("nan")}, ValueError, "a: expected a finite number > 0"),
-    ({"a": "1"}, TypeError, "a: expected a finite number > 0, got str"),
+    ({"a": 0.0}, ValueError, "a: expected a positive number, got 0.0"),
+    ({"b": -1.0}, ValueError, "b: expected a positive number"),
+    ({"a": float("nan")}, ValueError, "a: expected a positive number"),
+    ({"a": "1"}, TypeError, "a: expected a positive number, got str"),
     ({"point": (1.0, 2.0)}, TypeError, "point: expected three real numbers"),
     ({"point": (1.0, 2.0, float("inf"))}, ValueError, "point: expected finite coordinates"),
     ({"dtype": torch.int64}, TypeError, "dtype: expected a floating-point torch.dtype"),

@@ -90,9 +90,9 @@ def test_divergence_raises():
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"optimizer": "rmsprop"}, ValueError, "optimizer: expected one of 'adam', 'sgd', 'lbfgs'"),
     ({"optimizer": "lbfgs", "batch_size": 2}, ValueError, "works on the full batch"),
-    ({"lr": -1.0}, ValueError, "lr: expected a finite number > 0, got -1.0"),
-    ({"epochs": 1.5}, TypeError, "epochs: expected an integer"),
-    ({"batch_size": 0}, ValueError, "batch_size: expected an integer >= 1, got 0"),
+    ({"lr": -1.0}, ValueError, "lr: expected a positive number, got -1.0"),
+    ({"epochs": 1.5}, TypeError, "epochs: expected an int"),
+    ({"batch_size": 0}, ValueError, "batch_size: expected an int >= 1, got 0"),
     ({"momentum": 0.9}, ValueError, "momentum: only used by optimizer='sgd'"),
     ({"reduction": "max"}, ValueError, "reduction"),
     ({"callback": 3}, TypeError, "callback"),

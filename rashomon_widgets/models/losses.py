@@ -106,3 +106,9 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"cross_entropy: expected logits (N, C) and targets (N,), got "
                          f"{tuple(logits.shape)} and {tuple(targets.shape)}")
     return F.cross_entropy(logits, targets)
+
+
+# how each loss reduces over samples, read by rw.Landscape (as it reads torch.nn losses' .reduction)
+mse_loss.reduction = "mean"
+sum_of_squares.reduction = "sum"
+cross_entropy.reduction = "mean"

@@ -11,6 +11,7 @@ import numbers
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -399,3 +400,59 @@ def check_point(x, name: str, like: torch.Tensor | None = None, like_name: str =
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     return x
+
+
+# ----------------------------------------------------------------------------------------- curves
+def check_curve_ts(ts, name: str = "ts") -> torch.Tensor:
+    """Validate values of a curve's parameter t: a number or a 1-D sequence, all in [0, 1].
+
+    Args:
+        ts: a number, a sequence, a numpy array or a tensor.
+        name: what the user calls it.
+
+    Returns:
+        a float64 CPU tensor (M,).
+
+    Raises:
+        TypeError: not numbers.
+        ValueError: more than one dimension, no values, or a value outside [0, 1] (or not finite).
+    """
+    if isinstance(ts, torch.Tensor):
+        arr = ts.detach().double().cpu()
+    else:
+        try:
+            arr = torch.as_tensor(np.asarray(ts, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected numbers in [0, 1], got {describe(ts)}") from None
+    if arr.ndim > 1:
+        raise ValueError(f"{name}: expected a number or a 1-D sequence of numbers in [0, 1], got shape "
+                         f"{tuple(arr.shape)}")
+    arr = arr.reshape(-1)
+    if arr.numel() == 0:
+        raise ValueError(f"{name}: expected at least one value in [0, 1], got none")
+    bad = ~torch.isfinite(arr) | (arr < 0) | (arr > 1)
+    if bool(bad.any()):
+        raise ValueError(f"{name}: expected values in [0, 1] (t = 0 is theta_a, t = 1 is theta_b), got "
+                         f"{float(arr[bad][0])!r}")
+    return arr
+
+
+def check_curve_t(t, name: str = "t") -> float:
+    """Validate one value of a curve's parameter t, in [0, 1].
+
+    Args:
+        t: a number (a 0-dim tensor counts).
+        name: what the user calls it.
+
+    Returns:
+        ``t`` as a ``float``.
+
+    Raises:
+        TypeError: not a single number (the message points to ``curve.points(ts)`` for many).
+        ValueError: outside [0, 1] or not finite.
+    """
+    if isinstance(t, torch.Tensor) and t.ndim == 0:
+        t = float(t)
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name}: expected a number in [0, 1], got {describe(t)}; use curve.points(ts) for many")
+    return float(check_curve_ts(t, name)[0])

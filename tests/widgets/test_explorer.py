@@ -99,7 +99,11 @@ def test_surface_view_rejects_non_surfaces():
 
 def test_spectrum_view_counts_near_zero():
     view = rw.SpectrumView()
-    assert view.show_spectrum(np.array([0.0, 1e-9, 0.5, 2.0]), tol=1e-6) == 2
+    spectrum = rw.core.Spectrum(torch.tensor([0.0, 1e-9, 0.5, 2.0], dtype=torch.float64), tol=1e-6)
+    assert view.show_spectrum(spectrum) == spectrum.num_near_zero == 2
+    assert "<b>2</b> of 4" in view.label.value
+    with pytest.raises(TypeError, match="expected an rw.core.Spectrum"):
+        view.show_spectrum(np.array([0.0, 1.0]))
     grid = np.linspace(-1, 1, 201)
     dens = np.exp(-grid ** 2 / 0.01)
     dens /= np.trapezoid(dens, grid)

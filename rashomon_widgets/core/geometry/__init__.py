@@ -1,7 +1,9 @@
 """Geometry in parameter space: planes and loss surfaces, curves between minima, paths and walks
 inside a Rashomon set, and the chart (tangent + retraction) that keeps them on it."""
-from .curves import BezierCurve, Curve, PolyChain, load_curve
-from .diagnostics import CurveTable, along_curve
+from .curve_base import Curve
+from .curve_table import CurveTable
+from .curves import BezierCurve, PolyChain, load_curve
+from .diagnostics import along_curve
 from .fitting import fit_curve, with_batch_statistics
 from .paths import NullSpacePath, manifold_walk, null_space_path
 from .plane import Plane, Surface

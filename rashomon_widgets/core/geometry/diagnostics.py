@@ -10,118 +10,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..curvature import density as _density
-from ..validation import check_int, describe
 from ..curvature._data import as_batches
-from .curves import Curve, _as_ts, check_curve_for
 from ..curvature.nullspace import count_near_zero
 from ..curvature.spectra import default_tol
+from ..validation import check_callable, check_curve_ts, check_int, check_real, check_tolerance, describe
+from .curve_table import COLUMNS, CurveTable
+from .curves import Curve, check_curve_for
 
-#: what every column of a :class:`CurveTable` holds
-COLUMNS = {
-    "t": "curve parameter (0 = theta_a, 1 = theta_b)",
-    "train_loss": "loss on the Landscape's data",
-    "train_accuracy": "accuracy on the Landscape's data",
-    "test_loss": "loss on test_data",
-    "test_accuracy": "accuracy on test_data",
-    "grad_norm": "|grad_theta L|, the parameter gradient's norm (near 0 on the ridge)",
-    "input_jacobian_norm": "mean over samples of |d outputs / d inputs|_F (raw outputs)",
-    "hvp_line": "|H u|, u the unit straight-line direction (theta_b - theta_a)",
-    "hvp_detour": "|H d|, d the unit detour direction (main bend - midpoint, orthogonal to u)",
-    "hvp_tangent": "|H tau|, tau the unit tangent of the curve",
-    "hvp_line_std": "spread (std) of |H u| over the samples",
-    "hvp_detour_std": "spread (std) of |H d| over the samples",
-    "hvp_tangent_std": "spread (std) of |H tau| over the samples",
-    "curvature_line": "u^T H u, the second derivative of the loss along u",
-    "curvature_detour": "d^T H d",
-    "curvature_tangent": "tau^T H tau (near 0 where the curve follows the ridge)",
-    "trace": "trace of the Hessian (exact, or Hutch++)",
-    "slq_trace": "trace from the stochastic Lanczos quadrature (P * sum of weight * node)",
-    "near_zero": "eigenvalues with |lambda| <= tol * max|lambda| (exact count, or SLQ estimate)",
-}
-
-
-@dataclass
-class CurveTable:
-    """Columns of diagnostics along a curve: ``table["hvp_tangent"]`` is a numpy array over ``table["t"]``.
-
-    Attributes:
-        columns: name -> 1-D float64 array, all of the same length (one entry per t).
-        notes: how the numbers were obtained (methods, sample counts, tolerances).
-        slq: the stochastic Lanczos quadrature ``(nodes, weights)`` at every t (None without curvature);
-            ``rw.core.spectral``-style densities can be drawn from them without new products.
-    """
-
-    columns: dict[str, np.ndarray]
-    notes: dict = field(default_factory=dict)
-    slq: list | None = None
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self.columns:
-            raise KeyError(f"{name!r}: expected one of {', '.join(self.columns)}")
-        return self.columns[name]
-
-    def __contains__(self, name) -> bool:
-        return name in self.columns
-
-    def __len__(self) -> int:
-        return len(self.columns["t"])
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.columns)
-
-    def density(self, i: int, *, grid_size: int = 400, sigma: float | None = None):
-        """The eigenvalue density at row ``i`` from its stored SLQ nodes and weights, Gaussian-broadened
-        as :meth:`Landscape.density` does: ``(grid, density)``, integrating to 1."""
-        if self.slq is None:
-            raise ValueError("density: this table has no SLQ runs; call along_curve(..., curvature=True)")
-        nodes, weights = self.slq[check_int(i, "i", -len(self.slq), len(self.slq) - 1)]
-        lo, hi = float(nodes.min()), float(nodes.max())
-        sigma = sigma or 0.01 * max(hi - lo, abs(hi), 1e-12)
-        grid = np.linspace(lo - 6 * sigma, hi + 6 * sigma, check_int(grid_size, "grid_size", 2, 10**7))
-        dens = (weights[None] * np.exp(-0.5 * ((grid[:, None] - nodes[None]) / sigma) ** 2)).sum(1)
-        dens /= np.trapezoid(dens, grid)
-        return grid, dens
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """Plain lists (JSON-ready)."""
-        return {k: v.tolist() for k, v in self.columns.items()}
-
-    def to_markdown(self, columns: list[str] | None = None, fmt: str = ".3g") -> str:
-        """A markdown table of ``columns`` (default: all but the ``*_std`` ones)."""
-        names = columns or [n for n in self.columns if not n.endswith("_std")]
-        for n in names:
-            self[n]
-        head = "| " + " | ".join(names) + " |"
-        rule = "|" + "|".join("---:" for _ in names) + "|"
-        rows = ["| " + " | ".join(_fmt(self.columns[n][i], n, fmt) for n in names) + " |" for i in range(len(self))]
-        return "\n".join([head, rule, *rows])
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def __repr__(self) -> str:
-        return f"CurveTable({len(self)} points; columns: {', '.join(self.columns)})"
-
-
-def _fmt(value: float, name: str, fmt: str) -> str:
-    if not np.isfinite(value):
-        return "-"
-    if name == "t":
-        return f"{value:.3f}"
-    if name == "near_zero" and float(value).is_integer():
-        return f"{int(value)}"
-    return format(value, fmt)
+__all__ = ["along_curve", "input_jacobian_norm", "classification_accuracy", "CurveTable", "COLUMNS"]
 
 
 def classification_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-    """Share of rows whose arg-max output is the class index in ``targets`` (N,)."""
+    """The share of rows whose arg-max output is the class index in ``targets``.
+
+    Args:
+        outputs: (N, C) scores.
+        targets: (N,) class indices.
+
+    Returns:
+        a float in [0, 1].
+    """
     return float((outputs.argmax(-1) == targets).double().mean())
 
 
@@ -152,6 +65,14 @@ def input_jacobian_norm(ls, theta: torch.Tensor, inputs: torch.Tensor) -> float:
     One backward pass per output unit over the whole batch: exact when samples are processed
     independently (eval-mode models; with batch statistics, see ``with_batch_statistics``, it is the
     derivative with the batch's statistics held as they respond).
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,) the parameters.
+        inputs: (N, ...) one batch of inputs.
+
+    Returns:
+        the mean norm, a float.
     """
     x = inputs.detach().clone().requires_grad_(True)
     with torch.enable_grad():
@@ -180,8 +101,8 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     mean of ``v^T H v``. They are the same points on the curve the write-up's "models moving in the
     direction of the vector" would visit.
 
-    Curvature: ``exact`` (default: small models, ``ls.policy.is_small``) uses the dense Hessian at every t: top eigenvalues, exact
-    trace and the exact near-zero count (``|lambda| <= tol * max|lambda|``, ``tol`` =
+    Curvature: ``exact`` (default: small models, ``ls.policy.is_small``) uses the dense Hessian at
+    every t: top eigenvalues, exact trace and the exact near-zero count (``|lambda| <= tol * max|lambda|``, ``tol`` =
     ``near_zero_tol`` or the dtype's default, see ``rw.core.default_tol``). Otherwise: Lanczos for the
     top ``top_k`` eigenvalues, Hutch++ with ``trace_products`` products for the trace, and the near-zero
     count is the SLQ estimate ``P * (weight of Ritz nodes with |node| <= tol * max|node|)`` with
@@ -201,6 +122,10 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         num_samples, t_jitter: the HVP samples per point (see above).
         curvature: False skips eigenvalues, trace, SLQ and near-zero counts (the expensive part).
         top_k: how many top eigenvalues (columns ``eig_1`` ...).
+        exact: dense Hessian at every t (default: for small models, ``ls.policy.is_small``).
+        near_zero_tol: the relative tolerance of the near-zero count (see above).
+        trace_products: Hessian products of the Hutch++ trace (matrix-free mode).
+        slq_vectors, slq_steps: the stochastic Lanczos quadrature (see above).
         max_input_samples: samples used for the input-Jacobian norm (the first ones of the data).
         seed: seed of the random vectors (Lanczos start, Hutch++, SLQ).
         progress: called as ``progress(done, total)`` after every t.
@@ -208,25 +133,28 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     Returns:
         A :class:`CurveTable` (see ``COLUMNS`` for what each column holds).
 
+    Raises:
+        TypeError: a curve, accuracy or progress of the wrong kind, or non-numbers.
+        ValueError: a curve for another model, t values outside [0, 1], or numbers out of range.
+
     Example:
         >>> table = rw.core.along_curve(ls, curve, 11, test_data=split.test)   # doctest: +SKIP
         >>> table["hvp_tangent"] < table["hvp_line"]                          # doctest: +SKIP
     """
     check_curve_for(ls, curve)
-    ts = _as_ts(torch.linspace(0, 1, check_int(ts, "ts", 1, 100_000)) if isinstance(ts, int) and not isinstance(ts, bool)
-                else ts, "ts").numpy()
+    if isinstance(ts, int) and not isinstance(ts, bool):
+        ts = torch.linspace(0, 1, check_int(ts, "ts", 1, 100_000))
+    ts = check_curve_ts(ts, "ts").numpy()
     num_samples = check_int(num_samples, "num_samples", 1, 1000)
-    if isinstance(t_jitter, bool) or not isinstance(t_jitter, (int, float)) or not 0 <= t_jitter <= 0.5:
-        raise ValueError(f"t_jitter: expected a number in [0, 0.5], got {t_jitter!r}")
+    t_jitter = check_real(t_jitter, "t_jitter", 0.0, 0.5)
     top_k = check_int(top_k, "top_k", 1, ls.num_params)
-    if near_zero_tol is not None and not (isinstance(near_zero_tol, (int, float)) and 0 <= near_zero_tol < 1):
-        raise ValueError(f"near_zero_tol: expected a relative tolerance in [0, 1), got {near_zero_tol!r}")
+    if near_zero_tol is not None:
+        near_zero_tol = check_tolerance(near_zero_tol, "near_zero_tol")
     max_input_samples = check_int(max_input_samples, "max_input_samples", 1, 10**9)
     slq_vectors = check_int(slq_vectors, "slq_vectors", 1, 10_000)
     slq_steps = check_int(slq_steps, "slq_steps", 1, 100_000)
     trace_products = check_int(trace_products, "trace_products", 3, 10**7)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress: expected a callable progress(done, total) or None, got {describe(progress)}")
+    check_callable(progress, "progress", "progress(done, total)", optional=True)
     if exact is None:
         exact = ls.policy.is_small(ls.num_params)
     test_batches = as_batches(test_data, ls.device) if test_data is not None else None
@@ -317,7 +245,8 @@ def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_st
     else:
         top, _ = ls.eigs(top_k, "largest", theta, seed=seed)
         out["trace"] = ls.trace(theta, method="hutch++", num_products=trace_products, seed=seed)
-        nodes, weights = _density.slq(ls, theta, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed)
+        with ls.hessian_operator(theta) as op:
+            nodes, weights = _density.slq(op, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed)
     for j in range(top_k):
         out[f"eig_{j + 1}"] = float(top[j]) if j < len(top) else math.nan
     slq_runs.append((nodes, weights))

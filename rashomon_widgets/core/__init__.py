@@ -14,14 +14,15 @@ as a small model. Sweeps and scripts import this on machines without a browser s
 from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behavioural_gradients, cosine_similarity,
                          dimension_bound, gauss_newton, hessian_rank, magnitude_masks, mask_overlap, masks_of,
                          matrix_rank, permute_hidden_units, prediction_vectors, prune, sparsity, weight_matching)
-from .curvature import (HessianOperator, JacobianOperator, Landscape, SizePolicy, Spectrum, count_near_zero,
-                        default_tol)
+from .curvature import (BatchStatisticsWarning, CurvatureWarning, HessianOperator, HVPFormWarning, JacobianOperator,
+                        Landscape, SizePolicy, Spectrum, count_near_zero, default_tol)
 from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, Surface, along_curve, fit_curve,
                        load_curve, manifold_walk, null_space_path, with_batch_statistics)
 
 __all__ = [
     # evaluation and curvature (rashomon_widgets.core.curvature)
     "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SizePolicy",
+    "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning",
     # planes and loss surfaces
     "Plane", "Surface",
     # curves between minima (Garipov et al.) and diagnostics along them

@@ -4,12 +4,13 @@
 ``JacobianOperator`` are the matrix-free operators every algorithm here works on (Lanczos eigenpairs,
 spectral density, trace, null space).
 """
-from .landscape import Landscape
-from .nullspace import count_near_zero
+from .hvp import HVPFormWarning
+from .landscape import BatchStatisticsWarning, Landscape
+from .nullspace import CurvatureWarning, count_near_zero
 from .spectra import default_tol
 from .operators import HessianOperator, JacobianOperator
 from .policy import SizePolicy
 from .spectra import Spectrum
 
 __all__ = ["Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SizePolicy",
-           "count_near_zero", "default_tol"]
+           "count_near_zero", "default_tol", "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning"]

@@ -657,8 +657,11 @@ class Landscape:
             return self.spectrum(point, tol=tol, vectors=True).null_vectors()
         basis = _nullspace.jacobian_null_space(self.jacobian(point), tol)
         with self.hessian_operator(point) as op:
-            scale = float(_spectra.lanczos_eigs(op, 1, "largest", tol=1e-3)[0].abs()[0]) \
-                if self.num_params > 3 else float(torch.linalg.eigvalsh(op.to_dense()).abs().max())
+            if self.policy.is_small(self.num_params) or self.num_params < 4:
+                scale = float(torch.linalg.eigvalsh(op.to_dense()).abs().max())
+            else:  # the top eigenvalue by magnitude: both ends, loosely (a scale, not an answer)
+                scale = max(float(_spectra.lanczos_eigs(op, 1, which, tol=1e-3)[0].abs()[0])
+                            for which in ("largest", "smallest"))
             ratio = _nullspace.sampled_curvature(op, basis, scale)
         _nullspace.warn_if_curved(ratio, tol, f"the Jacobian's null space ({basis.shape[1]} directions)")
         return basis

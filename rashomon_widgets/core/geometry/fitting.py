@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from ..validation import check_int, describe
-from ._files import atomic_save
-from .curves import Curve, check_curve_for
+from ..validation import check_callable, check_int, check_module, check_positive, check_seed
+from .curve_base import Curve
+from .curves import check_curve_for
 
 FitProgress = Callable[[int, int, float], None]
 
@@ -46,8 +45,8 @@ def fit_curve(ls, curve: Curve, *, steps: int | None = None, epochs: int | None 
         ls: the :class:`Landscape` (model, loss and data).
         curve: a :class:`BezierCurve` or :class:`PolyChain` in the model's parameter space; changed in
             place.
-        steps: total optimiser steps. Give ``steps`` or ``epochs`` (``epochs * len(ls.batches)`` steps);
-            neither means 200 steps.
+        steps: total optimiser steps. Give ``steps`` or ``epochs``; neither means 200 steps.
+        epochs: passes over the Landscape's batches instead: ``epochs * len(ls.batches)`` steps.
         lr: Adam's learning rate.
         num_t: values of t per step.
         seed: seed of the t draws.
@@ -71,13 +70,11 @@ def fit_curve(ls, curve: Curve, *, steps: int | None = None, epochs: int | None 
     if epochs is not None:
         steps = check_int(epochs, "epochs", 0, 10**9) * len(ls.batches)
     steps = 200 if steps is None else check_int(steps, "steps", 0, 10**9)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
+    lr = check_positive(lr, "lr", "a positive learning rate")
     num_t = check_int(num_t, "num_t", 1, 10_000)
-    seed = check_int(seed, "seed", 0, 2**62)
+    seed = check_seed(seed)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1, 10**9)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress: expected a callable progress(step, total, loss) or None, got {describe(progress)}")
+    check_callable(progress, "progress", "progress(step, total, loss)", optional=True)
     if curve.num_bends == 0:
         raise ValueError("curve: expected at least one bend to fit, got num_bends=0 (a straight line)")
     if checkpoint is not None:
@@ -86,11 +83,11 @@ def fit_curve(ls, curve: Curve, *, steps: int | None = None, epochs: int | None 
             _resume_from(curve, checkpoint)
 
     bends = curve.bends.clone().requires_grad_(True)
-    opt = torch.optim.Adam([bends], lr=float(lr))
+    opt = torch.optim.Adam([bends], lr=lr)
     if curve.fit_state.get("optimizer") is not None:
         opt.load_state_dict(curve.fit_state["optimizer"])
         for group in opt.param_groups:
-            group["lr"] = float(lr)
+            group["lr"] = lr
     start = int(curve.fit_state["step"])
     batches = ls.batches
     for step in range(start, steps):
@@ -155,12 +152,19 @@ def with_batch_statistics(model: torch.nn.Module) -> torch.nn.Module:
     a Landscape built on it gives each point of parameter space its own statistics. Use whole-data or
     large batches; the user's model is not changed.
 
+    Args:
+        model: a ``torch.nn.Module``.
+
+    Returns:
+        the copy.
+
+    Raises:
+        TypeError: ``model`` is not a module.
+
     Example:
         >>> ls = rw.Landscape(with_batch_statistics(model_a), loss_fn, data)   # doctest: +SKIP
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
-    out = copy.deepcopy(model)
+    out = copy.deepcopy(check_module(model))
     for m in out.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.track_running_stats = False

@@ -21,7 +21,17 @@ def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: i
     Gaussian directions projected with :meth:`Landscape.project_tangent` (Jacobian products only)
     and orthonormalised (``max_iter`` lsqr iterations per direction: the projection is approximate
     for large models, whose Jacobians have a continuum of small singular values; :func:`retract`
-    removes what is left). Fewer than ``k`` columns come back when the null space is smaller.
+    removes what is left).
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,) the point.
+        k: how many directions, 1 <= k <= P.
+        seed: seed of the random directions (large models).
+        max_iter: lsqr iterations per direction (large models).
+
+    Returns:
+        (P, d) orthonormal columns, d <= k (fewer when the null space is smaller).
     """
     check_int(k, "k", 1, ls.num_params)
     if ls.policy.is_small(ls.num_params):
@@ -39,6 +49,7 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
     """Gauss-Newton steps from ``theta`` until the outputs equal ``target`` (the behaviour to keep).
 
     Args:
+        ls: the :class:`Landscape`.
         theta: the point to pull back (P,).
         target: the outputs to reach, as returned by :meth:`Landscape.outputs`.
         max_steps: Gauss-Newton iterations at most.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..validation import check_choice, check_int, describe
+from ..validation import check_choice, check_int, check_positive, check_real, check_seed
 from .manifold import retract
 
 
@@ -60,14 +60,6 @@ class NullSpacePath:
     def __repr__(self) -> str:
         return (f"NullSpacePath({len(self)} points, length {self.length:.4g}, max loss {self.max_loss:.3g}, "
                 f"reached={self.reached}: {self.reason})")
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a positive number, got {describe(value)}")
-    if not value > 0:
-        raise ValueError(f"{name}: expected a positive number, got {value}")
-    return float(value)
 
 
 def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: float | None = None,
@@ -116,9 +108,9 @@ def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: f
     theta_b = ls.check_theta(_as_point(theta_b, "theta_b")).detach().clone()
     check_choice(method, "method", ("auto", "hessian", "tangent"))
     check_int(max_steps, "max_steps", 1, 10**7)
-    tol = _check_positive(tol, "tol")
-    behaviour_rtol = _check_positive(behaviour_rtol, "behaviour_rtol")
-    min_progress = _check_positive(min_progress, "min_progress")
+    tol = check_positive(tol, "tol")
+    behaviour_rtol = check_positive(behaviour_rtol, "behaviour_rtol")
+    min_progress = check_positive(min_progress, "min_progress")
     if tol >= 1 or min_progress >= 1:
         raise ValueError(f"tol, min_progress: expected shares in (0, 1), got tol={tol}, min_progress={min_progress}")
     if method == "auto":
@@ -134,7 +126,7 @@ def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: f
             "The path keeps theta_a's outputs; join points of different behaviour with a curve "
             "(rw.BezierCurve) instead.")
     total = float((theta_b - theta_a).norm())
-    step = total / 20 if step is None else _check_positive(step, "step")
+    step = total / 20 if step is None else check_positive(step, "step")
 
     thetas, distances = [theta_a], [total]
     if total == 0.0:
@@ -218,18 +210,28 @@ def manifold_walk(ls, theta: torch.Tensor | None = None, *, num_steps: int = 30,
     retracted to the behaviour of ``theta``. Use it to make a second point of the same connected set,
     e.g. a target for :func:`null_space_path`.
 
+    Args:
+        ls: the :class:`~rashomon_widgets.Landscape`.
+        theta: (P,) the start; default the trained parameters.
+        num_steps: how many steps.
+        step: the length of every step in parameter space.
+        persistence: the share of the previous direction each new direction keeps, in [0, 1).
+        seed: seed of the random directions.
+
+    Returns:
+        (num_steps + 1, P) the points, the first one ``theta``.
+
     Raises:
         TypeError / ValueError: bad arguments; ValueError also when the tangent space is empty (no
         manifold to walk on) or a step cannot be retracted (try a smaller ``step``).
     """
     theta = ls.theta if theta is None else ls.check_theta(_as_point(theta, "theta")).detach().clone()
     check_int(num_steps, "num_steps", 1, 10**6)
-    step = _check_positive(step, "step")
-    if isinstance(persistence, bool) or not isinstance(persistence, (int, float)) or not 0 <= persistence < 1:
-        raise ValueError(f"persistence: expected a share in [0, 1), got {persistence!r}")
+    step = check_positive(step, "step")
+    persistence = check_real(persistence, "persistence", 0.0, 1.0, high_open=True, what="a share in [0, 1)")
     target = ls.outputs(theta).reshape(-1)
     g = torch.Generator(device=ls.device)
-    g.manual_seed(int(seed))
+    g.manual_seed(check_seed(seed))
     points, direction = [theta], torch.zeros_like(theta)
     for i in range(num_steps):
         noise = torch.randn(ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)

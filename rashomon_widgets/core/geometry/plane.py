@@ -1,12 +1,13 @@
 """Two-dimensional slices of parameter space, and the loss surface over a grid on them."""
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..validation import check_choice, check_int, check_point
+from ..validation import check_choice, check_int, check_point, check_positive, check_seed
 
 GRID_CHUNK_BYTES = 64 * 2**20  # parameter vectors of the grid built at once by Plane.surface
 
@@ -36,7 +37,16 @@ class Plane:
 
     Build one with :meth:`through` (three points, Garipov et al.'s coordinates), :meth:`random`
     (Gaussian directions, filter-normalised as in Li et al. 2018) or :meth:`eigen` (Hessian
-    eigenvectors). ``extent`` is the default grid range ``((x0, x1), (y0, y1))``.
+    eigenvectors).
+
+    Args:
+        origin: (P,) the point at plane coordinates (0, 0).
+        d1, d2: (P,) the directions of the x and y axes (same length, dtype and device as ``origin``).
+        extent: the default grid range ``((x0, x1), (y0, y1))``; default ``((-1, 1), (-1, 1))``.
+
+    Raises:
+        TypeError: vectors that are not floating-point tensors.
+        ValueError: vectors of different shapes, dtypes or devices, or non-finite values.
     """
 
     def __init__(self, origin: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor, *, extent=None):
@@ -50,8 +60,14 @@ class Plane:
         """The plane through three points, orthonormalised: a at (0, 0), b at (|b - a|, 0).
 
         These are the coordinates of Garipov et al. (2018): ``d1 = (b - a) / |b - a|``, ``d2`` is
-        ``c - a`` made orthogonal to ``d1`` and normalised. The default extent covers the three points
-        with ``margin`` of their spread on every side.
+        ``c - a`` made orthogonal to ``d1`` and normalised.
+
+        Args:
+            a, b, c: (P,) the three points.
+            margin: the share of the points' spread added on every side of the default extent.
+
+        Returns:
+            a :class:`Plane` whose extent covers the three points.
 
         Raises:
             ValueError: the points are not distinct or are collinear.
@@ -100,7 +116,7 @@ class Plane:
         check_choice(normalization, "normalization", ("filter", "layer", None))
         origin = ls.theta if theta is None else ls.check_theta(theta).clone()
         g = torch.Generator(device=ls.device)
-        g.manual_seed(seed)
+        g.manual_seed(check_seed(seed))
         dirs = []
         for _ in range(2):
             d = torch.randn(ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)
@@ -117,17 +133,42 @@ class Plane:
 
     @classmethod
     def eigen(cls, ls, which: str = "smallest", *, theta=None, scale: float = 1.0, **eigs_kwargs) -> "Plane":
-        """The plane through ``theta`` along the two smallest (or largest) Hessian eigenvectors."""
+        """The plane through ``theta`` along the two smallest (or largest) Hessian eigenvectors.
+
+        Args:
+            ls: the :class:`Landscape`.
+            which: ``"smallest"`` or ``"largest"`` (see :meth:`Landscape.eigs`).
+            theta: the origin (P,); default the trained parameters.
+            scale: the length of both directions.
+            **eigs_kwargs: passed to :meth:`Landscape.eigs` (``method``, ``tol``, ``seed``...).
+
+        Returns:
+            a :class:`Plane` through ``theta``.
+        """
         origin = ls.theta if theta is None else ls.check_theta(theta).clone()
         _, vectors = ls.eigs(2, which=which, theta=origin, **eigs_kwargs)
         return cls(origin, scale * vectors[:, 0], scale * vectors[:, 1])
 
     def point(self, x: float, y: float) -> torch.Tensor:
-        """The parameter vector at plane coordinates ``(x, y)``."""
+        """The parameter vector at plane coordinates ``(x, y)``.
+
+        Args:
+            x, y: the coordinates along ``d1`` and ``d2``.
+
+        Returns:
+            (P,) ``origin + x d1 + y d2``.
+        """
         return self.origin + x * self.d1 + y * self.d2
 
     def points(self, xs, ys) -> torch.Tensor:
-        """Parameter vectors of the grid ``ys x xs`` in row-major order: (len(ys) * len(xs), P)."""
+        """The parameter vectors of the grid ``ys x xs``.
+
+        Args:
+            xs, ys: 1-D coordinates along ``d1`` and ``d2``.
+
+        Returns:
+            (len(ys) * len(xs), P) in row-major order (rows are y).
+        """
         xs = torch.as_tensor(np.asarray(xs), dtype=self.origin.dtype, device=self.origin.device)
         ys = torch.as_tensor(np.asarray(ys), dtype=self.origin.dtype, device=self.origin.device)
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
@@ -135,22 +176,38 @@ class Plane:
                 + gy.reshape(-1, 1) * self.d2[None, :])
 
     def coordinates(self, points: torch.Tensor) -> np.ndarray:
-        """Coordinates (M, 2) of parameter vectors projected onto the plane (exact for points in it
-        when d1, d2 are orthonormal)."""
+        """The plane coordinates of parameter vectors, by least squares (exact for points in the plane).
+
+        Args:
+            points: (M, P) or (P,) parameter vectors.
+
+        Returns:
+            (M, 2) numpy array of ``(x, y)``.
+        """
         pts = points.reshape(-1, self.origin.numel()) - self.origin
         basis = torch.stack([self.d1, self.d2], 1)
         coef = torch.linalg.lstsq(basis.double().cpu(), pts.double().cpu().T).solution
         return coef.T.numpy()
 
     def grid(self, span=None, resolution: int = 21):
-        """``(xs, ys)`` numpy arrays for a span: None (the plane's extent), a number s (``[-s, s]``
-        on both axes) or ``((x0, x1), (y0, y1))``."""
+        """The coordinates of a square grid.
+
+        Args:
+            span: None (the plane's extent), a number s (``[-s, s]`` on both axes) or
+                ``((x0, x1), (y0, y1))``.
+            resolution: points per axis, 2 to 4096.
+
+        Returns:
+            ``(xs, ys)``: numpy arrays of ``resolution`` coordinates each.
+
+        Raises:
+            TypeError, ValueError: a bad resolution, a span that is not positive, or not a pair of pairs.
+        """
         check_int(resolution, "resolution", 2, 4096)
         if span is None:
             (x0, x1), (y0, y1) = self.extent
-        elif isinstance(span, (int, float)):
-            if not span > 0:
-                raise ValueError(f"span: expected a positive number, got {span}")
+        elif isinstance(span, numbers.Real):
+            span = check_positive(span, "span")
             (x0, x1), (y0, y1) = (-span, span), (-span, span)
         else:
             try:
@@ -164,6 +221,17 @@ class Plane:
         batches through :meth:`Landscape.losses`; the grid's parameter vectors are built a few rows
         at a time (at most ``GRID_CHUNK_BYTES`` of them at once). ``progress(done, total)``, if
         given, counts points over the whole grid.
+
+        Args:
+            ls: the :class:`Landscape` of this plane's model.
+            span, resolution: the grid (see :meth:`grid`).
+            **losses_kwargs: passed to :meth:`Landscape.losses` (``strategy``, ``progress``).
+
+        Returns:
+            a :class:`Surface`.
+
+        Raises:
+            ValueError: a plane in another model's parameter space, or a bad grid.
 
         Example:
             >>> surf = ls.surface(rw.Plane.random(ls, seed=0), span=1.0, resolution=21)  # doctest: +SKIP

@@ -29,10 +29,10 @@ def batches(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, *, shu
         >>> [len(x) for x, _ in batches(X, y, 4)]
         [4, 4, 2]
     """
-    for name, t in (("inputs", inputs), ("targets", targets)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor, got {describe(t)}")
-        if t.ndim == 0:
+    for name, tensor in (("inputs", inputs), ("targets", targets)):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {describe(tensor)}")
+        if tensor.ndim == 0:
             raise ValueError(f"{name}: expected a tensor with a leading sample dimension, got a 0-dim tensor")
     if inputs.shape[0] != targets.shape[0]:
         raise ValueError(f"inputs have {inputs.shape[0]} samples but targets have {targets.shape[0]} "

@@ -123,8 +123,8 @@ def contour_landscape(angle_deg: float, theta=(0.3, -0.2, 0.5)) -> Landscape:
     return Landscape(model, _sum_of_squares, (x, y), reduction="sum")
 
 
-def _sum_of_squares(out, t):
-    return ((out - t) ** 2).sum()
+def _sum_of_squares(out, targets):
+    return ((out - targets) ** 2).sum()
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

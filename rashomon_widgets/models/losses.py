@@ -24,9 +24,9 @@ from ..core.validation import describe
 
 
 def _check_same_shape(outputs, targets, name: str) -> None:
-    for label, t in (("outputs", outputs), ("targets", targets)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name}: expected {label} to be a tensor, got {describe(t)}")
+    for label, tensor in (("outputs", outputs), ("targets", targets)):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name}: expected {label} to be a tensor, got {describe(tensor)}")
     if outputs.shape != targets.shape:
         raise ValueError(f"{name}: expected outputs and targets of the same shape, got "
                          f"{tuple(outputs.shape)} and {tuple(targets.shape)} (silent broadcasting "
@@ -96,9 +96,9 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         >>> float(cross_entropy(logits, torch.tensor([0, 1]))) < 1e-4
         True
     """
-    for label, t in (("logits", logits), ("targets", targets)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"cross_entropy: expected {label} to be a tensor, got {describe(t)}")
+    for label, tensor in (("logits", logits), ("targets", targets)):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"cross_entropy: expected {label} to be a tensor, got {describe(tensor)}")
     if targets.dtype.is_floating_point or targets.dtype.is_complex or targets.dtype == torch.bool:
         raise TypeError(f"cross_entropy: expected integer class-index targets (int64), got dtype "
                         f"{targets.dtype}; for one-hot or 0/1 targets use mse_loss or sum_of_squares")

@@ -21,7 +21,7 @@ _LBFGS_MAX_ITER = 100
 
 def _check_data(data) -> tuple[torch.Tensor, torch.Tensor]:
     if (not isinstance(data, (tuple, list)) or len(data) != 2
-            or not all(isinstance(t, torch.Tensor) for t in data)):
+            or not all(isinstance(part, torch.Tensor) for part in data)):
         raise TypeError(f"data: expected an (inputs, targets) pair of tensors, got {describe(data)}")
     inputs, targets = data
     if inputs.ndim == 0 or targets.ndim == 0 or inputs.shape[0] != targets.shape[0] or inputs.shape[0] == 0:
@@ -115,13 +115,9 @@ def train(model: nn.Module, loss_fn: Callable, data, *, epochs: int = 100, lr: f
         >>> losses[-1] < losses[0]
         True
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn: expected a callable loss_fn(outputs, targets), got {describe(loss_fn)}")
-    if callback is not None and not callable(callback):
-        raise TypeError("callback: expected a callable callback(epoch, loss) or None, "
-                        f"got {describe(callback)}")
+    check_module(model)
+    check_callable(loss_fn, "loss_fn", "loss_fn(outputs, targets)")
+    check_callable(callback, "callback", "callback(epoch, loss)", optional=True)
     inputs, targets = _check_data(data)
     epochs = check_int(epochs, "epochs", 0)
     optimizer = check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -234,9 +230,9 @@ def accuracy(outputs: torch.Tensor, targets: torch.Tensor, *, threshold: float =
         >>> accuracy(torch.tensor([[0.1], [0.9]]), torch.tensor([[0.0], [0.0]]))
         0.5
     """
-    for label, t in (("outputs", outputs), ("targets", targets)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"accuracy: expected {label} to be a tensor, got {describe(t)}")
+    for label, tensor in (("outputs", outputs), ("targets", targets)):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"accuracy: expected {label} to be a tensor, got {describe(tensor)}")
     outputs, targets = outputs.detach(), targets.detach().to(outputs.device)
     n = outputs.shape[0] if outputs.ndim else 0
     if n == 0 or targets.ndim == 0 or targets.shape[0] != n:

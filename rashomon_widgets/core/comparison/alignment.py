@@ -31,7 +31,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from ..validation import check_int, describe
+from ..validation import check_int, check_seed, describe
 
 # modules that act element-wise, so a permutation of their inputs permutes their outputs alike
 _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus,
@@ -39,7 +39,18 @@ _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.
 
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
-    """The ``nn.Linear`` layers of a supported network, in order; a clear error for any other network."""
+    """The ``nn.Linear`` layers of a supported network, in order.
+
+    Args:
+        model: an ``nn.Sequential`` of Linear layers and element-wise modules.
+
+    Returns:
+        the Linear layers.
+
+    Raises:
+        TypeError: another kind of network, or a layer that is neither Linear nor element-wise.
+        ValueError: fewer than two Linear layers (no hidden layer).
+    """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model: expected an nn.Sequential of Linear layers and element-wise activations "
                         f"(e.g. rw.models.MLP), got {describe(model)}")
@@ -49,7 +60,7 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
             layers.append(child)
         elif not isinstance(child, _ELEMENTWISE):
             raise TypeError(f"model[{i}]: expected nn.Linear or an element-wise module "
-                            f"({', '.join(t.__name__ for t in _ELEMENTWISE)}), got {type(child).__name__}; "
+                            f"({', '.join(kind.__name__ for kind in _ELEMENTWISE)}), got {type(child).__name__}; "
                             "weight matching of other layers is not supported")
     if len(layers) < 2:
         raise ValueError(f"model: expected at least two Linear layers (one hidden layer), got {len(layers)}")
@@ -57,7 +68,14 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 
 
 def hidden_widths(model: nn.Module) -> tuple[int, ...]:
-    """Widths of the hidden layers (the outputs of every Linear layer but the last)."""
+    """The widths of the hidden layers (the outputs of every Linear layer but the last).
+
+    Args:
+        model: a supported network (see :func:`linear_layers`).
+
+    Returns:
+        one width per hidden layer.
+    """
     return tuple(layer.out_features for layer in linear_layers(model)[:-1])
 
 
@@ -85,6 +103,17 @@ def permute_hidden_units(model: nn.Module, perms) -> nn.Module:
     """A copy of ``model`` whose hidden unit ``i`` of layer ``h`` is the original's unit ``perms[h][i]``.
 
     The copy computes the same function (up to floating-point summation order).
+
+    Args:
+        model: a supported network (see the module docstring); not changed.
+        perms: one permutation of ``0 .. width - 1`` per hidden layer.
+
+    Returns:
+        the permuted copy.
+
+    Raises:
+        TypeError: an unsupported network.
+        ValueError: not one valid permutation per hidden layer.
     """
     layers = linear_layers(model)
     perms = _check_perms(perms, hidden_widths(model))
@@ -167,6 +196,7 @@ def weight_matching(model_a: nn.Module, model_b: nn.Module, *, max_sweeps: int =
     if bias_a != bias_b:
         raise ValueError(f"model_b: expected biases in the same layers as model_a (has bias: {bias_a}), got {bias_b}")
     max_sweeps = check_int(max_sweeps, "max_sweeps", 1, 10**6)
+    seed = check_seed(seed)
     wa, wb = _weights(model_a), _weights(model_b)
     widths = hidden_widths(model_a)
     perms = [torch.arange(w) for w in widths]

@@ -18,20 +18,26 @@ import math
 import torch
 from torch.func import jacrev
 
-from ..validation import describe
 from ..curvature.spectra import default_tol
+from ..validation import check_tolerance, describe
 
 
 def matrix_rank(a: torch.Tensor, rtol: float) -> int:
-    """How many singular values of ``a`` exceed ``rtol`` times the largest (0 for a zero matrix).
+    """The numerical rank of a matrix: singular values above ``rtol`` times the largest.
+
+    Args:
+        a: a 2-D tensor.
+        rtol: the relative cut-off, in [0, 1).
+
+    Returns:
+        how many singular values of ``a`` exceed ``rtol * max`` (0 for a zero or empty matrix).
 
     Raises:
         ValueError: ``a`` is not a 2-D tensor, or ``rtol`` is not in [0, 1).
     """
     if not isinstance(a, torch.Tensor) or a.ndim != 2:
         raise ValueError(f"a: expected a 2-D tensor, got {describe(a)}")
-    if not 0 <= rtol < 1:
-        raise ValueError(f"rtol: expected a relative tolerance in [0, 1), got {rtol}")
+    rtol = check_tolerance(rtol, "rtol")
     if a.numel() == 0:
         return 0
     s = torch.linalg.svdvals(a)
@@ -41,46 +47,82 @@ def matrix_rank(a: torch.Tensor, rtol: float) -> int:
 
 
 def behavioural_gradients(ls, theta=None) -> torch.Tensor:
-    """``G`` (P, K): column i is the gradient of scalar output i (of the behaviour) on the data."""
+    """The behavioural gradients ``G = ls.jacobian(theta).T``.
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,); default the trained parameters.
+
+    Returns:
+        (P, K): column i is the gradient of scalar output i (of the behaviour) on the data.
+    """
     return ls.jacobian(theta).T
 
 
-def _tol(ls, tol):
-    tol = default_tol(ls.dtype) if tol is None else float(tol)
-    if not 0 <= tol < 1:
-        raise ValueError(f"tol: expected a relative eigenvalue tolerance in [0, 1), got {tol}")
-    return tol
+def _tol(ls, tol) -> float:
+    if tol is None:
+        return default_tol(ls.dtype)
+    return check_tolerance(tol, "tol", what="a relative eigenvalue tolerance")
 
 
 def behaviour_rank(ls, theta=None, tol: float | None = None) -> int:
     """``rank G`` with singular values ``<= sqrt(tol) * max`` counted as zero.
 
     Args:
+        ls: the :class:`Landscape`.
+        theta: (P,); default the trained parameters.
         tol: the relative tolerance on **Hessian eigenvalues** (default ``default_tol(ls.dtype)``:
             1e-6 for float64); singular values of ``G`` are compared with ``sqrt(tol)``.
+
+    Returns:
+        the rank, an int.
     """
     return matrix_rank(ls.jacobian(theta), math.sqrt(_tol(ls, tol)))
 
 
 def dimension_bound(ls, theta=None, tol: float | None = None) -> int:
-    """Claim 2's bound on the behaviour manifold's dimension: ``P - rank G``."""
+    """Claim 2's bound on the behaviour manifold's dimension: ``P - rank G``.
+
+    Args:
+        ls, theta, tol: as for :func:`behaviour_rank`.
+
+    Returns:
+        the bound, an int.
+    """
     return ls.num_params - behaviour_rank(ls, theta, tol)
 
 
 def hessian_rank(ls, theta=None, tol: float | None = None) -> int:
-    """``rank H``: eigenvalues with ``|lambda| > tol * max |lambda|`` (exact, dense)."""
+    """``rank H``: eigenvalues with ``|lambda| > tol * max |lambda|`` (exact, dense).
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,); default the trained parameters.
+        tol: the relative tolerance on eigenvalues (default ``default_tol(ls.dtype)``).
+
+    Returns:
+        the rank, an int (0 for a zero Hessian).
+    """
     spectrum = ls.spectrum(theta, tol=_tol(ls, tol))
     return 0 if spectrum.scale == 0.0 else spectrum.rank
 
 
 def output_hessian(ls, theta=None) -> torch.Tensor:
     """The Hessian of the loss with respect to the model's **raw** outputs (K, K), block-diagonal
-    over batches, in the order of ``outputs().reshape(-1)`` without a ``behaviour`` map."""
-    t = ls.check_theta(theta).detach()
+    over batches, in the order of ``outputs().reshape(-1)`` without a ``behaviour`` map.
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,); default the trained parameters.
+
+    Returns:
+        (K, K).
+    """
+    point = ls.check_theta(theta).detach()
     blocks = []
     for w, (x, y) in zip(ls.batch_weights, ls.batches):
         with torch.no_grad():
-            out = ls.forward(t, x)
+            out = ls.forward(point, x)
         shape = out.shape
 
         def loss_of(flat, y=y, shape=shape, w=w):
@@ -91,14 +133,25 @@ def output_hessian(ls, theta=None) -> torch.Tensor:
 
 
 def raw_jacobian(ls, theta=None) -> torch.Tensor:
-    """The Jacobian (K, P) of the model's raw outputs, ignoring any ``behaviour`` map."""
+    """The Jacobian of the model's raw outputs, ignoring any ``behaviour`` map.
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,); default the trained parameters.
+
+    Returns:
+        (K, P).
+
+    Raises:
+        ValueError: K x P above the dense limit (see :class:`SizePolicy`).
+    """
     if ls.behaviour is None:
         return ls.jacobian(theta)
-    t = ls.check_theta(theta).detach()
+    point = ls.check_theta(theta).detach()
     with torch.no_grad():
-        k = sum(ls.forward(t, x).numel() for x, _ in ls.batches)
+        k = sum(ls.forward(point, x).numel() for x, _ in ls.batches)
     ls.policy.check_dense("jacobian", k * ls.num_params)
-    return torch.cat([jacrev(lambda u, x=x: ls.forward(u, x).reshape(-1))(t).detach() for x, _ in ls.batches])
+    return torch.cat([jacrev(lambda u, x=x: ls.forward(u, x).reshape(-1))(point).detach() for x, _ in ls.batches])
 
 
 def gauss_newton(ls, theta=None) -> torch.Tensor:
@@ -107,6 +160,16 @@ def gauss_newton(ls, theta=None) -> torch.Tensor:
     It equals the loss Hessian where the loss's gradient in the outputs vanishes: at a
     perfect-behaviour global minimum (sum of squares: ``2 G G^T``; cross-entropy against soft targets
     equal to the model's probabilities: ``J^T (diag p - p p^T) J``).
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,); default the trained parameters.
+
+    Returns:
+        (P, P).
+
+    Raises:
+        ValueError: the raw Jacobian would exceed the dense limit (see :class:`SizePolicy`).
     """
     j = raw_jacobian(ls, theta)
     return j.T @ output_hessian(ls, theta) @ j

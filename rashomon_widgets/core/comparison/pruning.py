@@ -23,28 +23,28 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..validation import check_choice, describe
+from ..validation import check_choice, check_module, check_real, describe
 
 Masks = dict[str, torch.Tensor]
 WHICH = ("weights", "all")
 
 
-def _check_module(model, name: str = "model") -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{name}: expected a torch.nn.Module, got {describe(model)}")
-    return model
-
-
 def prunable(model: nn.Module, which: str = "weights") -> dict[str, torch.Tensor]:
-    """``{name: parameter}`` of the parameters that pruning considers (see the module docstring)."""
-    _check_module(model)
+    """The parameters that pruning considers (see the module docstring).
+
+    Args:
+        model: the network.
+        which: ``"weights"`` (parameters with 2 or more dimensions) or ``"all"``.
+
+    Returns:
+        ``{name: parameter}``.
+    """
+    check_module(model)
     which = check_choice(which, "which", WHICH)
     return {name: p for name, p in model.named_parameters() if which == "all" or p.ndim >= 2}
 
@@ -73,9 +73,9 @@ def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fractio
         raise ValueError("magnitude_masks: expected exactly one of threshold= or fraction=, got "
                          f"threshold={threshold!r}, fraction={fraction!r}")
     if threshold is not None:
-        cut = _check_number(threshold, "threshold", 0.0, math.inf)
+        cut = check_real(threshold, "threshold", 0.0, math.inf)
         return {name: p.detach().abs() >= cut for name, p in params.items()}
-    share = _check_number(fraction, "fraction", 0.0, 1.0)
+    share = check_real(fraction, "fraction", 0.0, 1.0)
     if not params:  # nothing to prune (as with threshold=)
         return {}
     magnitudes = torch.cat([p.detach().abs().flatten() for p in params.values()])
@@ -86,18 +86,20 @@ def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fractio
     return {name: p.detach().abs() > kth.to(p.device) for name, p in params.items()}
 
 
-def _check_number(value, name: str, low: float, high: float) -> float:
-    if isinstance(value, torch.Tensor) and value.ndim == 0 and value.dtype.is_floating_point:
-        value = float(value)
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected a number in [{low:g}, {high:g}], got {describe(value)}")
-    if not low <= value <= high:  # NaN fails this too
-        raise ValueError(f"{name}: expected a number in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
-
-
 def check_masks(model: nn.Module, masks) -> Masks:
-    """``masks`` if every name is a parameter of ``model`` and every mask has its shape; else an error."""
+    """Validate masks for a model: every name a parameter of ``model``, every mask of its shape.
+
+    Args:
+        model: the network.
+        masks: ``{parameter name: bool tensor}``.
+
+    Returns:
+        ``masks``.
+
+    Raises:
+        TypeError: not a dict.
+        ValueError: an unknown name, or a mask that is not a tensor of the parameter's shape.
+    """
     if not isinstance(masks, dict):
         raise TypeError(f"masks: expected a dict {{parameter name: bool tensor}}, got {describe(masks)}")
     named = dict(model.named_parameters())
@@ -111,8 +113,16 @@ def check_masks(model: nn.Module, masks) -> Masks:
 
 
 def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
-    """Zero the pruned entries of ``model`` **in place** and return it."""
-    _check_module(model)
+    """Zero the pruned entries of ``model`` **in place**.
+
+    Args:
+        model: the network; changed.
+        masks: ``{parameter name: bool tensor}``; False entries are set to zero.
+
+    Returns:
+        ``model`` itself.
+    """
+    check_module(model)
     check_masks(model, masks)
     named = dict(model.named_parameters())
     with torch.no_grad():
@@ -125,10 +135,21 @@ def prune(model: nn.Module, *, threshold: float | None = None, fraction: float |
           which: str = "weights", masks: Masks | None = None) -> nn.Module:
     """A pruned **copy** of ``model`` (the original is not changed).
 
-    Give either ``threshold`` / ``fraction`` (see :func:`magnitude_masks`) or ready ``masks``.
     The copy is in eval mode.
+
+    Args:
+        model: the network (not changed).
+        threshold, fraction, which: the magnitude pruning (see :func:`magnitude_masks`).
+        masks: or ready masks ``{parameter name: bool tensor}``.
+
+    Returns:
+        the pruned copy.
+
+    Raises:
+        TypeError: a non-module model.
+        ValueError: both masks and threshold/fraction, or bad masks or numbers.
     """
-    _check_module(model)
+    check_module(model)
     if masks is None:
         masks = magnitude_masks(model, threshold=threshold, fraction=fraction, which=which)
     elif threshold is not None or fraction is not None:
@@ -138,7 +159,15 @@ def prune(model: nn.Module, *, threshold: float | None = None, fraction: float |
 
 
 def masks_of(model: nn.Module, which: str = "weights") -> Masks:
-    """The masks of the nonzero entries of ``model`` (its current skeleton)."""
+    """The masks of the nonzero entries of ``model``: its current skeleton.
+
+    Args:
+        model: the network.
+        which: ``"weights"`` or ``"all"`` (see :func:`magnitude_masks`).
+
+    Returns:
+        ``{name: bool tensor}``, True where the entry is nonzero.
+    """
     return {name: p.detach() != 0 for name, p in prunable(model, which).items()}
 
 
@@ -161,21 +190,41 @@ class Sparsity:
         return self.zeros / self.total if self.total else 0.0
 
     def share(self, name: str) -> float:
+        """The share of zero entries of one parameter.
+
+        Args:
+            name: the parameter's name (a key of ``layers``).
+
+        Returns:
+            a float in [0, 1].
+        """
         zeros, total = self.layers[name]
         return zeros / total if total else 0.0
 
     def rows(self) -> list[dict]:
-        """One dict per parameter plus an ``"overall"`` row: name, zeros, total, sparsity."""
-        rows = [{"parameter": n, "zeros": z, "total": t, "sparsity": z / t if t else 0.0}
-                for n, (z, t) in self.layers.items()]
+        """The table of sparsities, for display.
+
+        Returns:
+            one dict per parameter plus an ``"overall"`` row: parameter, zeros, total, sparsity.
+        """
+        rows = [{"parameter": n, "zeros": zeros, "total": total, "sparsity": zeros / total if total else 0.0}
+                for n, (zeros, total) in self.layers.items()]
         rows.append({"parameter": "overall", "zeros": self.zeros, "total": self.total, "sparsity": self.overall})
         return rows
 
 
 def sparsity(model: nn.Module, which: str = "weights") -> Sparsity:
-    """Count the exactly-zero entries of the prunable parameters of ``model``."""
+    """Count the exactly-zero entries of the prunable parameters of ``model``.
+
+    Args:
+        model: the network.
+        which: ``"weights"`` or ``"all"`` (see :func:`magnitude_masks`).
+
+    Returns:
+        a :class:`Sparsity`.
+    """
     layers = {name: (int((p.detach() == 0).sum()), p.numel()) for name, p in prunable(model, which).items()}
-    return Sparsity(layers, sum(z for z, _ in layers.values()), sum(t for _, t in layers.values()))
+    return Sparsity(layers, sum(zeros for zeros, _ in layers.values()), sum(total for _, total in layers.values()))
 
 
 def mask_overlap(a: Masks, b: Masks) -> dict[str, float]:
@@ -184,7 +233,14 @@ def mask_overlap(a: Masks, b: Masks) -> dict[str, float]:
     1 means the two skeletons keep exactly the same entries; two random masks keeping shares p and q
     overlap by about pq / (p + q - pq).
 
+    Args:
+        a, b: masks ``{parameter name: bool tensor}`` of the same parameters.
+
+    Returns:
+        ``{name: overlap}`` per parameter and ``"overall"`` (1.0 where neither keeps anything).
+
     Raises:
+        TypeError: a mask set that is not a dict.
         ValueError: the masks do not have the same names and shapes.
     """
     for label, m in (("a", a), ("b", b)):

@@ -93,6 +93,12 @@ def cosine_similarity(vectors: torch.Tensor) -> np.ndarray:
 
     The diagonal is exactly 1 (a zero row has similarity 0 with every other row and 1 with itself).
 
+    Args:
+        vectors: (V, D) tensor, one vector per row (e.g. from :func:`prediction_vectors`).
+
+    Returns:
+        (V, V) float64 numpy array, entries in [-1, 1].
+
     Raises:
         ValueError: not a 2-D tensor, or non-finite entries.
     """

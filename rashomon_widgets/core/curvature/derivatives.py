@@ -1,0 +1,190 @@
+"""Derivatives of a Landscape's loss and behaviour: gradient, HVP, Hessian, Jacobian and their operators."""
+from __future__ import annotations
+
+
+import torch
+from torch.func import jacrev, vjp
+
+from ..validation import check_choice, check_vectors
+from ._attention import math_attention
+from ._random import rademacher
+from .hvp import HVP_FORMS, choose_form, hvp_sum
+from .operators import HessianOperator, JacobianOperator
+
+
+class Derivatives:
+    """Gradient, Hessian-vector products, dense Hessian, Jacobian products and operators: mixed into
+    :class:`Landscape`."""
+
+    def grad(self, theta=None) -> torch.Tensor:
+        """The gradient of the loss with respect to the parameters.
+
+        Args:
+            theta: (P,); default the trained parameters.
+
+        Returns:
+            (P,).
+        """
+        point = self.check_theta(theta).detach()
+        total = torch.zeros_like(point)
+        with torch.enable_grad():
+            for f in self.batch_losses():
+                th = point.clone().requires_grad_(True)
+                (g,) = torch.autograd.grad(f(th), th)
+                total += g
+        return total
+
+    def hvp(self, v: torch.Tensor, theta=None, *, form: str = "auto") -> torch.Tensor:
+        """The Hessian-vector product H v at ``theta``. No graph is retained between calls.
+
+        Args:
+            v: (P,) or a block (P, K).
+            theta: (P,); default the trained parameters.
+            form: ``"double_backward"``, ``"forward_over_reverse"`` or ``"auto"``: both forms are
+                cross-checked on the first call (if they disagree, double backward is used and a
+                warning says why; otherwise the faster is kept).
+
+        Returns:
+            H v, shaped like ``v``.
+
+        Raises:
+            RuntimeError: the loss cannot be differentiated twice (both forms' errors quoted).
+        """
+        point = self.check_theta(theta)
+        v = check_vectors(v, self.num_params, self.dtype, self.device, allow_matrix=True)
+        check_choice(form, "form", ("auto",) + HVP_FORMS)
+        if form == "auto":
+            form = self.hvp_form(point)
+        with math_attention():
+            return hvp_sum(form, self.batch_losses(), point, v)
+
+    def hvp_form(self, theta=None) -> str:
+        """The HVP form ``hvp(form="auto")`` uses: chosen once per landscape (see :func:`hvp.choose_form`).
+
+        Args:
+            theta: where to cross-check the two forms on the first call.
+
+        Returns:
+            ``"double_backward"`` or ``"forward_over_reverse"``.
+        """
+        if self._hvp_form is None:
+            point = self.check_theta(theta)
+            with self._lock:
+                if self._hvp_form is None:
+                    probe = rademacher((self.num_params,), seed=12345, dtype=self.dtype, device=self.device)
+                    with math_attention():
+                        self._hvp_form = choose_form(self.batch_losses(), point, probe)
+        return self._hvp_form
+
+    def hessian_operator(self, theta=None, *, reuse_graph: bool | None = None) -> HessianOperator:
+        """A matrix-free Hessian for many products at one point; use it in a ``with`` block.
+
+        Args:
+            theta: (P,); default the trained parameters.
+            reuse_graph: keep each batch's gradient graph for the block (default: when the data is
+                one batch, the cheapest) or rebuild it per product (flat memory).
+
+        Returns:
+            a :class:`HessianOperator` (``op @ v``, ``op.as_linear_operator()``, ``op.to_dense()``).
+
+        Example:
+            >>> with ls.hessian_operator() as op:                     # doctest: +SKIP
+            ...     hv = op @ v
+        """
+        point = self.check_theta(theta)
+        if reuse_graph is None:
+            reuse_graph = len(self.batches) == 1
+        return HessianOperator(self.batch_losses(), point, reuse_graph=reuse_graph,
+                               fallback=lambda v: self.hvp(v, point), batched=self._hvp_batched,
+                               on_choice=lambda b: setattr(self, "_hvp_batched", b))
+
+    def hessian(self, theta=None) -> torch.Tensor:
+        """The dense Hessian, symmetrised.
+
+        Args:
+            theta: (P,); default the trained parameters.
+
+        Returns:
+            (P, P).
+
+        Raises:
+            ValueError: P above ``dense_limit`` (the message names the limit and the alternatives).
+        """
+        point = self.check_theta(theta)
+        self.policy.check_dense("hessian", self.num_params ** 2, self._theta.element_size())
+        with self.hessian_operator(point) as op:
+            return op.to_dense()
+
+    def _flat_outputs(self, x):
+        return lambda theta: self._behaviour(theta, x).reshape(-1)
+
+    def jacobian(self, theta=None) -> torch.Tensor:
+        """Behavioural gradients: row i is the gradient of scalar output i on the data.
+
+        K counts every scalar output over all samples (``outputs().numel()``), in the order of
+        ``outputs().reshape(-1)``. This is G transposed in the write-ups' notation.
+
+        Args:
+            theta: (P,); default the trained parameters.
+
+        Returns:
+            (K, P).
+
+        Raises:
+            ValueError: K x P above ``dense_limit ** 2``.
+        """
+        point = self.check_theta(theta).detach()
+        self.policy.check_dense("jacobian", self.outputs(point).numel() * self.num_params,
+                                self._theta.element_size())
+        with math_attention():
+            return torch.cat([jacrev(self._flat_outputs(x))(point).detach() for x, _ in self.batches])
+
+    def jvp(self, v: torch.Tensor, theta=None) -> torch.Tensor:
+        """J v: how the outputs move along parameter direction ``v``.
+
+        Args:
+            v: (P,).
+            theta: (P,); default the trained parameters.
+
+        Returns:
+            (K,).
+        """
+        point = self.check_theta(theta).detach()
+        v = check_vectors(v, self.num_params, self.dtype, self.device)
+        return self.jacobian_operator(point).jvp(v)
+
+    def vjp(self, u: torch.Tensor, theta=None) -> torch.Tensor:
+        """J^T u: the parameter direction that moves the outputs along ``u``.
+
+        Args:
+            u: (K,), one entry per scalar output.
+            theta: (P,); default the trained parameters.
+
+        Returns:
+            (P,).
+
+        Raises:
+            ValueError: ``u`` does not have K entries.
+        """
+        point = self.check_theta(theta).detach()
+        total, start = torch.zeros_like(point), 0
+        for x, _ in self.batches:
+            out, pullback = vjp(self._flat_outputs(x), point)
+            total += pullback(u[start:start + out.numel()])[0].detach()
+            start += out.numel()
+        if start != u.numel():
+            raise ValueError(f"u: expected {start} entries (one per scalar output), got {u.numel()}")
+        return total
+
+    def jacobian_operator(self, theta=None) -> JacobianOperator:
+        """Matrix-free J at one point for many products: one forward per batch, then each ``J^T u``
+        is one backward pass and each ``J v`` one more (through the kept pullback graph).
+
+        Args:
+            theta: (P,); default the trained parameters.
+
+        Returns:
+            a :class:`JacobianOperator`.
+        """
+        point = self.check_theta(theta).detach()
+        return JacobianOperator([self._flat_outputs(x) for x, _ in self.batches], point)

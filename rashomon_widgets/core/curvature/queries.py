@@ -1,0 +1,177 @@
+"""Curvature questions a Landscape answers: eigenpairs, spectrum, density, trace, null space, tangent."""
+from __future__ import annotations
+
+
+import torch
+
+from . import density as _density
+from . import nullspace as _nullspace
+from . import spectra as _spectra
+from . import trace as _trace
+from ..validation import check_choice, check_tolerance, check_vectors
+from .spectra import Spectrum, default_tol
+
+
+class CurvatureQueries:
+    """Eigenpairs, the exact spectrum, density, trace, null space and tangent projection: mixed into
+    :class:`Landscape`, answered by the algorithms of this package on its operators."""
+
+    def eigs(self, k: int = 5, which: str = "largest", theta=None, *, method: str = "auto", **kwargs):
+        """The ``k`` largest or smallest Hessian eigenpairs.
+
+        Args:
+            k: how many, 1 <= k <= P.
+            which: ``"largest"`` (descending) or ``"smallest"`` (ascending).
+            theta: (P,); default the trained parameters.
+            method: ``"lanczos"`` (matrix-free, :func:`spectra.lanczos_eigs`; ``tol``, ``ncv``,
+                ``maxiter``, ``seed`` pass through), ``"dense"`` (``eigh``), or ``"auto"`` (dense for
+                small models by :class:`SizePolicy`, or when k >= P - 1).
+
+        Returns:
+            ``(values (k,), vectors (P, k))``; vectors orthonormal.
+
+        Raises:
+            ValueError: k out of range, an unknown option.
+
+        Example:
+            >>> values, vectors = ls.eigs(5)                    # doctest: +SKIP
+        """
+        point = self.check_theta(theta)
+        check_choice(method, "method", ("auto", "lanczos", "dense"))
+        if method == "auto":
+            method = "dense" if (self.policy.is_small(self.num_params) or k >= self.num_params - 1) else "lanczos"
+        if method == "dense":
+            result = _spectra.dense_eigs(self.hessian(point), k, which)
+            self.last_num_products = self.num_params
+            return result
+        with self.hessian_operator(point) as op:
+            result = _spectra.lanczos_eigs(op, k, which, **kwargs)
+            self.last_num_products = op.num_products
+        return result
+
+    def spectrum(self, theta=None, *, tol: float | None = None, vectors: bool = False) -> Spectrum:
+        """All P Hessian eigenvalues, exact (dense ``eigh``), with the package's near-zero rule.
+
+        Args:
+            theta: (P,); default the trained parameters.
+            tol: relative near-zero tolerance; default :func:`default_tol` of the model's dtype.
+            vectors: also keep the eigenvectors (``Spectrum.null_vectors()``).
+
+        Returns:
+            a :class:`Spectrum` (values ascending; ``num_near_zero``, ``near_zero``, ``rank``).
+
+        Raises:
+            ValueError: P above ``dense_limit``.
+        """
+        tol = default_tol(self.dtype) if tol is None else check_tolerance(tol)
+        result = _spectra.spectrum_of(self.hessian(theta), tol, vectors=vectors)
+        self.last_num_products = self.num_params
+        return result
+
+    def density(self, theta=None, **kwargs):
+        """Eigenvalue density of the Hessian (stochastic Lanczos quadrature). See :func:`density.density`.
+
+        Args:
+            theta: (P,); default the trained parameters.
+            **kwargs: passed to :func:`density.density`.
+
+        Returns:
+            what :func:`density.density` returns (unpacks as ``(grid, density)``).
+        """
+        with self.hessian_operator(self.check_theta(theta)) as op:
+            result = _density.density(op, **kwargs)
+            self.last_num_products = op.num_products
+        return result
+
+    def trace(self, theta=None, *, method: str = "auto", **kwargs):
+        """The trace of the Hessian. See :func:`trace.trace`.
+
+        Args:
+            theta: (P,); default the trained parameters.
+            method: ``"auto"`` is ``"exact"`` for small models (:class:`SizePolicy`), else the
+                estimator of :func:`trace.trace`.
+            **kwargs: passed to :func:`trace.trace`.
+
+        Returns:
+            what :func:`trace.trace` returns (a float with an error estimate).
+        """
+        if method == "auto" and self.policy.is_small(self.num_params):
+            method = "exact"
+        with self.hessian_operator(self.check_theta(theta)) as op:
+            result = _trace.trace(op, method=method, **kwargs)
+            self.last_num_products = op.num_products
+        return result
+
+    def null_space(self, theta=None, tol: float | None = None, *, method: str = "auto") -> torch.Tensor:
+        """Orthonormal basis of the **zero-curvature** directions at ``theta``.
+
+        Args:
+            theta: (P,); default the trained parameters.
+            tol: relative tolerance (:class:`Spectrum`'s rule); default :func:`default_tol`.
+            method: ``"hessian"``: eigenvectors of the dense Hessian with near-zero eigenvalues
+                (exact; P <= ``dense_limit``). ``"jacobian"``: the null space of the behaviour's
+                Jacobian, the directions that keep every output (equal to the Hessian's null space at a
+                global minimum of a sum-of-squares loss; a few sampled Hessian products check that,
+                and a :class:`~.nullspace.CurvatureWarning` says when they find curvature).
+                ``"auto"``: ``"hessian"``, or a ``ValueError`` above ``dense_limit``.
+
+        Returns:
+            (P, d) tensor with orthonormal columns (d may be 0).
+
+        Raises:
+            ValueError: ``method="auto"`` or ``"hessian"`` above the dense limit (the message names
+                the alternatives), an unknown method or a bad tolerance.
+        """
+        check_choice(method, "method", ("auto", "hessian", "jacobian"))
+        tol = default_tol(self.dtype) if tol is None else check_tolerance(tol)
+        point = self.check_theta(theta)
+        if method in ("auto", "hessian") and not self.policy.fits_dense(self.num_params ** 2):
+            raise ValueError(
+                f"null_space: P={self.num_params:,} is above dense_limit={self.dense_limit:,}, and the "
+                "Hessian's null space (zero-curvature directions) is only computed exactly. Choose: "
+                "rw.Landscape(..., dense_limit=N) with N >= P for the exact answer; "
+                "ls.null_space(method='jacobian') for the directions that keep every output (equal to "
+                "the Hessian's null space at a global minimum of a sum-of-squares loss; a check warns "
+                "otherwise); or ls.project_tangent(v) to project single directions matrix-free.")
+        if method in ("auto", "hessian"):
+            return self.spectrum(point, tol=tol, vectors=True).null_vectors()
+        basis = _nullspace.jacobian_null_space(self.jacobian(point), tol)
+        with self.hessian_operator(point) as op:
+            if self.policy.is_small(self.num_params) or self.num_params < 4:
+                scale = float(torch.linalg.eigvalsh(op.to_dense()).abs().max())
+            else:  # the top eigenvalue by magnitude: both ends, loosely (a scale, not an answer)
+                scale = max(float(_spectra.lanczos_eigs(op, 1, which, tol=1e-3)[0].abs()[0])
+                            for which in ("largest", "smallest"))
+            ratio = _nullspace.sampled_curvature(op, basis, scale)
+        _nullspace.warn_if_curved(ratio, tol, f"the Jacobian's null space ({basis.shape[1]} directions)")
+        return basis
+
+    def project_tangent(self, v: torch.Tensor, theta=None, *, method: str = "auto",
+                        tol: float | None = None, max_iter: int = 500) -> torch.Tensor:
+        """Project ``v`` onto the null space of the behaviour's Jacobian: ``v - J^T (J J^T)^+ J v``.
+
+        Args:
+            v: direction(s), (P,) or (P, K).
+            theta: (P,); default the trained parameters.
+            method: ``"dense"`` (pseudo-inverse of the dense Jacobian), ``"lsqr"`` (matrix-free: scipy
+                ``lsqr`` with one JVP and one VJP per iteration) or ``"auto"`` (dense while J fits the
+                dense limit).
+            tol: the pseudo-inverse's relative cut-off (dense; default 1e-7 float64, 1e-4 float32), or
+                lsqr's stopping tolerance (default 1e-10 / 1e-6).
+            max_iter: lsqr iterations at most.
+
+        Returns:
+            the projected direction(s), shaped like ``v``; ``ls.jvp(result)`` is (nearly) zero.
+        """
+        point = self.check_theta(theta)
+        v = check_vectors(v, self.num_params, self.dtype, self.device, allow_matrix=True)
+        check_choice(method, "method", ("auto", "dense", "lsqr"))
+        if method == "auto":
+            k = self.outputs(point).numel()
+            method = "dense" if self.policy.fits_dense(k * self.num_params) else "lsqr"
+        if tol is None:
+            f64 = self.dtype == torch.float64
+            tol = (1e-7 if f64 else 1e-4) if method == "dense" else (1e-10 if f64 else 1e-6)
+        if method == "dense":
+            return _nullspace.project_tangent_dense(self.jacobian(point), v, tol)
+        return _nullspace.project_tangent_lsqr(self.jacobian_operator(point), v, tol, max_iter)

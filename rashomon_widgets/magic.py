@@ -23,6 +23,10 @@ class MagicError(ValueError):
 def parse(line: str, namespace: dict):
     """Resolve ``MODEL LOSS_FN DATA [key=value ...]`` against ``namespace``.
 
+    Args:
+        line: the text after ``%rashomon``.
+        namespace: the notebook's variables.
+
     Returns:
         ``(model, loss_fn, data, landscape_kwargs, explorer_kwargs)``.
 
@@ -61,14 +65,29 @@ def parse(line: str, namespace: dict):
 
 
 def rashomon(line: str, namespace: dict):
-    """Build the landscape and the explorer for a ``%rashomon`` line."""
+    """Build the landscape and the explorer for a ``%rashomon`` line.
+
+    Args:
+        line: the text after ``%rashomon``.
+        namespace: the notebook's variables.
+
+    Returns:
+        a :class:`NullSpaceExplorer`.
+
+    Raises:
+        MagicError: see :func:`parse`; the Landscape's own errors pass through.
+    """
     from . import Landscape, NullSpaceExplorer
     model, loss_fn, data, ls_kwargs, ex_kwargs = parse(line, namespace)
     return NullSpaceExplorer(Landscape(model, loss_fn, data, **ls_kwargs), **ex_kwargs)
 
 
 def register(ipython) -> None:
-    """Register ``%rashomon`` with an IPython shell."""
+    """Register ``%rashomon`` with an IPython shell.
+
+    Args:
+        ipython: the shell (``get_ipython()``).
+    """
     def magic(line):
         try:
             return rashomon(line, ipython.user_ns)

@@ -15,15 +15,21 @@ import ast
 import importlib
 import inspect
 import re
+import subprocess
 import sys
 import textwrap
 import types
+from pathlib import Path
 
 import pytest
 
-# Callables of rashomon_widgets.core.curvature whose docstrings are being completed there. TEMPORARY:
-# remove each entry as its docstring is fixed; the set must end empty.
-PENDING: set[str] = set()
+# TEMPORARY: callables of rashomon_widgets.core.curvature whose docstrings are being completed there.
+# Remove each entry as its docstring is fixed (a test below says when one passes); the set must end empty.
+PENDING: set[str] = {
+    "rashomon_widgets.core.curvature.queries.CurvatureQueries.eigs",   # Args: **kwargs not named
+    "rashomon_widgets.core.curvature.spectra.Spectrum.numpy",          # no Returns:
+    "rashomon_widgets.core.curvature.spectra.Spectrum.summary",        # no Returns:
+}
 
 PUBLIC_MODULES = ("rashomon_widgets", "rashomon_widgets.core", "rashomon_widgets.models", "rashomon_widgets.data",
                   "rashomon_widgets.experiments")
@@ -258,15 +264,17 @@ def test_the_public_modules_have_an_all():
 
 
 def test_the_walk_does_not_import_the_widgets():
-    list(_walk())
-    assert "ipywidgets" not in sys.modules or "rashomon_widgets.widgets" in sys.modules, \
-        "walking the public API imported a widget library"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_docstrings as t; list(t._walk()); "
+            "assert 'ipywidgets' not in sys.modules, 'the walk imported ipywidgets'")
+    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_walk_covers_the_public_api():
     walked = {qual for qual, *_ in _walk()}
-    for expected in ("rashomon_widgets.core.curvature.landscape.Landscape.spectrum",
-                     "rashomon_widgets.core.geometry.curves.Curve.points",
+    for expected in ("rashomon_widgets.core.curvature.landscape.Landscape.check_theta",
+                     "rashomon_widgets.core.geometry.curve_base.Curve.points",
+                     "rashomon_widgets.core.geometry._files.CurveFiles.load",
                      "rashomon_widgets.core.geometry.curves.BezierCurve.weights",
                      "rashomon_widgets.core.geometry.paths.null_space_path",
                      "rashomon_widgets.models.training.train",

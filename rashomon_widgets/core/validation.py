@@ -1,8 +1,9 @@
 """Input validation for the whole package: every message says what was expected and what came.
 
-Every check takes the value and the name the user knows it by, returns the value (normalised: an
-``int``, a ``float``, a ``Path``) and raises ``TypeError`` for a value of the wrong kind, ``ValueError``
-for one of the right kind but out of range. Messages read ``"{name}: expected {what}, got {value}"``.
+Every ``check_*(value, name, ...)`` takes the value and the name the user knows it by, returns the
+value (normalised: an ``int``, a ``float``, a ``Path``) and raises ``TypeError`` for a value of the
+wrong kind, ``ValueError`` for one of the right kind but out of range or shape. Messages read
+``"{name}: expected {what}, got {value}"``; ``what`` arguments override the expectation in words.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ def describe(x) -> str:
         x: any value.
 
     Returns:
-        ``"tensor of shape (3,), dtype torch.float32, on cpu"`` for a tensor, ``"int 5"`` or
-        ``"str 'abc'"`` for a number or a string, else the type's name.
+        ``"tensor of shape (3,), dtype torch.float32, on cpu"``, ``"int 5"``, ``"str 'abc'"``, or the
+        type's name.
     """
     if isinstance(x, torch.Tensor):
         return f"tensor of shape {tuple(x.shape)}, dtype {x.dtype}, on {x.device}"
@@ -36,21 +37,8 @@ def describe(x) -> str:
 
 # ----------------------------------------------------------------------------------------- numbers
 def check_int(value, name: str, low: int = 1, high: int | None = None) -> int:
-    """Validate an integer (not a bool) in ``[low, high]``, or ``>= low`` when ``high`` is None.
-
-    Args:
-        value: the value to check; any ``numbers.Integral`` (numpy integers too).
-        name: what the user calls it, for the message.
-        low: the smallest value allowed.
-        high: the largest value allowed, or None for no upper limit.
-
-    Returns:
-        ``value`` as a Python ``int``.
-
-    Raises:
-        TypeError: not an integer (a bool is not one).
-        ValueError: out of range.
-    """
+    """An integer (any ``numbers.Integral`` but bool) in ``[low, high]``, or ``>= low`` if ``high`` is None;
+    returned as an ``int``."""
     what = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected {what}, got {describe(value)}")
@@ -60,19 +48,7 @@ def check_int(value, name: str, low: int = 1, high: int | None = None) -> int:
 
 
 def check_seed(seed, name: str = "seed") -> int:
-    """Validate a random seed: an int >= 0.
-
-    Args:
-        seed: the value to check.
-        name: what the user calls it.
-
-    Returns:
-        ``seed`` as an ``int``.
-
-    Raises:
-        TypeError: not an integer.
-        ValueError: negative.
-    """
+    """A random seed: an int >= 0 (see :func:`check_int`)."""
     return check_int(seed, name, 0)
 
 
@@ -88,26 +64,23 @@ def _bounds(low, high, low_open: bool, high_open: bool) -> str:
 
 def check_real(value, name: str, low: float | None = None, high: float | None = None, *,
                low_open: bool = False, high_open: bool = False, what: str | None = None) -> float:
-    """Validate a real number (not a bool) between two bounds.
+    """A real number (not a bool; a 0-dim real tensor counts) between two bounds.
 
-    A bound of None means "no bound, but finite"; an infinite bound that is closed admits the
-    infinity itself (``low=0, high=math.inf`` allows ``inf``). NaN never passes. A 0-dim real tensor
-    counts as a number.
+    A bound of None means "no bound, but finite"; a closed infinite bound admits the infinity
+    (``low=0, high=math.inf`` allows ``inf``). NaN never passes.
 
     Args:
-        value: the value to check.
-        name: what the user calls it.
         low, high: the bounds, or None.
         low_open, high_open: exclude the bound itself (``low_open=True`` means ``> low``).
-        what: the expectation in words for the message (default: from the bounds, e.g.
-            ``"a number in [0, 1)"`` or ``"a finite number > 0"``).
+        what: the expectation in words (default from the bounds: ``"a number in [0, 1)"``,
+            ``"a finite number > 0"``).
 
     Returns:
         ``value`` as a ``float``.
 
     Raises:
         TypeError: not a real number.
-        ValueError: NaN, infinite where a bound does not allow it, or out of range.
+        ValueError: NaN, an infinity no bound admits, or out of range.
     """
     what = what or _bounds(low, high, low_open, high_open)
     if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.dtype.is_complex \
@@ -117,92 +90,35 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
         raise TypeError(f"{name}: expected {what}, got {describe(value)}")
     number = float(value)
     ok = not math.isnan(number)
-    if low is None:
-        ok = ok and number > -math.inf
-    else:
-        ok = ok and (number > low if low_open else number >= low)
-    if high is None:
-        ok = ok and number < math.inf
-    else:
-        ok = ok and (number < high if high_open else number <= high)
+    ok = ok and (number > -math.inf if low is None else number > low if low_open else number >= low)
+    ok = ok and (number < math.inf if high is None else number < high if high_open else number <= high)
     if not ok:
         raise ValueError(f"{name}: expected {what}, got {value}")
     return number
 
 
 def check_positive(value, name: str, what: str = "a positive number") -> float:
-    """Validate a finite real number > 0.
-
-    Args:
-        value: the value to check.
-        name: what the user calls it.
-        what: the expectation in words, for the message.
-
-    Returns:
-        ``value`` as a ``float``.
-
-    Raises:
-        TypeError: not a real number.
-        ValueError: not finite, or not > 0.
-    """
+    """A finite real number > 0 (see :func:`check_real`)."""
     return check_real(value, name, 0.0, low_open=True, what=what)
 
 
 def check_nonnegative(value, name: str, what: str = "a non-negative number") -> float:
-    """Validate a finite real number >= 0.
-
-    Args:
-        value: the value to check.
-        name: what the user calls it.
-        what: the expectation in words, for the message.
-
-    Returns:
-        ``value`` as a ``float``.
-
-    Raises:
-        TypeError: not a real number.
-        ValueError: not finite, or negative.
-    """
+    """A finite real number >= 0 (see :func:`check_real`)."""
     return check_real(value, name, 0.0, what=what)
 
 
 def check_fraction(value, name: str) -> float:
-    """Validate a real number strictly between 0 and 1.
-
-    Args:
-        value: the value to check.
-        name: what the user calls it.
-
-    Returns:
-        ``value`` as a ``float``.
-
-    Raises:
-        TypeError: not a real number.
-        ValueError: not in (0, 1).
-    """
+    """A real number strictly between 0 and 1 (see :func:`check_real`)."""
     return check_real(value, name, 0.0, 1.0, low_open=True, high_open=True)
 
 
 def check_tolerance(value, name: str = "tol", *, what: str = "a relative tolerance") -> float:
-    """Validate a relative tolerance in [0, 1).
-
-    Args:
-        value: the value to check (a 0-dim tensor counts).
-        name: what the user calls it.
-        what: what kind of tolerance, for the message.
-
-    Returns:
-        ``value`` as a ``float``.
-
-    Raises:
-        TypeError: not a real number.
-        ValueError: outside [0, 1) or not finite.
-    """
+    """A relative tolerance in [0, 1) (see :func:`check_real`); ``what`` names its kind."""
     return check_real(value, name, 0.0, 1.0, high_open=True, what=f"{what} in [0, 1)")
 
 
 def check_finite_loss(value: float, where: str) -> float:
-    """Validate a loss value: finite.
+    """A finite loss value.
 
     Args:
         value: the loss.
@@ -220,21 +136,10 @@ def check_finite_loss(value: float, where: str) -> float:
     return value
 
 
-# ----------------------------------------------------------------------------------------- options
+# ----------------------------------------------------------------------------------------- options, objects
 def check_choice(value, name: str, choices):
-    """Validate one of a fixed set of options (strings, or None where it is one of them).
-
-    Args:
-        value: the value to check.
-        name: what the user calls it.
-        choices: the allowed values, in the order the message lists them.
-
-    Returns:
-        ``value``.
-
-    Raises:
-        ValueError: not one of ``choices``.
-    """
+    """One of a fixed set of options (strings, or None where None is one of ``choices``); a
+    ``ValueError`` lists them in their order."""
     try:
         ok = value in choices
     except (TypeError, RuntimeError):  # e.g. a tensor, whose == is elementwise
@@ -245,20 +150,7 @@ def check_choice(value, name: str, choices):
 
 
 def check_callable(value, name: str, usage: str, *, optional: bool = False):
-    """Validate a callable (a loss, a callback), or None when ``optional``.
-
-    Args:
-        value: the value to check.
-        name: what the user calls it.
-        usage: how it is called, for the message, e.g. ``"progress(done, total)"``.
-        optional: whether None is allowed.
-
-    Returns:
-        ``value``.
-
-    Raises:
-        TypeError: not callable (and not an allowed None).
-    """
+    """A callable; ``usage`` shows how it is called (``"progress(done, total)"``); None if ``optional``."""
     if optional and value is None:
         return value
     if not callable(value):
@@ -268,55 +160,22 @@ def check_callable(value, name: str, usage: str, *, optional: bool = False):
 
 
 def check_module(value, name: str = "model") -> torch.nn.Module:
-    """Validate a ``torch.nn.Module``.
-
-    Args:
-        value: the value to check.
-        name: what the user calls it.
-
-    Returns:
-        ``value``.
-
-    Raises:
-        TypeError: not a module.
-    """
+    """A ``torch.nn.Module``."""
     if not isinstance(value, torch.nn.Module):
         raise TypeError(f"{name}: expected a torch.nn.Module, got {describe(value)}")
     return value
 
 
 def check_path(value, name: str = "path", what: str = "a file path") -> Path:
-    """Validate a file-system path (``str`` or ``os.PathLike``); ``~`` is expanded.
-
-    Args:
-        value: the value to check.
-        name: what the user calls it.
-        what: the kind of path, for the message (``"a folder path"``).
-
-    Returns:
-        the path as a ``pathlib.Path``.
-
-    Raises:
-        TypeError: neither a string nor path-like.
-    """
+    """A file-system path (``str`` or ``os.PathLike``), returned as a ``Path`` with ``~`` expanded;
+    ``what`` says which kind (``"a folder path"``)."""
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{name}: expected {what} (str or os.PathLike), got {describe(value)}")
     return Path(value).expanduser()
 
 
 def check_float_dtype(dtype, name: str = "dtype") -> torch.dtype:
-    """Validate a floating-point ``torch.dtype``.
-
-    Args:
-        dtype: the value to check.
-        name: what the user calls it.
-
-    Returns:
-        ``dtype``.
-
-    Raises:
-        TypeError: not a floating-point ``torch.dtype``.
-    """
+    """A floating-point ``torch.dtype``."""
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"{name}: expected a floating-point torch.dtype such as torch.float32, "
                         f"got {describe(dtype)}")
@@ -326,14 +185,10 @@ def check_float_dtype(dtype, name: str = "dtype") -> torch.dtype:
 # ----------------------------------------------------------------------------------------- vectors
 def check_vectors(v, num_params: int, dtype: torch.dtype, device: torch.device, *,
                   name: str = "v", allow_matrix: bool = False, rows: bool = False) -> torch.Tensor:
-    """Validate a parameter-space vector (P,) or, with ``allow_matrix``, a block (P, K); with
-    ``rows``, a stack of parameter vectors (M, P).
+    """A parameter-space vector (P,) of the model's dtype and device, finite.
 
     Args:
-        v: the value to check.
-        num_params: P.
-        dtype, device: the model's; ``v`` must have them.
-        name: what the user calls it.
+        num_params, dtype, device: P and the model's dtype and device.
         allow_matrix: also accept a block of K vectors as columns (P, K).
         rows: expect a stack of vectors as rows (M, P) instead.
 
@@ -367,14 +222,10 @@ def check_vectors(v, num_params: int, dtype: torch.dtype, device: torch.device, 
 
 
 def check_point(x, name: str, like: torch.Tensor | None = None, like_name: str = "the first vector") -> torch.Tensor:
-    """Validate one flat, finite, floating-point parameter vector (P,); with ``like``, one of the same
-    length, dtype and device.
+    """One flat, finite, floating-point parameter vector (P,), when no model is at hand.
 
     Args:
-        x: the value to check.
-        name: what the user calls it.
-        like: an already validated vector ``x`` must match, or None.
-        like_name: what the user calls ``like``, for the message.
+        like: a vector ``x`` must match in length, dtype and device (``like_name`` names it).
 
     Returns:
         ``x`` itself.
@@ -404,11 +255,7 @@ def check_point(x, name: str, like: torch.Tensor | None = None, like_name: str =
 
 # ----------------------------------------------------------------------------------------- curves
 def check_curve_ts(ts, name: str = "ts") -> torch.Tensor:
-    """Validate values of a curve's parameter t: a number or a 1-D sequence, all in [0, 1].
-
-    Args:
-        ts: a number, a sequence, a numpy array or a tensor.
-        name: what the user calls it.
+    """Values of a curve's parameter t: a number or a 1-D sequence, all in [0, 1].
 
     Returns:
         a float64 CPU tensor (M,).
@@ -438,11 +285,7 @@ def check_curve_ts(ts, name: str = "ts") -> torch.Tensor:
 
 
 def check_curve_t(t, name: str = "t") -> float:
-    """Validate one value of a curve's parameter t, in [0, 1].
-
-    Args:
-        t: a number (a 0-dim tensor counts).
-        name: what the user calls it.
+    """One value of a curve's parameter t, in [0, 1] (a 0-dim tensor counts).
 
     Returns:
         ``t`` as a ``float``.

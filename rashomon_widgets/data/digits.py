@@ -10,7 +10,12 @@ from ..core.validation import check_float_dtype, check_fraction, check_seed
 
 
 class Split(NamedTuple):
-    """A train/test split: each part an ``(X, y)`` pair of tensors."""
+    """A train/test split.
+
+    Attributes:
+        train: ``(X, y)`` the training part.
+        test: ``(X, y)`` the test part.
+    """
 
     train: tuple[torch.Tensor, torch.Tensor]
     test: tuple[torch.Tensor, torch.Tensor]

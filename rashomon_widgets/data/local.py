@@ -8,13 +8,12 @@ where the files can be fetched by hand.
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..core.validation import check_choice, check_float_dtype, check_int, check_seed, describe
+from ..core.validation import check_choice, check_float_dtype, check_int, check_path, check_seed, describe
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 MNIST_URL = "https://yann.lecun.com/exdb/mnist/"
@@ -26,9 +25,7 @@ _IDX_UBYTE = 0x08
 
 
 def _as_root(root) -> Path:
-    if not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"root: expected a folder path (str or os.PathLike), got {describe(root)}")
-    return Path(root).expanduser()
+    return check_path(root, "root", "a folder path")
 
 
 def _check_limit(limit) -> int | None:

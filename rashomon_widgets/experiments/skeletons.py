@@ -35,7 +35,7 @@ from torch import nn
 from ..core.comparison.alignment import weight_matching
 from ..core.comparison.pruning import mask_overlap, masks_of
 from ..core.comparison.similarity import cosine_similarity, prediction_vectors
-from ..core.validation import check_int
+from ..core.validation import check_choice, check_int
 from ..models import MLP
 from ..models._seeding import seeded
 from .variants import Progress, Variant, evaluate, l1_finetune, make_variant, skeleton_variants
@@ -96,6 +96,7 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
     """
     from .. import data
 
+    dataset = check_choice(dataset, "dataset", ("digits", "cifar10"))
     hidden = tuple(int(h) for h in hidden)
     ood_size = check_int(ood_size, "ood_size")
     if dataset == "digits":
@@ -103,22 +104,20 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
         ood = data.photo_patches(ood_size, seed=seed)
         return SkeletonTask("digits", split.train, split.test, ood, "8x8 patches of photographs",
                             partial(_mlp, 64, hidden))
-    if dataset == "cifar10":
-        if cifar_root is None or mnist_root is None:
-            raise ValueError("skeleton_task('cifar10'): expected cifar_root= and mnist_root= (folders holding "
-                             "the CIFAR-10 binary batches and the MNIST IDX files), got "
-                             f"cifar_root={cifar_root!r}, mnist_root={mnist_root!r}")
-        x, y = data.read_cifar10(Path(cifar_root), "train", limit=train_size)
-        xt, yt = data.read_cifar10(Path(cifar_root), "test", limit=test_size)
-        mnist, _ = data.read_mnist(Path(mnist_root), "test")
-        if len(mnist) < ood_size:
-            raise ValueError(f"ood_size: expected at most the {len(mnist)} MNIST test images in {mnist_root}, "
-                             f"got {ood_size}")
-        ood = data.mnist_as_cifar(mnist[:ood_size])
-        flat = lambda images: images.reshape(images.shape[0], -1)  # noqa: E731
-        return SkeletonTask("cifar10", (flat(x), y), (flat(xt), yt), flat(ood), "MNIST digits",
-                            partial(_mlp, 3 * 32 * 32, hidden))
-    raise ValueError(f"dataset: expected 'digits' or 'cifar10', got {dataset!r}")
+    if cifar_root is None or mnist_root is None:
+        raise ValueError("skeleton_task('cifar10'): expected cifar_root= and mnist_root= (folders holding "
+                         "the CIFAR-10 binary batches and the MNIST IDX files), got "
+                         f"cifar_root={cifar_root!r}, mnist_root={mnist_root!r}")
+    x, y = data.read_cifar10(Path(cifar_root), "train", limit=train_size)
+    xt, yt = data.read_cifar10(Path(cifar_root), "test", limit=test_size)
+    mnist, _ = data.read_mnist(Path(mnist_root), "test")
+    if len(mnist) < ood_size:
+        raise ValueError(f"ood_size: expected at most the {len(mnist)} MNIST test images in {mnist_root}, "
+                         f"got {ood_size}")
+    ood = data.mnist_as_cifar(mnist[:ood_size])
+    flat = lambda images: images.reshape(images.shape[0], -1)  # noqa: E731
+    return SkeletonTask("cifar10", (flat(x), y), (flat(xt), yt), flat(ood), "MNIST digits",
+                        partial(_mlp, 3 * 32 * 32, hidden))
 
 
 def ood_similarity(variants: Sequence[Variant | nn.Module], ood: torch.Tensor, *,

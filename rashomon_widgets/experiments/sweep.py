@@ -20,13 +20,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
-import os
-import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 
+from ..core.validation import check_callable, check_choice, check_int, check_path
+from .records import SweepResult, TextProgress, append_record, load_results, run_key
+
+__all__ = ["sweep", "mlp_run", "default_executor", "SweepResult", "TextProgress", "load_results", "Progress"]
+
+#: ``progress(done, total, record)``
 Progress = Callable[[int, int, dict], None]
 
 
@@ -48,9 +50,16 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
     ``max_epochs`` epochs.
 
     Args:
+        width: hidden units of the net.
+        seed: seed of its initialisation (and of L-BFGS's shuffling, unused on the full batch).
         task: ``"xor"`` (the four XOR points) or ``"random"`` (``num_points`` standard-normal inputs in
             R^2 with standard-normal targets, drawn from ``data_seed``: an ultra-small regression).
+        activation: hidden activation (see :class:`~rashomon_widgets.models.MLP`).
+        init_std: the standard deviation of the Gaussian initialisation.
+        num_points, data_seed: the ``"random"`` task's size and seed.
         tol: relative tolerance for near-zero Hessian eigenvalues (default ``default_tol``: 1e-6).
+        loss_tol: the loss below which the run counts as a global minimum.
+        max_epochs: L-BFGS epochs at most.
 
     Returns:
         A JSON-serialisable dict: ``num_params``; ``num_points``; ``loss`` (final sum of squares);
@@ -59,6 +68,9 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
         ``|lambda| <= tol * max |lambda|``); ``rank_G`` (rank of the behavioural gradients, singular
         values compared with ``sqrt(tol)``, so that ``near_zero == num_params - rank_G`` at a global
         minimum); ``epochs``; ``seconds``.
+
+    Raises:
+        ValueError: an unknown task; the errors of the model builder and of training.
     """
     import torch
 
@@ -69,14 +81,12 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
 
     start = time.perf_counter()
     tol = default_tol(torch.float64) if tol is None else float(tol)
-    if task == "xor":
+    if check_choice(task, "task", ("xor", "random")) == "xor":
         data = xor(torch.float64)
-    elif task == "random":
+    else:
         g = torch.Generator().manual_seed(int(data_seed))
         data = (torch.randn(num_points, 2, generator=g, dtype=torch.float64),
                 torch.randn(num_points, 1, generator=g, dtype=torch.float64))
-    else:
-        raise ValueError(f"task: expected 'xor' or 'random', got {task!r}")
     model = xor_mlp(width, activation=activation, dtype=torch.float64, seed=seed, init_std=init_std)
     seen: list[float] = []
     history = train(model, sum_of_squares, data, epochs=max_epochs, optimizer="lbfgs", seed=seed,
@@ -97,97 +107,20 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
     }
 
 
-# ----------------------------------------------------------------------------- results file
-def _key(run_name: str, config: dict) -> str:
-    """The identity of a run: the run function's name, width, seed and options, as canonical JSON."""
-    return json.dumps({"run": run_name, **config}, sort_keys=True)
-
-
-def load_results(path) -> list[dict]:
-    """The records of a results file, in file order; torn or blank lines are skipped."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    with path.open("r", encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn line: that run is redone
-            if isinstance(record, dict):
-                records.append(record)
-    return records
-
-
-def _append(path: Path, record: dict) -> None:
-    data = (json.dumps(record, sort_keys=True, allow_nan=True) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# ----------------------------------------------------------------------------- progress
-class TextProgress:
-    """Prints ``sweep: done/total (share) ... elapsed`` about every ``every`` share of the runs."""
-
-    def __init__(self, every: float = 0.1, stream=None):
-        self.every, self.stream = float(every), stream
-        self._next, self._start = 0.0, time.perf_counter()
-
-    def __call__(self, done: int, total: int, record: dict) -> None:
-        share = done / total if total else 1.0
-        if share + 1e-12 >= self._next or done == total:
-            self._next = share + self.every
-            print(f"sweep: {done}/{total} runs ({share:.0%}), last width={record.get('width')} "
-                  f"seed={record.get('seed')}, {time.perf_counter() - self._start:.1f} s",
-                  file=self.stream or sys.stdout, flush=True)
-
-
-# ----------------------------------------------------------------------------- the sweep
-@dataclass
-class SweepResult:
-    """What :func:`sweep` did.
-
-    Attributes:
-        records: every record of this sweep's runs (from the file and new), sorted by width, seed.
-        path: the results file.
-        ran: how many runs this call executed.
-        reused: how many were found finished in the file.
-        failed: ``{key: error message}`` of runs that raised (not written; a rerun retries them).
-    """
-    records: list[dict]
-    path: Path
-    ran: int
-    reused: int
-    failed: dict = field(default_factory=dict)
-
-    def by_width(self, value: str = "near_zero", *, converged_only: bool = True) -> dict:
-        """``{width: [value of each run, by seed]}``, global minima only by default."""
-        out: dict = {}
-        for r in self.records:
-            if converged_only and not r.get("converged", True):
-                continue
-            out.setdefault(r["width"], []).append(r[value])
-        return dict(sorted(out.items()))
-
-
 def _init_worker() -> None:
     import torch
     torch.set_num_threads(1)
 
 
 def default_executor(max_workers: int = 2) -> cf.ProcessPoolExecutor:
-    """A local process pool (``spawn``), one torch thread per worker."""
+    """A local process pool (``spawn``), one torch thread per worker.
+
+    Args:
+        max_workers: worker processes.
+
+    Returns:
+        the pool; shut it down when done (or use it in a ``with`` block).
+    """
     return cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
                                   initializer=_init_worker)
 
@@ -196,9 +129,8 @@ def _check_ints(values, name: str, low: int) -> list[int]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name}: expected an iterable of ints >= {low}, got {type(values).__name__}")
     out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ValueError(f"{name}: expected ints >= {low}, got {v!r}")
+    for i, v in enumerate(values):
+        v = check_int(v, f"{name}[{i}]", low)
         if v not in out:
             out.append(v)
     if not out:
@@ -239,13 +171,10 @@ def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable
     """
     seeds = _check_ints(seeds, "seeds", 0)
     widths = _check_ints(widths, "widths", 1)
-    if not isinstance(results, (str, os.PathLike)):
-        raise TypeError(f"results: expected a file path (str or os.PathLike), got {type(results).__name__}")
-    path = Path(results)
+    path = check_path(results, "results")
     if path.is_dir():
         raise ValueError(f"results: expected a file path, got the directory {str(path)!r}")
-    if not callable(run):
-        raise TypeError(f"run: expected a callable run(width=..., seed=..., **options), got {type(run).__name__}")
+    check_callable(run, "run", "run(width=..., seed=..., **options)")
     if executor is not None and not isinstance(executor, cf.Executor):
         raise TypeError("executor: expected a concurrent.futures.Executor (e.g. ProcessPoolExecutor, or "
                         f"distributed.Client().get_executor()), got {type(executor).__name__}")
@@ -262,7 +191,7 @@ def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable
 
     name = f"{getattr(run, '__module__', '?')}.{getattr(run, '__qualname__', type(run).__name__)}"
     configs = [{"width": w, "seed": s, **options} for w in widths for s in seeds]
-    wanted = {_key(name, c): c for c in configs}
+    wanted = {run_key(name, c): c for c in configs}
     done = {}
     for record in load_results(path):
         if record.get("key") in wanted:
@@ -282,10 +211,10 @@ def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable
                 if not isinstance(out, dict):
                     raise TypeError(f"run: expected a dict, got {type(out).__name__}")
             except Exception as exc:  # keep going: the other runs' results are worth keeping
-                failed[_key(name, config)] = f"{type(exc).__name__}: {exc}"
+                failed[run_key(name, config)] = f"{type(exc).__name__}: {exc}"
                 continue
-            record = {**out, **config, "key": _key(name, config)}
-            _append(path, record)
+            record = {**out, **config, "key": run_key(name, config)}
+            append_record(path, record)
             done[record["key"]] = record
             ran += 1
             finished += 1

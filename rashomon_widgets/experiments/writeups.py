@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..core import Landscape
-from ..core.validation import check_choice, check_int
+from ..core.validation import check_choice, check_int, check_positive, check_seed
 
 SYNTHETIC = ("circle", "piecewise")
 
@@ -32,6 +32,16 @@ def synthetic_loss(kind: str, x, y) -> np.ndarray:
     and gradient flow from every start but the origin ends on it: a two-dimensional attractor well.
     ``"piecewise"``: ``L = (x + 1)^2`` for ``x < -1``, ``0`` for ``|x| <= 1``, ``(x - 1)^2`` for ``x > 1``;
     its Rashomon set is the strip ``|x| <= 1``, two-dimensional, with a two-dimensional well too.
+
+    Args:
+        kind: ``"circle"`` or ``"piecewise"``.
+        x, y: coordinates (numbers or arrays that broadcast together).
+
+    Returns:
+        the loss, a numpy array of the broadcast shape.
+
+    Raises:
+        ValueError: an unknown kind.
     """
     check_choice(kind, "kind", SYNTHETIC)
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -50,9 +60,23 @@ def _synthetic_grad(kind: str, p: np.ndarray) -> np.ndarray:
 
 
 def gradient_flow(kind: str, starts, *, steps: int = 400, lr: float = 0.02) -> np.ndarray:
-    """Gradient descent (a discretised gradient flow) on a synthetic landscape: (steps + 1, M, 2)."""
+    """Gradient descent (a discretised gradient flow) on a synthetic landscape.
+
+    Args:
+        kind: ``"circle"`` or ``"piecewise"`` (see :func:`synthetic_loss`).
+        starts: (M, 2) start points.
+        steps: descent steps.
+        lr: the step size.
+
+    Returns:
+        (steps + 1, M, 2): every point of every trajectory, the starts first.
+
+    Raises:
+        TypeError, ValueError: an unknown kind, bad numbers, or starts not of shape (M, 2).
+    """
     check_choice(kind, "kind", SYNTHETIC)
     check_int(steps, "steps", 1, 10**6)
+    lr = check_positive(lr, "lr")
     p = np.array(starts, dtype=float)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"starts: expected points of shape (M, 2), got shape {p.shape}")
@@ -64,7 +88,16 @@ def gradient_flow(kind: str, starts, *, steps: int = 400, lr: float = 0.02) -> n
 
 
 def in_rashomon_set(kind: str, points, tol: float = 1e-6) -> np.ndarray:
-    """Which points (M, 2) have loss ``<= tol`` (the Rashomon set of the synthetic landscape)."""
+    """Which points lie in the Rashomon set of a synthetic landscape.
+
+    Args:
+        kind: ``"circle"`` or ``"piecewise"`` (see :func:`synthetic_loss`).
+        points: (M, 2) points.
+        tol: the loss level of the set.
+
+    Returns:
+        (M,) bool array: loss ``<= tol``.
+    """
     p = np.asarray(points, dtype=float)
     return synthetic_loss(kind, p[..., 0], p[..., 1]) <= tol
 
@@ -73,15 +106,24 @@ def in_rashomon_set(kind: str, points, tol: float = 1e-6) -> np.ndarray:
 def nudges(ls: Landscape, num: int, radius: float, *, seed: int = 0, theta=None):
     """``num`` random nudges of ``theta``: uniform directions, radii uniform in ``[0, radius]``.
 
+    Args:
+        ls: the :class:`Landscape`.
+        num: how many nudges.
+        radius: the largest nudge length.
+        seed: seed of the directions and radii.
+        theta: (P,) the point nudged; default the trained parameters.
+
     Returns:
         ``(thetas (num, P), losses (num,), null_share (num,))``; ``null_share`` is the norm of the
         part of each nudge direction that lies in the Hessian's null space at ``theta`` (0 to 1).
+
+    Raises:
+        TypeError, ValueError: bad numbers or a bad ``theta``.
     """
     check_int(num, "num", 1, 10**7)
-    if not radius > 0:
-        raise ValueError(f"radius: expected a positive number, got {radius}")
+    radius = check_positive(radius, "radius")
     origin = ls.theta if theta is None else ls.check_theta(theta).clone()
-    g = torch.Generator(device=ls.device).manual_seed(int(seed))
+    g = torch.Generator(device=ls.device).manual_seed(check_seed(seed))
     u = torch.randn(num, ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)
     u = u / u.norm(dim=1, keepdim=True)
     r = radius * torch.rand(num, 1, generator=g, dtype=ls.dtype, device=ls.device)
@@ -104,7 +146,14 @@ class _TanhOfLinear(nn.Module):
 
 
 def contour_inputs(angle_deg: float) -> torch.Tensor:
-    """Two inputs in R^3 at ``angle_deg`` to each other, in the first two coordinates: (2, 3)."""
+    """Two unit inputs in R^3 at an angle to each other, in the first two coordinates.
+
+    Args:
+        angle_deg: the angle in degrees.
+
+    Returns:
+        (2, 3) float64 tensor.
+    """
     a = math.radians(float(angle_deg))
     return torch.tensor([[1.0, 0.0, 0.0], [math.cos(a), math.sin(a), 0.0]], dtype=torch.float64)
 
@@ -115,6 +164,13 @@ def contour_landscape(angle_deg: float, theta=(0.3, -0.2, 0.5)) -> Landscape:
     The contours of output i are the planes ``theta . x_i = const`` (normal ``x_i``): perpendicular at
     90 degrees, parallel at 0. The targets are the model's own outputs, so ``theta`` is a global minimum
     of the sum of squares and the behaviour manifold through it is its Rashomon set.
+
+    Args:
+        angle_deg: the angle between the two inputs, in degrees.
+        theta: the three parameters.
+
+    Returns:
+        a :class:`Landscape` (sum of squares, ``reduction="sum"``).
     """
     model = _TanhOfLinear(theta)
     x = contour_inputs(angle_deg)
@@ -128,7 +184,15 @@ def _sum_of_squares(out, targets):
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against probability targets, summed over samples: ``-sum q log softmax(z)``."""
+    """Cross-entropy against probability targets, summed over samples: ``-sum q log softmax(z)``.
+
+    Args:
+        logits: (N, C) raw scores ``z``.
+        targets: (N, C) probabilities ``q``.
+
+    Returns:
+        a scalar tensor.
+    """
     return -(targets * logits.log_softmax(-1)).sum()
 
 
@@ -138,6 +202,12 @@ def soft_target_classifier(seed: int = 0, *, num_inputs: int = 6, num_classes: i
     Its targets are its own probabilities ``q = softmax(f(x))``, so the gradient of the loss in the
     logits, ``p - q``, is exactly zero and the Hessian is the Gauss-Newton matrix
     ``J^T (diag p - p p^T) J``.
+
+    Args:
+        seed: seed of the weights and inputs.
+        num_inputs: samples.
+        num_classes: outputs.
+        hidden: tanh units of the hidden layer.
 
     Returns:
         ``(model, soft_cross_entropy, (x, q))``: build ``rw.Landscape(model, loss_fn, data,
@@ -164,10 +234,18 @@ def merged_inputs_landscape(num_merged: int, *, num_inputs: int = 8, seed: int =
     parameter, and zero gradients for the first layer's (the ReLU destroyed the information that told
     them apart). The others (``x_1`` in [1, 3]) keep distinct activations. The targets are the net's
     own outputs (a perfect-behaviour global minimum of the sum of squares).
+
+    Args:
+        num_merged: how many of the inputs are merged, 0 to ``num_inputs``.
+        num_inputs: samples.
+        seed: seed of the weights and inputs.
+
+    Returns:
+        a :class:`Landscape` (sum of squares, ``reduction="sum"``).
     """
     check_int(num_inputs, "num_inputs", 1, 10**6)
     check_int(num_merged, "num_merged", 0, num_inputs)
-    g = torch.Generator().manual_seed(int(seed))
+    g = torch.Generator().manual_seed(check_seed(seed))
 
     def uniform(lo, hi, *shape):
         return lo + (hi - lo) * torch.rand(*shape, generator=g, dtype=torch.float64)

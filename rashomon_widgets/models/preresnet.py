@@ -86,7 +86,13 @@ class PreResNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, num_classes) of images (N, 3, 32, 32).
+        """The logits of a batch of images.
+
+        Args:
+            x: images (N, 3, 32, 32).
+
+        Returns:
+            logits (N, num_classes).
 
         Raises:
             ValueError: input not of shape (N, 3, 32, 32).

@@ -61,7 +61,13 @@ class ToyQuadratic(nn.Module):
         self.theta = nn.Parameter(torch.tensor(_check_point(point), dtype=dtype))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Return the (B, 2) outputs ``[sqrt(a) x, sqrt(b) y]`` for each of the B input rows.
+        """The outputs ``[sqrt(a) x, sqrt(b) y]`` for each input row (the inputs' values are ignored).
+
+        Args:
+            inputs: (B, ...) tensor.
+
+        Returns:
+            (B, 2) tensor.
 
         Raises:
             TypeError: ``inputs`` is not a tensor.
@@ -75,6 +81,11 @@ class ToyQuadratic(nn.Module):
         return row.unsqueeze(0).expand(inputs.shape[0], 2)
 
     def extra_repr(self) -> str:
+        """The coefficients, for ``repr(model)``.
+
+        Returns:
+            ``"a=..., b=..."``.
+        """
         return f"a={self.a}, b={self.b}"
 
 

@@ -81,7 +81,7 @@ def test_digits_model_builder(task):
 
 
 def test_bad_tasks():
-    with pytest.raises(ValueError, match="dataset: expected 'digits' or 'cifar10', got 'mnist'"):
+    with pytest.raises(ValueError, match="dataset: expected one of 'digits', 'cifar10', got 'mnist'"):
         skeleton_task("mnist")
     message = ("skeleton_task('cifar10'): expected cifar_root= and mnist_root= (folders holding the CIFAR-10 "
                "binary batches and the MNIST IDX files), got cifar_root={!r}, mnist_root={!r}")
@@ -123,8 +123,8 @@ def test_cifar10_task_reads_flattened_local_files(local_roots):
     assert small.ood.shape == (6, 3072)  # all 6 MNIST images on disk
     with pytest.raises(ValueError, match=r"ood_size: expected at most the 6 MNIST test images in .*, got 100"):
         skeleton_task("cifar10", hidden=(8,), cifar_root=cifar_root, mnist_root=mnist_root, ood_size=100)
-    for bad in (0, 2.5, True):
-        with pytest.raises(ValueError, match="ood_size: expected an int >= 1"):
+    for bad, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="ood_size: expected an int >= 1"):
             skeleton_task("cifar10", hidden=(8,), cifar_root=cifar_root, mnist_root=mnist_root, ood_size=bad)
     model = task.make_model(seed=0)
     assert isinstance(model, MLP) and model.in_features == 3072 and model[0].weight.shape == (8, 3072)

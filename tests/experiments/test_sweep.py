@@ -100,7 +100,7 @@ def test_mlp_run_records_spectrum_count_and_rank(tmp_path):
     assert set(counts) <= {2, 3}
     single = mlp_run(width=2, seed=0, task="random", data_seed=3)
     assert single["num_points"] == 4 and single["converged"]
-    with pytest.raises(ValueError, match="task: expected 'xor' or 'random', got 'mnist'"):
+    with pytest.raises(ValueError, match="task: expected one of 'xor', 'random', got 'mnist'"):
         mlp_run(width=2, seed=0, task="mnist")
 
 
@@ -127,10 +127,12 @@ def test_dask_local_cluster_executor(tmp_path, monkeypatch):
 
 def test_bad_arguments_say_what_was_expected(tmp_path):
     path = tmp_path / "r.jsonl"
-    with pytest.raises(ValueError, match=r"seeds: expected ints >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"seeds\[0\]: expected an int >= 0, got -1"):
         sweep([-1], (2,), path, run=slow_run)
-    with pytest.raises(ValueError, match=r"widths: expected ints >= 1, got 0"):
-        sweep([0], (0,), path, run=slow_run)
+    with pytest.raises(ValueError, match=r"widths\[1\]: expected an int >= 1, got 0"):
+        sweep([0], (2, 0), path, run=slow_run)
+    with pytest.raises(TypeError, match=r"widths\[0\]: expected an int >= 1, got float 2.5"):
+        sweep([0], (2.5,), path, run=slow_run)
     with pytest.raises(TypeError, match="seeds: expected an iterable"):
         sweep(5, (2,), path, run=slow_run)
     with pytest.raises(TypeError, match="executor: expected a concurrent.futures.Executor"):

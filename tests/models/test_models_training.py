@@ -222,12 +222,12 @@ def test_masked_sgd_equals_a_hand_written_masked_gradient_descent():
         reference[name] = reference[name] * masks[name]
     expected_losses = []
     for _ in range(6):
-        params = {n: t.clone().requires_grad_(True) for n, t in reference.items()}
+        params = {n: weight.clone().requires_grad_(True) for n, weight in reference.items()}
         loss = ((functional_call(model, params, (X,)) - y) ** 2).mean()
         expected_losses.append(loss.item())
         grads = torch.autograd.grad(loss, list(params.values()))
-        for (n, t), g in zip(params.items(), grads):
-            new = t.detach() - 0.2 * g
+        for (n, weight), g in zip(params.items(), grads):
+            new = weight.detach() - 0.2 * g
             reference[n] = new * masks[n] if n in masks else new
     assert losses == pytest.approx(expected_losses, rel=1e-12, abs=1e-15)
     for name, p in model.named_parameters():

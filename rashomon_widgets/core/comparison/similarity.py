@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..validation import check_choice, check_int, describe
+from ..validation import check_choice, check_int, check_module, describe
 
 BEHAVIOURS = ("softmax", "logits", "labels")
 
@@ -58,8 +58,7 @@ def prediction_vectors(models: Sequence[nn.Module], inputs: torch.Tensor, *, beh
     batch_size = check_int(batch_size, "batch_size", 1, 2**31 - 1)
     rows = []
     for i, model in enumerate(models):
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"models[{i}]: expected a torch.nn.Module, got {describe(model)}")
+        check_module(model, f"models[{i}]")
         out = _outputs(model, inputs, batch_size)
         if out.ndim != 2:
             raise ValueError(f"models[{i}]: expected outputs of shape (N, C), got {tuple(out.shape)}")

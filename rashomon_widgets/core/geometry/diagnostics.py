@@ -16,6 +16,7 @@ import torch
 
 from ..curvature import density as _density
 from ..curvature._data import as_batches
+from ..curvature._random import rademacher
 from ..curvature.nullspace import count_near_zero
 from ..curvature.spectra import default_tol
 from ..validation import check_callable, check_curve_ts, check_int, check_real, check_tolerance, describe
@@ -238,7 +239,7 @@ def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_st
         out["trace"] = float(values.sum())
         near_zero = float(count_near_zero(values, tol))
         # the same quadrature on the dense matrix: products cost nothing once H is formed
-        v0 = _density.rademacher((ls.num_params, slq_vectors), seed=seed, dtype=ls.dtype, device=ls.device)
+        v0 = rademacher((ls.num_params, slq_vectors), seed=seed, dtype=ls.dtype, device=ls.device)
         alpha, beta = _density.lanczos(lambda v: h @ v, v0, min(slq_steps, ls.num_params))
         nodes, weights = _density.quadrature(alpha, beta)
         nodes, weights = np.concatenate(nodes), np.concatenate(weights) / slq_vectors

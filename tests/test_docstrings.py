@@ -23,13 +23,6 @@ from pathlib import Path
 
 import pytest
 
-# TEMPORARY: callables of rashomon_widgets.core.curvature whose docstrings are being completed there.
-# Remove each entry as its docstring is fixed (a test below says when one passes); the set must end empty.
-PENDING: set[str] = {
-    "rashomon_widgets.core.curvature.queries.CurvatureQueries.eigs",   # Args: **kwargs not named
-    "rashomon_widgets.core.curvature.spectra.Spectrum.numpy",          # no Returns:
-    "rashomon_widgets.core.curvature.spectra.Spectrum.summary",        # no Returns:
-}
 
 PUBLIC_MODULES = ("rashomon_widgets", "rashomon_widgets.core", "rashomon_widgets.models", "rashomon_widgets.data",
                   "rashomon_widgets.experiments")
@@ -286,16 +279,6 @@ def test_the_walk_covers_the_public_api():
 
 
 def test_every_public_callable_is_documented():
-    failures = {q: p for q, p in _failures().items() if q not in PENDING}
+    failures = _failures()
     report = "\n".join(f"  {q}: {'; '.join(p)}" for q, p in sorted(failures.items()))
     assert not failures, f"{len(failures)} public callables with incomplete docstrings:\n{report}"
-
-
-def test_the_pending_set_only_holds_current_curvature_failures():
-    outside = sorted(q for q in PENDING if not q.startswith("rashomon_widgets.core.curvature."))
-    assert not outside, f"PENDING is only for rashomon_widgets.core.curvature; fix these instead: {outside}"
-    failing = _failures()
-    fixed = sorted(q for q in PENDING if q not in failing)
-    if fixed:
-        pytest.fail("these are documented now; remove them from PENDING in tests/test_docstrings.py:\n  "
-                    + "\n  ".join(fixed))

@@ -26,6 +26,8 @@ class CurvatureQueries:
             method: ``"lanczos"`` (matrix-free, :func:`spectra.lanczos_eigs`; ``tol``, ``ncv``,
                 ``maxiter``, ``seed`` pass through), ``"dense"`` (``eigh``), or ``"auto"`` (dense for
                 small models by :class:`SizePolicy`, or when k >= P - 1).
+            **kwargs: Lanczos options passed to :func:`spectra.lanczos_eigs` (``tol``, ``ncv``,
+                ``maxiter``, ``seed``).
 
         Returns:
             ``(values (k,), vectors (P, k))``; vectors orthonormal.

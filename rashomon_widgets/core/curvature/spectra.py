@@ -105,12 +105,20 @@ class Spectrum:
         return Spectrum(self.values, check_tolerance(tol, "tol"), self.vectors)
 
     def summary(self) -> str:
-        """One line: ``"5 of 9 eigenvalues near zero (|lambda| <= 1e-06 x 2.31)"``."""
+        """One line for a notebook or a label.
+
+        Returns:
+            e.g. ``"5 of 9 eigenvalues near zero (|lambda| <= 1e-06 x 2.31)"``.
+        """
         return (f"{self.num_near_zero:,} of {len(self):,} eigenvalues near zero "
                 f"(|lambda| <= {self.tol:.0e} x {self.scale:.3g})")
 
     def numpy(self) -> np.ndarray:
-        """The eigenvalues as a float64 numpy array (ascending)."""
+        """The eigenvalues as a numpy array.
+
+        Returns:
+            float64 array (P,), ascending.
+        """
         return self.values.detach().double().cpu().numpy()
 
     def __len__(self) -> int:

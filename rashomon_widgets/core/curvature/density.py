@@ -1,102 +1,188 @@
-"""The Hessian's eigenvalue density by stochastic Lanczos quadrature (Ghorbani et al. 2019)."""
+"""The Hessian's eigenvalue density: stochastic Lanczos quadrature (SLQ, Ghorbani et al. 2019), deflated.
+
+Plain SLQ's first moment is a Hutchinson estimate of the trace, whose error is set by the whole
+Hessian's Frobenius norm: 4-14% on a 2,410-parameter digits MLP with 10 vectors. :func:`density`
+first runs one Lanczos recurrence of ``deflation_steps`` steps: its Krylov subspace holds the dominant
+eigenvectors at both ends of the spectrum (its converged Ritz values are exact eigenvalues, and every
+Ritz value enters as a node of weight 1/P), then runs SLQ on the rest of the space only (start vectors
+and products projected onto the complement, weights scaled by ``(P - d) / P``). The Krylov subspace and
+its complement couple only through the last Lanczos vector (a rank-two term), so together they
+describe the spectrum, and the first moment's error is set by the complement's much smaller Frobenius
+norm (below 1% at the default 800 products on that MLP).
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ..validation import check_int
-from ._random import rademacher
+from ..validation import check_int, check_positive, check_seed
+from ._lanczos import krylov, lanczos, quadrature, tridiagonal
+from ._random import gaussian, generator, rademacher
+from .trace import TraceEstimate, _mean_and_stderr, estimate
+
+__all__ = ["Density", "broaden", "density", "lanczos", "quadrature", "rademacher", "slq"]
 
 
-def lanczos(matvec, v0: torch.Tensor, num_steps: int):
-    """Lanczos with full reorthogonalisation on a block of independent start vectors.
+class Density(tuple):
+    """An eigenvalue density that unpacks as ``grid, dens = ...``, and what it was computed from.
 
     Args:
-        matvec: ``V (P, B) -> H V (P, B)``.
-        v0: start vectors (P, B), not necessarily normalised.
-        num_steps: steps m (<= P).
+        grid: (G,) eigenvalues where the density is evaluated.
+        density: (G,) the density there (integrates to 1 over ``grid``).
+        nodes: (N,) quadrature nodes, ascending (the deflating run's Ritz values and the SLQ nodes).
+        weights: (N,) their weights, summing to 1 (``P * sum(weights * nodes)`` is the trace estimate).
+        num_params: P.
+        top_values: eigenvalues the deflating run found to working accuracy (converged Ritz values,
+            from both ends of the spectrum), descending. A multiple eigenvalue appears once.
+        trace: the first moment times P, a :class:`TraceEstimate` with the error of the SLQ part.
+        sigma: the Gaussian width used.
+        num_products: Hessian-vector products spent.
 
-    Returns:
-        ``(alpha (B, m), beta (B, m - 1))`` in float64: each run's tridiagonal matrix. A run that
-        breaks down early (an invariant subspace) has its remaining coefficients zero-padded and is
-        trimmed by :func:`quadrature`.
+    Example:
+        >>> dens = ls.density()                                     # doctest: +SKIP
+        >>> grid, values = dens                                     # doctest: +SKIP
+        >>> dens.trace, dens.top_values[:3]                         # doctest: +SKIP
     """
-    p, b = v0.shape
-    basis = torch.zeros(num_steps, p, b, dtype=v0.dtype, device=v0.device)
-    alpha = torch.zeros(b, num_steps, dtype=torch.float64)
-    beta = torch.zeros(b, max(num_steps - 1, 0), dtype=torch.float64)
-    v = v0 / v0.norm(dim=0, keepdim=True)
-    alive = torch.ones(b, dtype=torch.bool, device=v0.device)
-    w_prev, b_prev = torch.zeros_like(v), torch.zeros(b, dtype=v0.dtype, device=v0.device)
-    for j in range(num_steps):
-        basis[j] = v
-        w = matvec(v) - b_prev * w_prev
-        a = (w * v).sum(0)
-        alpha[:, j] = (a * alive).double().cpu()
-        w = w - a * v
-        for _ in range(2):  # full reorthogonalisation, twice is enough
-            w = w - torch.einsum("jpb,jb->pb", basis[: j + 1], torch.einsum("jpb,pb->jb", basis[: j + 1], w))
-        if j == num_steps - 1:
-            break
-        nb = w.norm(dim=0)
-        alive = alive & (nb > 1e-10 * alpha[:, : j + 1].abs().max().to(nb))
-        beta[:, j] = (nb * alive).double().cpu()
-        w_prev, b_prev = v, nb
-        v = torch.where(alive, w / torch.where(alive, nb, torch.ones_like(nb)), torch.zeros_like(w))
-    return alpha, beta
 
+    def __new__(cls, grid, density, *, nodes, weights, num_params: int, top_values, trace: TraceEstimate,
+                sigma: float, num_products: int):
+        self = super().__new__(cls, (grid, density))
+        self.nodes, self.weights, self.num_params, self.top_values = nodes, weights, num_params, top_values
+        self.trace, self.sigma, self.num_products = trace, sigma, num_products
+        return self
 
-def quadrature(alpha: torch.Tensor, beta: torch.Tensor):
-    """Gauss quadrature nodes and weights of each Lanczos run: ``(nodes, weights)`` lists of arrays."""
-    nodes, weights = [], []
-    for a, b in zip(alpha, beta):
-        m = len(a)
-        nz = (b == 0).nonzero()
-        if len(nz):
-            m = int(nz[0]) + 1
-        t = torch.diag(a[:m]) + torch.diag(b[: m - 1], 1) + torch.diag(b[: m - 1], -1)
-        theta, s = torch.linalg.eigh(t)
-        nodes.append(theta.numpy())
-        weights.append((s[0] ** 2).numpy())
-    return nodes, weights
+    def __getnewargs_ex__(self):
+        keys = ("nodes", "weights", "num_params", "top_values", "trace", "sigma", "num_products")
+        return (self[0], self[1]), {k: getattr(self, k) for k in keys}
+
+    @property
+    def grid(self) -> np.ndarray:
+        """The eigenvalue grid (G,)."""
+        return self[0]
+
+    @property
+    def density(self) -> np.ndarray:
+        """The density on the grid (G,)."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return (f"Density(P={self.num_params:,}, {len(self[0])} grid points, {len(self.nodes)} nodes, "
+                f"trace {float(self.trace):.6g} ± {self.trace.error:.2g}, {len(self.top_values)} exact "
+                f"eigenvalues, {self.num_products} products)")
 
 
 def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0):
-    """Stochastic Lanczos quadrature (Ghorbani et al. 2019): nodes and weights of the spectral measure.
+    """Plain stochastic Lanczos quadrature (Ghorbani et al. 2019): nodes and weights of the spectral measure.
+
+    Args:
+        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``).
+        num_vectors: Rademacher start vectors (runs).
+        num_steps: Lanczos steps per run (capped at P).
+        seed: seed of the start vectors.
 
     Returns:
         ``(nodes, weights)``: 1-D float64 arrays; the weights sum to 1 (each run's weights are divided
         by ``num_vectors``), so ``sum(weights * nodes) * P`` is a Hutchinson estimate of the trace.
+
+    Raises:
+        TypeError, ValueError: a bad count or seed.
+
+    Example:
+        >>> with ls.hessian_operator() as op:                       # doctest: +SKIP
+        ...     nodes, weights = slq(op, num_vectors=4, num_steps=30)
     """
     check_int(num_vectors, "num_vectors", 1, 10_000)
-    steps = check_int(num_steps, "num_steps", 1, 100_000)
-    p = op.shape[0]
-    steps = min(steps, p)
-    v0 = rademacher((p, num_vectors), seed=seed, dtype=op.dtype, device=op.device)
+    steps = min(check_int(num_steps, "num_steps", 1, 100_000), op.shape[0])
+    v0 = rademacher((op.shape[0], num_vectors), seed=check_seed(seed), dtype=op.dtype, device=op.device)
     alpha, beta = lanczos(op.matvec, v0, steps)
     nodes, weights = quadrature(alpha, beta)
     return np.concatenate(nodes), np.concatenate(weights) / num_vectors
 
 
-def density(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0,
-            grid_size: int = 1000, sigma: float | None = None):
-    """Eigenvalue density of the Hessian by stochastic Lanczos quadrature, Gaussian-broadened.
+def density(op, *, num_vectors: int = 10, num_steps: int = 50, deflation_steps: int = 300, seed: int = 0,
+            grid_size: int = 1000, sigma: float | None = None) -> Density:
+    """Eigenvalue density of the Hessian by deflated stochastic Lanczos quadrature, Gaussian-broadened.
+
+    Costs at most ``deflation_steps + num_vectors * num_steps`` products (800 by default, as many as
+    plain SLQ's former 10 x 80). See the module docstring for the method.
 
     Args:
-        num_vectors: random Rademacher start vectors (runs).
-        num_steps: Lanczos steps per run (capped at P).
+        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``).
+        num_vectors: SLQ start vectors on the complement of the Krylov subspace (>= 2 for an error).
+        num_steps: Lanczos steps per SLQ run (capped at the complement's dimension).
+        deflation_steps: steps d of the deflating Lanczos run (capped at P; 0: plain SLQ with Gaussian
+            start vectors). It stops early on an invariant subspace, and if that is the whole space
+            (a small model) the density is exact and no SLQ runs.
+        seed: seed of all random vectors.
         grid_size: points of the returned grid.
         sigma: width of the Gaussian placed on each node; default 1% of the spectrum's range.
 
     Returns:
-        ``(grid, density)``: float64 numpy arrays; the density integrates to 1 over the grid (which
-        extends 6 sigma past the extreme nodes), and ``trapezoid(grid * density, grid) * P`` estimates
-        the trace.
+        a :class:`Density`: unpacks as ``(grid, density)`` (float64 numpy arrays; the density
+        integrates to 1 over the grid, which extends 6 sigma past the extreme nodes, and
+        ``trapezoid(grid * density, grid) * P`` estimates the trace), with ``nodes``, ``weights``,
+        ``top_values``, ``trace`` (a :class:`TraceEstimate`) and ``num_products``.
+
+    Raises:
+        TypeError, ValueError: a bad count, seed, grid size or sigma.
 
     Example:
-        >>> grid, dens = ls.density(num_vectors=5)     # doctest: +SKIP
+        >>> grid, dens = ls.density()                               # doctest: +SKIP
+        >>> d = ls.density(num_vectors=5, num_steps=40)             # doctest: +SKIP
+        >>> float(d.trace), d.trace.error, d.top_values[0]          # doctest: +SKIP
     """
-    nodes, weights = slq(op, num_vectors=num_vectors, num_steps=num_steps, seed=seed)
+    nv = check_int(num_vectors, "num_vectors", 1, 10_000)
+    check_int(num_steps, "num_steps", 1, 100_000)
+    check_int(deflation_steps, "deflation_steps", 0, 10**7)
+    check_int(grid_size, "grid_size", 2, 10**7)
+    if sigma is not None:
+        check_positive(sigma, "sigma", "a positive width")
+    p, before = op.shape[0], op.num_products
+    g = generator(check_seed(seed), op.device)
+    basis, ritz, top = _deflate(op, deflation_steps, g)
+    d = basis.shape[1]
+    nodes, weights = [ritz], [np.full(d, 1.0 / p)]
+    trace_value, stderr, dof = float(ritz.sum()), 0.0, 0
+    if d < p:
+        v0 = gaussian((p, nv), generator=g, dtype=op.dtype, device=op.device)
+        run = krylov(lambda v: _project(op.matvec(v), basis), _project(v0, basis), min(num_steps, p - d))
+        run_nodes, run_weights = quadrature(run.alpha, run.beta)
+        nodes += run_nodes
+        weights += [w * (p - d) / (p * nv) for w in run_weights]
+        mean, stderr = _mean_and_stderr(run.alpha[:, 0] * (p - d))  # Rayleigh quotients of the start vectors
+        trace_value, stderr, dof = trace_value + mean, stderr, nv - 1
+    nodes, weights = np.concatenate(nodes), np.concatenate(weights)
+    order = np.argsort(nodes, kind="stable")
+    nodes, weights = nodes[order], weights[order]
+    used = op.num_products - before
+    trace = estimate(trace_value, stderr, dof, float(p * np.abs(weights * nodes).sum()), dtype=op.dtype,
+                     confidence=0.95, num_products=used, method="slq")
+    grid, dens, sigma = broaden(nodes, weights, grid_size=grid_size, sigma=sigma)
+    return Density(grid, dens, nodes=nodes, weights=weights, num_params=p, top_values=top, trace=trace,
+                   sigma=sigma, num_products=used)
+
+
+def broaden(nodes: np.ndarray, weights: np.ndarray, *, grid_size: int = 1000, sigma: float | None = None):
+    """A quadrature (nodes, weights) as a smooth density: a Gaussian of width ``sigma`` on each node.
+
+    Args:
+        nodes: (N,) eigenvalues.
+        weights: (N,) non-negative weights.
+        grid_size: points of the grid (>= 2).
+        sigma: the width; default 1% of ``max(range, |largest node|)``.
+
+    Returns:
+        ``(grid, density, sigma)``: the grid spans the nodes plus 6 sigma on each side, and the density
+        integrates to 1 over it (trapezoid rule).
+
+    Raises:
+        ValueError: ``sigma`` is not positive.
+
+    Example:
+        >>> grid, dens, sigma = broaden(np.array([0.0, 1.0]), np.array([0.5, 0.5]), grid_size=101)
+        >>> round(float(np.trapezoid(dens, grid)), 12), round(sigma, 12)
+        (1.0, 0.01)
+    """
     lo, hi = float(nodes.min()), float(nodes.max())
     if sigma is None:
         sigma = 0.01 * max(hi - lo, abs(hi), 1e-12)
@@ -104,6 +190,48 @@ def density(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0,
         raise ValueError(f"sigma: expected a positive width, got {sigma}")
     grid = np.linspace(lo - 6 * sigma, hi + 6 * sigma, grid_size)
     dens = (weights[None, :] * np.exp(-0.5 * ((grid[:, None] - nodes[None, :]) / sigma) ** 2)).sum(1)
-    dens /= sigma * np.sqrt(2 * np.pi)
     dens /= np.trapezoid(dens, grid)
-    return grid, dens
+    return grid, dens, float(sigma)
+
+
+def _deflate(op, steps: int, g):
+    """Lanczos runs of ``steps`` steps in all: the basis (P, d), all Ritz values, and the converged ones.
+
+    A run that closes on an invariant subspace (a breakdown, e.g. an eigenvalue of multiplicity m
+    seen once by a single start vector) is followed by another from a fresh vector on the
+    complement, while steps remain and the last run found more than one direction.
+    """
+    p = op.shape[0]
+    basis = torch.zeros(p, 0, dtype=op.dtype, device=op.device)
+    runs = []
+    while basis.shape[1] < min(steps, p):
+        todo = min(steps, p) - basis.shape[1]
+        v0 = _project(gaussian((p, 1), generator=g, dtype=op.dtype, device=op.device), basis)
+        run = krylov(lambda v, b=basis: _project(op.matvec(v), b), v0, todo, keep_basis=True)
+        d = int(run.lengths[0])
+        values, vectors = torch.linalg.eigh(tridiagonal(run.alpha[0, :d], run.beta[0, : d - 1]))
+        last = float(run.residual[0]) if d == todo else 0.0  # a breakdown: every Ritz pair is exact
+        runs.append((values, last * vectors[-1].abs()))
+        basis = torch.cat([basis, run.basis[:d, :, 0].T], 1)
+        if d == todo or d == 1:
+            break
+    scale = max((float(v.abs().max()) for v, _ in runs), default=0.0)
+    top = [v[_converged(v, r, scale, op.dtype)].numpy() for v, r in runs]
+    ritz = np.concatenate([np.zeros(0)] + [v.numpy() for v, _ in runs])
+    return basis, ritz, np.sort(np.concatenate([np.zeros(0)] + top))[::-1].copy()
+
+
+def _converged(values: torch.Tensor, residuals: torch.Tensor, scale: float, dtype) -> torch.Tensor:
+    """Ritz values known to working accuracy: a residual below ``sqrt(eps) * scale`` and ten times
+    below the gap to the neighbouring Ritz values (so each is one distinct eigenvalue to within
+    residual^2 / gap, not a point inside a cluster)."""
+    inf = torch.full((1,), float("inf"), dtype=values.dtype)
+    diff = values[1:] - values[:-1]
+    gaps = torch.minimum(torch.cat([inf, diff]), torch.cat([diff, inf]))
+    tol = torch.finfo(dtype).eps ** 0.5 * scale
+    return (residuals <= tol) & (10 * residuals <= gaps)
+
+
+def _project(v: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """``v`` with its components along the orthonormal ``basis`` removed."""
+    return v - basis @ (basis.T @ v) if basis.shape[1] else v

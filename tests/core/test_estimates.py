@@ -1,0 +1,225 @@
+"""Spectral estimates against exact dense references: the deflated SLQ density and the trace estimators
+with their error bounds, on 610-parameter digits MLPs (trained, and at initialisation with many negative
+eigenvalues), a multi-output least-squares model with repeated eigenvalues, and XOR."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import rashomon_widgets as rw
+from curve_cases import _digits, digits_pair
+from rashomon_widgets.core.curvature import density as _density
+from rashomon_widgets.core.curvature import trace as _trace
+
+SEEDS = range(200)
+
+
+class DenseOperator:
+    """A dense symmetric matrix with the interface of a HessianOperator (products counted)."""
+
+    def __init__(self, h: torch.Tensor):
+        self.h, self.shape, self.dtype, self.device = h, tuple(h.shape), h.dtype, h.device
+        self.num_products = 0
+
+    def matvec(self, v):
+        self.num_products += 1 if v.ndim == 1 else v.shape[1]
+        return self.h @ v
+
+    __matmul__ = matvec
+
+    def to_dense(self):
+        self.num_products += self.shape[0]
+        return self.h
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """(Landscape, dense Hessian, exact eigenvalues): a float64 digits MLP 64-8-10 (P = 610) near a minimum."""
+    ls, _, _ = digits_pair()
+    h = ls.hessian()
+    return ls, h, torch.linalg.eigvalsh(h)
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    """The same architecture at initialisation: a Hessian with many negative eigenvalues."""
+    model = rw.models.digits_mlp((8,), seed=3, dtype=torch.float64)
+    ls = rw.Landscape(model, rw.models.cross_entropy, _digits(300, 200)[0])
+    h = ls.hessian()
+    values = torch.linalg.eigvalsh(h)
+    assert float(values[values < 0].sum()) < -float(values.sum())  # the negative part outweighs the trace
+    return ls, h, values
+
+
+@pytest.fixture(scope="module")
+def repeated():
+    """A 3-output linear least-squares model: H = (X^T X) kron I_3, every eigenvalue three times (P = 39)."""
+    torch.manual_seed(0)
+    x = torch.randn(50, 12, dtype=torch.float64) * torch.logspace(1, -2, 12, dtype=torch.float64)
+    ls = rw.Landscape(torch.nn.Linear(12, 3).double(), lambda o, t: ((o - t) ** 2).mean(),
+                      (x, torch.randn(50, 3, dtype=torch.float64)))
+    h = ls.hessian()
+    return ls, h, torch.linalg.eigvalsh(h)
+
+
+# ----------------------------------------------------------------------------------------- density
+@pytest.mark.parametrize("which", ["trained", "untrained"])
+def test_density_first_moment_matches_the_exact_trace_at_default_settings(which, request):
+    ls, _, values = request.getfixturevalue(which)
+    exact = float(values.sum())
+    for seed in range(3):
+        d = ls.density(seed=seed)
+        grid, dens = d  # still unpacks as before
+        assert np.trapezoid(dens, grid) == pytest.approx(1.0, abs=1e-9)
+        moment = np.trapezoid(grid * dens, grid) * ls.num_params
+        assert moment == pytest.approx(float(d.trace), rel=1e-6)
+        assert abs(moment - exact) <= 0.01 * abs(exact)
+        assert d.num_products == ls.last_num_products <= 800
+        assert d.weights.sum() == pytest.approx(1.0, abs=1e-12)
+        assert (np.diff(d.nodes) >= 0).all()
+
+
+@pytest.mark.parametrize("which", ["trained", "untrained"])
+def test_deflated_nodes_are_the_exact_eigenvalues_at_both_ends(which, request):
+    ls, _, values = request.getfixturevalue(which)
+    d = ls.density(seed=0)
+    top = d.top_values
+    assert (np.diff(top) <= 0).all()
+    np.testing.assert_allclose(top[:5], values.flip(0)[:5].numpy(), rtol=1e-8)
+    assert top[-1] == pytest.approx(float(values[0]), abs=1e-8 * float(values.abs().max()))
+    # every converged value is an eigenvalue, and a node of weight 1/P
+    dist = np.abs(top[:, None] - values.numpy()[None]).min(1)
+    assert dist.max() <= 1e-6 * float(values.abs().max())
+    for v in top[:5]:
+        assert d.weights[np.argmin(np.abs(d.nodes - v))] == pytest.approx(1 / ls.num_params)
+
+
+def test_density_error_bound_covers_the_first_moment_error(trained):
+    _, h, values = trained
+    exact = float(values.sum())
+    covered = [abs(float(d.trace) - exact) <= d.trace.error
+               for d in (_density.density(DenseOperator(h), num_vectors=10, num_steps=10, deflation_steps=100,
+                                          seed=s) for s in range(60))]
+    assert 0.85 <= np.mean(covered) <= 1.0
+
+
+def test_density_is_exact_when_the_deflation_spans_the_space_even_with_repeated_eigenvalues(repeated):
+    ls, _, values = repeated
+    d = ls.density()
+    assert float(d.trace) == pytest.approx(float(values.sum()), rel=1e-9)
+    assert d.num_products == ls.num_params  # restarted runs on the complement cover all 39 directions
+    # a single Lanczos run sees one copy of each eigenvalue; the restarts find the others
+    assert int(np.isclose(d.top_values, float(values[-1]), rtol=1e-8).sum()) == 3
+
+
+def test_plain_slq_when_deflation_is_off(trained):
+    ls, _, values = trained
+    d = ls.density(deflation_steps=0, num_vectors=10, num_steps=30)
+    assert d.num_products == 300 and len(d.top_values) == 0
+    assert abs(float(d.trace) - float(values.sum())) <= d.trace.error
+
+
+# ----------------------------------------------------------------------------------------- trace
+@pytest.mark.parametrize("which", ["trained", "untrained"])
+@pytest.mark.parametrize("method", ["xtrace", "krylov", "hutch++"])
+def test_trace_error_bound_covers_the_true_error_over_many_seeds(which, method, request):
+    _, h, values = request.getfixturevalue(which)
+    exact = float(values.sum())
+    estimates = [_trace.trace(DenseOperator(h), method=method, seed=s) for s in SEEDS]
+    covered = np.mean([abs(float(e) - exact) <= e.error for e in estimates])
+    # 95% nominal: a calibrated bound covers 190 of 200 (sd 3); a vacuous one would cover all
+    assert 0.88 <= covered <= 0.99, covered
+    assert all(e.num_products == 40 and e.method == method and e.confidence == 0.95 for e in estimates)
+    assert all(2.0 < e.error / e.stderr < 2.2 for e in estimates)  # Student-t, 95%, 14-24 samples
+
+
+def test_default_trace_is_xtrace_within_two_percent_near_a_minimum(trained):
+    ls, h, values = trained
+    exact = float(values.sum())
+    errors = [abs(float(_trace.trace(DenseOperator(h), seed=s)) - exact) / exact for s in SEEDS]
+    assert np.median(errors) < 0.02
+    t = ls.trace(method="xtrace", seed=0)
+    assert t.method == "xtrace" and t.num_products == ls.last_num_products == 40
+    assert ls.trace() == pytest.approx(exact, rel=1e-12)  # small P: exact by default
+    assert ls.trace().error == 0 and ls.trace().method == "exact"
+
+
+def test_xtrace_handles_repeated_eigenvalues_where_one_krylov_vector_cannot(repeated):
+    _, h, values = repeated
+    exact = float(values.sum())
+    errors = {m: np.mean([abs(float(_trace.trace(DenseOperator(h), method=m, num_products=30, seed=s)) - exact)
+                          for s in range(20)]) / exact for m in ("xtrace", "krylov", "hutchinson")}
+    assert errors["xtrace"] < 0.005
+    assert errors["xtrace"] < errors["hutchinson"]
+
+
+@pytest.mark.parametrize("method", ["xtrace", "krylov", "hutch++"])
+def test_trace_is_exact_when_the_sketch_spans_the_space(xor_min, method):
+    exact = float(xor_min.hessian().trace())
+    t = xor_min.trace(method=method, num_products=40)
+    assert float(t) == pytest.approx(exact, rel=1e-7)
+    assert abs(float(t) - exact) <= t.error <= 1e-6 * exact
+    assert t.num_products <= 40
+
+
+def test_float32_estimates_carry_honest_errors():
+    train = _digits(300, 200)[0]
+    model = rw.models.digits_mlp((8,), seed=0)
+    rw.models.train(model, rw.models.cross_entropy, (train[0].float(), train[1]), epochs=150, lr=1e-2, seed=0)
+    ls = rw.Landscape(model, rw.models.cross_entropy, (train[0].float(), train[1]))
+    values = torch.linalg.eigvalsh(ls.hessian().double())
+    exact = float(values.sum())
+    hits = [abs(float(e) - exact) <= e.error for e in (ls.trace(method="xtrace", seed=s) for s in range(10))]
+    assert sum(hits) >= 8
+    d = ls.density(seed=0)
+    assert abs(float(d.trace) - exact) <= 0.01 * exact
+    assert d.top_values[0] == pytest.approx(float(values[-1]), rel=1e-4)
+
+
+# ----------------------------------------------------------------------------------------- objects
+def test_trace_estimate_is_a_float_with_its_error():
+    t = _trace.TraceEstimate(2.5, error=0.1, stderr=0.05, num_products=40, method="xtrace")
+    assert isinstance(t, float) and t * 2 == 5.0 and t + 1 == 3.5 and float(t) == 2.5
+    assert f"{t}" == "2.5" and f"{t:.2f}" == "2.50" and t.interval == (2.4, 2.6)
+    assert "2.5 ± 0.1" in repr(t) and "xtrace" in repr(t)
+    for back in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):
+        assert back == 2.5 and back.error == 0.1 and back.method == "xtrace" and back.num_products == 40
+
+
+def test_density_object_unpacks_pickles_and_describes_itself(xor_min):
+    d = xor_min.density()
+    grid, dens = d
+    assert len(d) == 2 and d.grid is grid and d.density is dens and d.num_params == 9
+    back = pickle.loads(pickle.dumps(d))
+    np.testing.assert_array_equal(back[1], dens)
+    assert back.trace == d.trace and back.trace.error == d.trace.error and back.sigma == d.sigma
+    assert "P=9" in repr(d) and "trace" in repr(d)
+
+
+# ----------------------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"method": "magic"}, ValueError, r"method: expected one of 'auto', 'exact', 'xtrace', .*got 'magic'"),
+    ({"num_products": 3}, ValueError, r"num_products: expected an int in \[4, 10000000\], got 3"),
+    ({"num_products": 40.0}, TypeError, r"num_products: expected an int .*got float"),
+    ({"seed": -1}, ValueError, r"seed: expected an int >= 0, got -1"),
+    ({"confidence": 1.0}, ValueError, r"confidence: expected a number in \(0, 1\), got 1.0"),
+])
+def test_trace_rejects_bad_input(xor_min, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        with xor_min.hessian_operator() as op:
+            _trace.trace(op, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"num_vectors": 0}, ValueError, r"num_vectors: expected an int in \[1, 10000\], got 0"),
+    ({"num_steps": "5"}, TypeError, r"num_steps: expected an int in \[1, 100000\], got str"),
+    ({"deflation_steps": -1}, ValueError, r"deflation_steps: expected an int in \[0, 10000000\], got -1"),
+    ({"grid_size": 1}, ValueError, r"grid_size: expected an int in \[2, 10000000\], got 1"),
+    ({"sigma": -0.5}, ValueError, r"sigma: expected a positive width, got -0.5"),
+    ({"seed": 1.5}, TypeError, r"seed: expected an int >= 0, got float"),
+])
+def test_density_rejects_bad_input(xor_min, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        xor_min.density(**kwargs)

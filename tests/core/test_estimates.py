@@ -164,6 +164,14 @@ def test_trace_is_exact_when_the_sketch_spans_the_space(xor_min, method):
     assert t.num_products <= 40
 
 
+def test_a_budget_too_small_for_an_error_reports_an_infinite_one(trained):
+    _, h, _ = trained
+    # 3 products: XTrace has one test vector, Hutch++ one sample: no spread to measure
+    assert _trace.trace(DenseOperator(h), method="xtrace", num_products=3).error == np.inf
+    assert _trace.trace(DenseOperator(h), method="hutch++", num_products=3).error == np.inf
+    assert np.isfinite(_trace.trace(DenseOperator(h), method="hutchinson", num_products=3).error)
+
+
 def test_float32_estimates_carry_honest_errors():
     train = _digits(300, 200)[0]
     model = rw.models.digits_mlp((8,), seed=0)
@@ -201,7 +209,7 @@ def test_density_object_unpacks_pickles_and_describes_itself(xor_min):
 # ----------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"method": "magic"}, ValueError, r"method: expected one of 'auto', 'exact', 'xtrace', .*got 'magic'"),
-    ({"num_products": 3}, ValueError, r"num_products: expected an int in \[4, 10000000\], got 3"),
+    ({"num_products": 2}, ValueError, r"num_products: expected an int in \[3, 10000000\], got 2"),
     ({"num_products": 40.0}, TypeError, r"num_products: expected an int .*got float"),
     ({"seed": -1}, ValueError, r"seed: expected an int >= 0, got -1"),
     ({"confidence": 1.0}, ValueError, r"confidence: expected a number in \(0, 1\), got 1.0"),

@@ -40,6 +40,12 @@ def krylov(matvec, v0: torch.Tensor, num_steps: int, *, keep_basis: bool = False
 
     Returns:
         a :class:`Krylov`.
+
+    Example:
+        >>> h = torch.diag(torch.tensor([1.0, 2.0, 2.0, 3.0], dtype=torch.float64))
+        >>> run = krylov(lambda v: h @ v, torch.ones(4, 1, dtype=torch.float64), 4)
+        >>> run.lengths.tolist()            # three distinct eigenvalues: the Krylov space closes after 3
+        [3]
     """
     p, b = v0.shape
     basis = torch.zeros(num_steps, p, b, dtype=v0.dtype, device=v0.device)
@@ -77,7 +83,19 @@ def krylov(matvec, v0: torch.Tensor, num_steps: int, *, keep_basis: bool = False
 
 
 def tridiagonal(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """The symmetric tridiagonal matrix with diagonal ``alpha`` (m,) and off-diagonal ``beta`` (m - 1,)."""
+    """The symmetric tridiagonal matrix of a Lanczos run.
+
+    Args:
+        alpha: (m,) the diagonal.
+        beta: (m - 1,) the off-diagonal.
+
+    Returns:
+        (m, m) tensor.
+
+    Example:
+        >>> tridiagonal(torch.tensor([1.0, 2.0]), torch.tensor([0.5])).tolist()
+        [[1.0, 0.5], [0.5, 2.0]]
+    """
     return torch.diag(alpha) + torch.diag(beta, 1) + torch.diag(beta, -1)
 
 
@@ -91,6 +109,12 @@ def quadrature(alpha: torch.Tensor, beta: torch.Tensor):
     Returns:
         ``(nodes, weights)``: lists of B float64 numpy arrays; each run's weights sum to 1 and
         ``sum(weights * nodes)`` is its start vector's Rayleigh quotient.
+
+    Example:
+        >>> nodes, weights = quadrature(torch.tensor([[2.0, 2.0]], dtype=torch.float64),
+        ...                             torch.tensor([[1.0]], dtype=torch.float64))
+        >>> nodes[0].round(6).tolist(), weights[0].round(6).tolist()
+        ([1.0, 3.0], [0.5, 0.5])
     """
     nodes, weights = [], []
     for a, b in zip(alpha, beta):

@@ -26,7 +26,7 @@ def xtrace(op, num_products: int, generator: torch.Generator):
 
     Args:
         op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``).
-        num_products: the budget m (>= 4); k = min(m // 2, P) test vectors.
+        num_products: the budget m (>= 2; >= 4 for a finite error); k = min(m // 2, P) test vectors.
         generator: the ``torch.Generator`` the Gaussian test vectors are drawn from.
 
     Returns:

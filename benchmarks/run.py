@@ -25,9 +25,10 @@ Hessian-vector products (HVPs) and measures the error against a reference:
 
 * ``eigs``: our top-5 Lanczos vs PyHessian ``eigenvalues(top_n=5)`` vs curvlinops
   ``HessianLinearOperator`` + scipy ``eigsh`` (same ``eigsh`` settings as ours);
-* ``trace`` (XTrace by default, with its error estimate, also ``krylov`` and ``hutch++``) vs PyHessian
-  ``trace()`` and curvlinops' ``xtrace`` / ``hutchpp_trace``; each run's reported error is checked against
-  the true error; ``density`` (deflated SLQ at its defaults, and plain SLQ) vs PyHessian ``density()``
+* ``trace`` (Krylov-deflated Hutchinson by default, with its error estimate; also ``xtrace`` and
+  ``hutch++``) vs PyHessian ``trace()`` and curvlinops' ``xtrace`` / ``hutchpp_trace``; each run's
+  reported error is checked against the true error; ``density`` (deflated SLQ at its defaults, and
+  plain SLQ) vs PyHessian ``density()``
   (PyHessian 0.1 calls the removed ``torch.eig``: patched here at run time to ``torch.linalg.eigh``),
   with the density's first moment checked against the reference trace;
 * ``estimates``: on notebook 01's 2,410-parameter digits MLP (trained, and at initialisation where the
@@ -574,7 +575,7 @@ def curvlinops_trace(case: Case, model: nn.Module, name: str, num_matvecs: int, 
 
 
 def bench_trace(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dict]:
-    """Trace: ours (XTrace by default, with its error estimate; Krylov-deflated Hutchinson; Hutch++) vs
+    """Trace: ours (Krylov-deflated Hutchinson by default, with its error estimate; XTrace; Hutch++) vs
     PyHessian (Hutchinson with its early stop) and curvlinops' XTrace / Hutch++ (no error estimates); ours
     again at PyHessian's budget. Each run's reported error is checked against the true error."""
     exact, kw = ref["value"], {"repeats": case.repeats, "warmup": case.warmup}
@@ -595,9 +596,9 @@ def bench_trace(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], di
 
     n = case.trace_products
     add("ours", f"**ours** `trace(num_products={n})`", ours,
-        "auto: exact for P <= 1,024" if case.num_params <= 1024 else "auto: XTrace")
-    for method in ("xtrace", "krylov", "hutch++"):
-        if case.num_params <= 1024 or method != "xtrace":
+        "auto: exact for P <= 1,024" if case.num_params <= 1024 else "auto: Krylov-deflated Hutchinson")
+    for method in ("krylov", "xtrace", "hutch++"):
+        if case.num_params <= 1024 or method != "krylov":
             add(f"ours_{method}", f"ours `trace(method='{method}', num_products={n})`",
                 lambda seed, m=method: ours(seed, m))
     model = case.peer_model()
@@ -823,11 +824,12 @@ def bench_estimates(quick: bool) -> list[str]:
         table("density: ours before (plain SLQ 10 x 80)", [before(s) for s in density_seeds])
         table("density: PyHessian `density(iter=80, n_v=10)`", [pyhessian_density(s) for s in density_seeds])
         log(f"[estimates] {case.key}: traces ...")
-        for method in ("auto", "krylov", "hutch++"):
+        for method in ("auto", "xtrace", "hutch++"):
             def ours(seed, method=method):
                 t = ls.trace(method=method, seed=seed)
                 return float(t), t.num_products, t.error
-            label = "**ours** `trace()` (XTrace)" if method == "auto" else f"ours `trace(method='{method}')`"
+            label = ("**ours** `trace()` (Krylov-deflated Hutchinson)" if method == "auto"
+                     else f"ours `trace(method='{method}')`")
             table(f"trace: {label}", [ours(s) for s in trace_seeds])
 
         def pyhessian_trace(seed):

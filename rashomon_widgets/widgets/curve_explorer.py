@@ -290,7 +290,7 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
             self.spectrum.show_spectrum(self._spectra[key])
         else:
             if key not in self._spectra:
-                self._spectra[key] = self.ls.density(point, num_vectors=2, num_steps=20)
+                self._spectra[key] = self.ls.density(point, num_vectors=2, num_steps=20, deflation_steps=0)
             grid, dens = self._spectra[key]
             top = float(np.abs(grid).max())
             self.spectrum.show_density(grid, dens, self.ls.num_params, band=1e-3 * top)

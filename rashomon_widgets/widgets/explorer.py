@@ -183,6 +183,6 @@ class NullSpaceExplorer(ExplorerMixin, widgets.VBox):
         if self.exact:
             self.spectrum.show_spectrum(self.ls.spectrum(point))
         else:
-            grid, dens = self.ls.density(point, num_vectors=2, num_steps=20)
+            grid, dens = self.ls.density(point, num_vectors=2, num_steps=20, deflation_steps=0)
             top = float(np.abs(grid).max())
             self.spectrum.show_density(grid, dens, self.ls.num_params, band=1e-3 * top)

@@ -135,24 +135,28 @@ def test_trace_error_bound_covers_the_true_error_over_many_seeds(which, method, 
     assert all(2.0 < e.error / e.stderr < 2.2 for e in estimates)  # Student-t, 95%, 14-24 samples
 
 
-def test_default_trace_is_xtrace_within_two_percent_near_a_minimum(trained):
+def test_default_trace_is_krylov_within_two_percent_near_a_minimum(trained):
     ls, h, values = trained
     exact = float(values.sum())
-    errors = [abs(float(_trace.trace(DenseOperator(h), seed=s)) - exact) / exact for s in SEEDS]
-    assert np.median(errors) < 0.02
-    t = ls.trace(method="xtrace", seed=0)
-    assert t.method == "xtrace" and t.num_products == ls.last_num_products == 40
+    estimates = [_trace.trace(DenseOperator(h), seed=s) for s in SEEDS]
+    assert all(e.method == "krylov" and e.num_products == 40 for e in estimates)
+    assert np.median([abs(float(e) - exact) / exact for e in estimates]) < 0.02
+    t = ls.trace(method="krylov", seed=0)
+    assert t.method == "krylov" and t.num_products == ls.last_num_products == 40
     assert ls.trace() == pytest.approx(exact, rel=1e-12)  # small P: exact by default
     assert ls.trace().error == 0 and ls.trace().method == "exact"
 
 
-def test_xtrace_handles_repeated_eigenvalues_where_one_krylov_vector_cannot(repeated):
+def test_repeated_eigenvalues_xtrace_is_accurate_and_krylov_says_it_is_not(repeated):
     _, h, values = repeated
     exact = float(values.sum())
-    errors = {m: np.mean([abs(float(_trace.trace(DenseOperator(h), method=m, num_products=30, seed=s)) - exact)
-                          for s in range(20)]) / exact for m in ("xtrace", "krylov", "hutchinson")}
-    assert errors["xtrace"] < 0.005
-    assert errors["xtrace"] < errors["hutchinson"]
+    runs = {m: [_trace.trace(DenseOperator(h), method=m, num_products=30, seed=s) for s in range(40)]
+            for m in ("xtrace", "krylov", "hutchinson")}
+    errors = {m: np.array([abs(float(e) - exact) for e in r]) / exact for m, r in runs.items()}
+    assert errors["xtrace"].mean() < 0.005 < errors["krylov"].mean()
+    assert errors["xtrace"].mean() < errors["hutchinson"].mean()
+    # one Lanczos vector sees one copy of each eigenvalue, but the error it reports stays honest
+    assert np.mean([abs(float(e) - exact) <= e.error for e in runs["krylov"]]) >= 0.9
 
 
 @pytest.mark.parametrize("method", ["xtrace", "krylov", "hutch++"])
@@ -179,7 +183,7 @@ def test_float32_estimates_carry_honest_errors():
     ls = rw.Landscape(model, rw.models.cross_entropy, (train[0].float(), train[1]))
     values = torch.linalg.eigvalsh(ls.hessian().double())
     exact = float(values.sum())
-    hits = [abs(float(e) - exact) <= e.error for e in (ls.trace(method="xtrace", seed=s) for s in range(10))]
+    hits = [abs(float(e) - exact) <= e.error for e in (ls.trace(method="krylov", seed=s) for s in range(10))]
     assert sum(hits) >= 8
     d = ls.density(seed=0)
     assert abs(float(d.trace) - exact) <= 0.01 * exact
@@ -208,7 +212,7 @@ def test_density_object_unpacks_pickles_and_describes_itself(xor_min):
 
 # ----------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("kwargs, exc, match", [
-    ({"method": "magic"}, ValueError, r"method: expected one of 'auto', 'exact', 'xtrace', .*got 'magic'"),
+    ({"method": "magic"}, ValueError, r"method: expected one of 'auto', 'exact', 'krylov', .*got 'magic'"),
     ({"num_products": 2}, ValueError, r"num_products: expected an int in \[3, 10000000\], got 2"),
     ({"num_products": 40.0}, TypeError, r"num_products: expected an int .*got float"),
     ({"seed": -1}, ValueError, r"seed: expected an int >= 0, got -1"),

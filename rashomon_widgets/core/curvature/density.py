@@ -112,7 +112,8 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
     plain SLQ's former 10 x 80). See the module docstring for the method. Of the splits of 800 tried
     (300 + 10 x 50, 300 + 20 x 25, 200 + 30 x 20, 400 + 20 x 20) the default gave the smallest
     first-moment errors on digits MLPs of 2,410 and 26,122 parameters; more ``num_steps`` resolve the
-    bulk of the density more finely (for a small ``sigma``) at the cost of fewer vectors.
+    bulk of the density more finely (for a small ``sigma``) at the cost of fewer vectors. Memory: as
+    many Lanczos vectors of P entries as products (800 x P in the model's dtype by default, as before).
 
     Args:
         op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``).

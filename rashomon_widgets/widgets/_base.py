@@ -1,0 +1,356 @@
+"""The explorer base: controls bound to validated traits, one observer, one latest-wins worker, a bounded
+history, a plain-dict state, a play button and export to PNG and SVG.
+
+An explorer declares what a user can set as traits tagged ``state=True`` (with ``help``). Controls (sliders,
+boxes, dropdowns) are views of those traits, bound with :meth:`Explorer._bind`: a value a trait's validator
+refuses (NaN, infinity, out of range) never reaches the core; the message appears in the widget, the
+control goes back to the kept value, and the next good value works. One observer turns any change of
+the state traits into one request to the worker; the latest request wins.
+"""
+from __future__ import annotations
+
+import collections
+import html
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import ipywidgets as widgets
+from traitlets import TraitError
+
+from ._worker import LatestWorker, Superseded  # noqa: F401 - Superseded re-exported for the explorers
+
+#: the colours of the explorers' markers (matplotlib's "tab" colours, legible on white and dark pages)
+MARKER = "#d62728"
+
+
+def tagged(widget, *css_classes: str):
+    """``widget`` with CSS classes the browser suite (and users' CSS) can find it by."""
+    for c in css_classes:
+        widget.add_class(c)
+    return widget
+
+
+def finite_number(value, name: str, *, low: float | None = None, high: float | None = None,
+                  strict_low: bool = False) -> float:
+    """``value`` as a float if it is a finite real number within the bounds; else a ``TraitError`` that
+    says what was expected and what came.
+
+    Args:
+        value: the proposed value.
+        name: what it is called in the message.
+        low, high: bounds (None: unbounded).
+        strict_low: ``value > low`` instead of ``value >= low``.
+
+    Returns:
+        ``float(value)``.
+
+    Example:
+        >>> finite_number(0.5, "span", low=0, strict_low=True)
+        0.5
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low is None or (value > low if strict_low else value >= low)) and (high is None or value <= high)
+    if ok:
+        return float(value)
+    parts = ["a finite number"]
+    if low is not None:
+        parts.append(f"{'greater than' if strict_low else 'at least'} {low:g}")
+    if high is not None:
+        parts.append(f"at most {high:g}")
+    raise TraitError(f"{name}: expected {' '.join(parts[:1])}{', ' if len(parts) > 1 else ''}"
+                     f"{' and '.join(parts[1:])}, got {value!r}")
+
+
+def slider_grid(value: float, low: float, high: float, step: float) -> float:
+    """The value an ipywidgets slider in the browser shows for ``value``: snapped to its step grid with the
+    same floating-point operations as its JavaScript (noUiSlider 15).
+
+    A value the browser would snap differently is sent back to the kernel, possibly after later changes
+    (a check cell that sets 0.7 on a 0.04 grid and then resets found the slider at 0.72 afterwards).
+    Values that already equal this are never echoed.
+
+    Example:
+        >>> slider_grid(0.7, -2.0, 2.0, 0.04)
+        0.7200000000000002
+    """
+    if value >= high:
+        return float(high)
+    span = high - low
+    offset = value + abs(low) if low < 0 else value - low
+    pct = min(max(100 * offset / span / (100 / 100), 0.0), 100.0)
+    if pct != 100:
+        unit = 100 * step / span / (100 / 100)
+        pct = math.floor(pct / unit + 0.5) * unit
+    if pct >= 100:
+        return float(high)
+    return pct * (100 / 100) * span / 100 + low
+
+
+class Explorer(widgets.VBox):
+    """What every explorer does the same way (see the module's docstring).
+
+    A subclass declares its state traits, builds its controls and views, calls :meth:`_bind` for each
+    control and :meth:`_assemble` once, and implements :meth:`_job` (the work for one state, on the
+    worker thread) and :meth:`_figure_panels` (what :meth:`save` draws).
+    """
+
+    #: seconds that displaying an explorer waits for its first frame (see ``_repr_mimebundle_``)
+    first_frame_timeout: float = 15.0
+    #: moves kept in :attr:`history` (as states: a few numbers each)
+    history_size: int = 1000
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._syncing = threading.local()
+        self._quiet = False
+        self.history: collections.deque[dict] = collections.deque(maxlen=self.history_size)
+        self.error_html = tagged(widgets.HTML(), "rw-error")
+        self.status_html = tagged(widgets.HTML("&#9203; computing&hellip;"), "rw-status")
+        self.loss_html = tagged(widgets.HTML(), "rw-loss")
+        self.reset_button = tagged(widgets.Button(description="reset", icon="undo", tooltip="back to the starting state",
+                                                  layout=widgets.Layout(width="90px")), "rw-reset")
+        self.export_button = tagged(widgets.Button(description="export", icon="download",
+                                                   tooltip="save every view as PNG and SVG in the working folder",
+                                                   layout=widgets.Layout(width="100px")), "rw-export")
+        self.reset_button.on_click(lambda _: self.reset())
+        self.export_button.on_click(lambda _: self._export_clicked())
+        self._worker = LatestWorker(self._show_error)
+        self._start_state: dict | None = None
+
+    # ------------------------------------------------------------------ state
+    @classmethod
+    def state_names(cls) -> list[str]:
+        """The traits that make up :attr:`state`, in declaration order."""
+        return [n for n, t in cls.class_traits(state=True).items()]
+
+    @property
+    def state(self) -> dict:
+        """What a user set, as a plain dict (numbers, strings, lists): hand it out as "start here" and
+        give it back to :meth:`restore` (or to the explorer's ``state=`` argument)."""
+        out = {}
+        for name in self.state_names():
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, (list, tuple)) else value
+        return out
+
+    @state.setter
+    def state(self, value: dict) -> None:
+        self.restore(value)
+
+    def restore(self, state: dict) -> None:
+        """Set every key of ``state`` (a dict from :attr:`state`; missing keys keep their values) and
+        draw once. A bad value raises ``TraitError`` (or ``ValueError`` for an unknown key) before anything
+        changes."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state: expected a dict such as explorer.state, got {type(state).__name__}")
+        unknown = sorted(set(state) - set(self.state_names()))
+        if unknown:
+            raise ValueError(f"state: unknown keys {unknown}; expected some of {self.state_names()}")
+        checked = {}
+        for name, value in state.items():  # validate everything first: all or nothing
+            trait = self.traits()[name]
+            checked[name] = trait._validate(self, value)
+        self._quiet = True
+        try:
+            with self.hold_trait_notifications():
+                for name, value in checked.items():
+                    setattr(self, name, value)
+        finally:
+            self._quiet = False
+        self._request()
+
+    def reset(self) -> None:
+        """Back to the state the explorer started in."""
+        if self._start_state is not None:
+            self.restore(self._start_state)
+
+    # ------------------------------------------------------------------ controls
+    def _bind(self, control, name: str, *, index: int | None = None, to_control: Callable | None = None) -> None:
+        """Make ``control.value`` a view of trait ``name`` (or of its item ``index``, for list traits).
+
+        A control's new value goes through the trait's validator; a refused one is shown in the error
+        area and the control returns to the trait's value. A trait set from Python moves the control.
+        """
+        def current():
+            value = getattr(self, name)
+            return value[index] if index is not None else value
+
+        def from_control(change):
+            if getattr(self._syncing, "on", False):
+                return
+            try:
+                if index is None:
+                    setattr(self, name, change["new"])
+                else:
+                    values = list(getattr(self, name))
+                    values[index] = change["new"]
+                    setattr(self, name, values)
+            except TraitError as exc:
+                self._show_error(exc)
+            # the control shows the value kept (the snapped value, or the last good one)
+            self._set_control(control, to_control(current()) if to_control else current())
+
+        def from_trait(change):
+            self._set_control(control, to_control(current()) if to_control else current())
+
+        control.observe(from_control, "value")
+        self.observe(from_trait, name)
+
+    def _set_control(self, control, value) -> None:
+        if control.value == value:
+            return
+        self._syncing.on = True
+        try:
+            control.value = value
+        finally:
+            self._syncing.on = False
+
+    def _player(self, choices: Sequence[str], frames: int = 60) -> widgets.Widget:
+        """A play button animating one of ``choices`` (``_animate(choice, phase)``, phase in [0, 1)) at a
+        chosen speed; every frame goes through the same latest-wins path as a slider."""
+        self.play = tagged(widgets.Play(value=0, min=0, max=frames - 1, step=1, interval=150, repeat=True,
+                                        tooltip="animate the chosen control", layout=widgets.Layout(width="110px")),
+                           "rw-play")
+        self.play_choice = widgets.Dropdown(options=list(choices), value=choices[0], description="animate",
+                                            tooltip="which control the play button moves",
+                                            layout=widgets.Layout(width="190px"))
+        self.play_speed = widgets.Dropdown(options=[("slow", 400), ("normal", 150), ("fast", 60)], value=150,
+                                           description="speed", tooltip="time between frames",
+                                           layout=widgets.Layout(width="150px"))
+        widgets.link((self.play_speed, "value"), (self.play, "interval"))
+        self._frames = frames
+        self.play.observe(lambda c: self._animate(self.play_choice.value, c["new"] / self._frames), "value")
+        return widgets.HBox([self.play, self.play_choice, self.play_speed], layout=widgets.Layout(flex_flow="row wrap"))
+
+    def _animate(self, choice: str, phase: float) -> None:  # pragma: no cover - subclasses
+        raise NotImplementedError
+
+    def _assemble(self, title: str, controls: Sequence[widgets.Widget], views: Sequence[widgets.Widget],
+                  *css_classes: str) -> None:
+        """Lay the explorer out: a title, then the controls and the views in one wrapping row (so a narrow
+        screen stacks them instead of overlapping), then start listening and draw the first frame."""
+        panel = tagged(widgets.VBox([*controls, widgets.HBox([self.reset_button, self.export_button]),
+                                     self.loss_html, self.status_html, self.error_html],
+                                    layout=widgets.Layout(width="400px", min_width="300px", overflow="hidden")),
+                       "rw-view", "rw-controls")
+        row = widgets.Box([panel, *views], layout=widgets.Layout(display="flex", flex_flow="row wrap",
+                                                                 align_items="flex-start", width="100%"))
+        row.add_class("rw-views")
+        self.children = [widgets.HTML(title), row]
+        tagged(self, "rw-explorer", *css_classes)
+        self._start_state = self.state
+        self.observe(self._state_changed, names=self.state_names())
+        self._request()
+
+    # ------------------------------------------------------------------ requests
+    def _state_changed(self, change) -> None:
+        if not self._quiet:
+            self._request()
+
+    def _request(self) -> None:
+        state = self.state
+        self._worker.submit(lambda current: self._run(state, current))
+
+    def _run(self, state: dict, current: Callable[[], bool]) -> None:
+        started = time.perf_counter()
+        timer = threading.Timer(0.5, lambda: current() and setattr(self.status_html, "value",
+                                                                   "&#9203; computing&hellip;"))
+        timer.start()
+        try:
+            if self._job(state, current, started) is False or not current():
+                return
+            self.error_html.value = ""
+            self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
+        finally:
+            timer.cancel()
+
+    def _job(self, state: dict, current: Callable[[], bool], started: float):  # pragma: no cover - subclasses
+        """Draw ``state``; return False when a newer request made it stop early."""
+        raise NotImplementedError
+
+    def _record(self, state: dict) -> None:
+        """Remember a drawn state (the last :attr:`history_size` ones)."""
+        self.history.append(state)
+
+    def _progress_status(self, started: float, what: str, done: int, total: int, current) -> None:
+        if not current():
+            raise Superseded  # a newer request arrived: drop this work half-way
+        if time.perf_counter() - started > 0.5 and done < total:
+            self.status_html.value = f"&#9203; {what} {100 * done // total}%"
+
+    def _show_error(self, exc: BaseException) -> None:
+        """Put ``exc`` in the widget's error area; the widget stays usable."""
+        self.error_html.value = ("<div style='color:#b00020'>&#9888; " + html.escape(f"{type(exc).__name__}: {exc}")
+                                 + "</div>")
+        self.status_html.value = "error: the last request failed or was refused; the widget still works"
+
+    def wait(self, timeout: float | None = 120.0) -> bool:
+        """Block until the latest request is drawn (for scripts and tests); True if it was."""
+        return self._worker.wait(timeout)
+
+    def _repr_mimebundle_(self, **kwargs):
+        # Finish the first frame before the front end builds the views: model updates that reach bqplot
+        # while it is still building a figure's views can find them without their scales ("Error setting
+        # state: Cannot read properties of undefined", seen in JupyterLab). Large models display after
+        # first_frame_timeout seconds at the latest and keep drawing.
+        self._worker.wait(self.first_frame_timeout)
+        return super()._repr_mimebundle_(**kwargs)
+
+    # ------------------------------------------------------------------ export
+    def _figure_panels(self) -> list[tuple[str, Callable]]:  # pragma: no cover - subclasses
+        """``[(projection or "", draw(ax)), ...]``: what :meth:`save` draws, one panel each."""
+        raise NotImplementedError
+
+    def figure(self):
+        """The explorer's views as one matplotlib figure (what :meth:`save` writes).
+
+        Returns:
+            a ``matplotlib.figure.Figure``.
+        """
+        from matplotlib.figure import Figure
+
+        self.wait()
+        panels = self._figure_panels()
+        cols = min(2, len(panels))
+        rows = math.ceil(len(panels) / cols)
+        fig = Figure(figsize=(6.0 * cols, 4.6 * rows), layout="constrained")
+        for i, (projection, draw) in enumerate(panels):
+            ax = fig.add_subplot(rows, cols, i + 1, **({"projection": projection} if projection else {}))
+            draw(ax)
+        return fig
+
+    def save(self, path: str | Path) -> list[Path]:
+        """Write the explorer's views (2-D slice, 3-D snapshot, spectrum, profile...) as PNG and SVG.
+
+        Args:
+            path: the file name; its suffix is replaced by ``.png`` and ``.svg``.
+
+        Returns:
+            the two paths written.
+
+        Example:
+            >>> explorer.save("start-here")       # start-here.png, start-here.svg   # doctest: +SKIP
+        """
+        path = Path(path)
+        fig = self.figure()
+        out = [path.with_suffix(".png"), path.with_suffix(".svg")]
+        fig.savefig(out[0], dpi=120)
+        fig.savefig(out[1])
+        return out
+
+    def _export_clicked(self) -> None:
+        try:
+            stem = f"{type(self).__name__}-{time.strftime('%Y%m%d-%H%M%S')}"
+            paths = self.save(Path.cwd() / stem)
+            self.status_html.value = "exported " + ", ".join(html.escape(p.name) for p in paths)
+        except Exception as exc:  # noqa: BLE001 - shown in the widget
+            self._show_error(exc)
+
+
+def help_line(*items: tuple[str, str]) -> widgets.HTML:
+    """A short grey explanation under the controls: ``(name, what it does)`` pairs."""
+    text = "<br>".join(f"<b>{html.escape(n)}</b>: {html.escape(t)}" for n, t in items)
+    return tagged(widgets.HTML(f"<div style='font-size:12px;line-height:1.35;opacity:0.8'>{text}</div>"), "rw-help")

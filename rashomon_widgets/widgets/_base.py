@@ -20,6 +20,7 @@ from pathlib import Path
 import ipywidgets as widgets
 from traitlets import TraitError
 
+from ._legend import legend_html  # noqa: F401 - re-exported for the explorers
 from ._worker import LatestWorker, Superseded  # noqa: F401 - Superseded re-exported for the explorers
 
 #: the colours of the explorers' markers (matplotlib's "tab" colours, legible on white and dark pages)
@@ -354,3 +355,4 @@ def help_line(*items: tuple[str, str]) -> widgets.HTML:
     """A short grey explanation under the controls: ``(name, what it does)`` pairs."""
     text = "<br>".join(f"<b>{html.escape(n)}</b>: {html.escape(t)}" for n, t in items)
     return tagged(widgets.HTML(f"<div style='font-size:12px;line-height:1.35;opacity:0.8'>{text}</div>"), "rw-help")
+

@@ -2,112 +2,135 @@
 the bend, the 3-D surface, the loss and accuracy over t and the Hessian spectrum at curve(t) follow."""
 from __future__ import annotations
 
-import time
+import collections
 
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 import torch
+from traitlets import Bool, Float, validate
 
 from ..core import Landscape
-from ..core.curvature._data import as_batches
 from ..core.geometry.curves import Curve, check_curve_for
-from ..core.geometry.diagnostics import _auto_accuracy, _evaluate
-from ._common import ExplorerMixin, tagged
-from ._worker import LatestWorker
+from ..core.geometry.diagnostics import loss_profile, spectrum_at
+from ._base import MARKER, Explorer, finite_number, help_line, slider_grid, tagged
+from ._legend import legend_html
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
+_TRAIN, _TEST, _LINE = "#1f77b4", "#ff7f0e", "#7f7f7f"
 
-class CurveExplorer(ExplorerMixin, widgets.VBox):
+
+class CurveExplorer(Explorer):
     """Walk a fitted curve between two minima with a t slider.
 
     The 2-D view is the loss over the plane through theta_a, theta_b and the curve's main bend
     (Garipov et al.'s coordinates: theta_a at the origin, the straight line along the x axis) with the
     curve drawn solid and the straight line dashed; the 3-D view is the same grid as a surface. A red
-    marker sits at curve(t) in both. Beside them: train (and test) loss and accuracy over t, with the loss
-    on the straight line dashed for contrast and the current t marked, and the Hessian spectrum at
-    curve(t) (exact for small models, a stochastic Lanczos density for large ones). Work runs off the UI
-    thread (the latest slider value wins), the surface is drawn coarse first and refined, and errors
-    appear inside the widget.
+    marker sits at curve(t) in both. Beside them: train (and test) loss and accuracy over t
+    (:func:`rw.core.loss_profile`), with the loss on the straight line dashed for contrast and the current
+    t marked, and the Hessian spectrum at curve(t) (:func:`rw.core.spectrum_at`: exact for small models,
+    stochastic Lanczos quadrature for large ones, with the settings and the near-zero rule of
+    :func:`rw.core.along_curve`, so the count equals the table's at the same t). Work runs off the UI
+    thread (the latest value wins), the surface is drawn coarse first and refined, and errors (including
+    refused values: NaN, infinity, t outside [0, 1], a negative margin) appear inside the widget.
+
+    The controls are views of the traits ``t``, ``margin`` and ``log_color``; :attr:`state` and
+    :meth:`restore` hand them around, :attr:`history` keeps the last 1,000 drawn states.
 
     Args:
         ls: the :class:`~rashomon_widgets.Landscape`.
         curve: an :class:`~rashomon_widgets.BezierCurve` or :class:`~rashomon_widgets.PolyChain` with at
             least one bend off the straight line (fit it first with :func:`~rashomon_widgets.fit_curve`).
         test_data: optional ``(inputs, targets)`` for the test loss and accuracy.
-        t: the starting t.
-        margin: the plane's margin around the three points (share of their spread; the ``span`` box).
+        t: the starting t (on the slider's 0.01 grid).
+        margin: the plane's margin around the three points (share of their spread).
         resolution, coarse: grid sizes of the refined and the first, coarse, surface (refined: 31 for
             exact models, 25 for matrix-free ones).
         num_t: points of the loss/accuracy profile over t.
+        log_color: colour (and 3-D height) by log10 loss.
         exact: exact dense spectrum; default for small models (``ls.policy.is_small``).
+        accuracy: as in :func:`rw.core.loss_profile`.
+        slq_vectors, slq_steps, seed: the spectrum's quadrature for large models (pass what you passed
+            to :func:`rw.core.along_curve` to see the same numbers).
+        state: a dict from :attr:`state` to start from.
 
     Example:
         >>> explorer = rw.CurveExplorer(ls, curve, test_data=split.test)    # doctest: +SKIP
-        >>> explorer.slider.value = 0.25; explorer.wait()                   # doctest: +SKIP
+        >>> explorer.t = 0.25; explorer.wait()                              # doctest: +SKIP
+        >>> explorer.spectrum.near_zero                                     # doctest: +SKIP
     """
+
+    t = Float(0.5, help="position on the curve: 0 is theta_a, 1 is theta_b").tag(sync=True, state=True)
+    margin = Float(0.2, help="margin of the plane around theta_a, theta_b and the bend (share of their spread)").tag(
+        sync=True, state=True)
+    log_color = Bool(True, help="colour and height by log10 loss, so that near-zero losses stay visible").tag(
+        sync=True, state=True)
 
     def __init__(self, ls: Landscape, curve: Curve, *, test_data=None, t: float = 0.5, margin: float = 0.2,
                  resolution: int | None = None, coarse: int = 11, num_t: int = 41, log_color: bool = True,
-                 exact: bool | None = None, accuracy="auto"):
+                 exact: bool | None = None, accuracy="auto", slq_vectors: int = 4, slq_steps: int = 40,
+                 seed: int = 0, state: dict | None = None):
         if not isinstance(ls, Landscape):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
         check_curve_for(ls, curve)
-        if not (isinstance(t, (int, float)) and 0 <= t <= 1):
-            raise ValueError(f"t: expected a number in [0, 1], got {t!r}")
+        super().__init__()
         self.ls, self.curve = ls, curve
-        self.plane = curve.plane(margin)  # raises for a curve still on the straight line
+        self.plane = curve.plane(finite_number(margin, "margin", low=0))  # raises for a curve on the straight line
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
         self.resolution = int(resolution or (31 if self.exact else 25))
         self.coarse = int(coarse)
         self.num_t = int(num_t)
-        self.t0, self.margin0 = float(t), float(margin)
-        self.test_batches = as_batches(test_data, ls.device) if test_data is not None else None
-        if accuracy == "auto":
-            accuracy = _auto_accuracy(ls.forward(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2])
-        self.accuracy = accuracy
-        self.point = curve(self.t0)
-        self.history: list[float] = []  # every t drawn
-        self.profile: dict[str, np.ndarray] | None = None
-        self._surfaces: dict[tuple, object] = {}
-        self._spectra: dict[float, np.ndarray] = {}
+        self.test_data, self.accuracy = test_data, accuracy
+        self.slq = {"slq_vectors": int(slq_vectors), "slq_steps": int(slq_steps), "seed": int(seed)}
+        self.profile = None  # the CurveTable of loss_profile, once computed
+        self._surfaces: collections.OrderedDict = collections.OrderedDict()
+        self._spectra: collections.OrderedDict = collections.OrderedDict()
         self._drawn: tuple | None = None
-        self._started = time.perf_counter()
+        with self.hold_trait_notifications():
+            self.t, self.margin, self.log_color = t, margin, log_color
+        self.point = curve(self.t)
 
-        self.slider = tagged(widgets.FloatSlider(self.t0, min=0.0, max=1.0, step=0.01, description="t",
-                                                  continuous_update=True, readout_format=".2f"), "rw-slider")
-        self.span = tagged(widgets.FloatText(self.margin0, description="margin",
-                                              layout=widgets.Layout(width="160px")), "rw-span")
-        self.log_toggle = widgets.Checkbox(log_color, description="log colour", indent=False)
-        self.reset_button = tagged(widgets.Button(description="reset", icon="undo"), "rw-reset")
-        self.loss_html = tagged(widgets.HTML(), "rw-loss")
-        self.error_html = tagged(widgets.HTML(), "rw-error")
-        self.status_html = tagged(widgets.HTML("&#9203; computing&hellip;"), "rw-status")
-        self.surface2d = SurfaceView(log_color=log_color, title="loss on the plane through the endpoints and the bend",
-                                     xlabel="straight-line direction", ylabel="detour direction")
-        self.surface3d = Surface3DView(log_color=log_color)
+        self.slider = tagged(widgets.FloatSlider(self.t, min=0.0, max=1.0, step=0.01, description="t",
+                                                  continuous_update=True, readout_format=".2f",
+                                                  tooltip=type(self).t.help), "rw-slider")
+        self.margin_box = tagged(widgets.FloatText(self.margin, description="margin", tooltip=type(self).margin.help,
+                                                   layout=widgets.Layout(width="160px")), "rw-span")
+        self.log_toggle = widgets.Checkbox(self.log_color, description="log colour", indent=False,
+                                           tooltip=type(self).log_color.help, layout=widgets.Layout(width="110px"))
+        for control, name in ((self.slider, "t"), (self.margin_box, "margin"), (self.log_toggle, "log_color")):
+            self._bind(control, name)
+        self.surface2d = SurfaceView(log_color=self.log_color, title="loss on the plane of the endpoints and bend",
+                                     xlabel="straight-line direction (parameter units)",
+                                     ylabel="detour direction (parameter units)")
+        self.surface2d.set_legend([("orange", "line", "fitted curve"), ("#999999", "dashed", "straight line"),
+                                   ("#999999", "◆", "theta_a, theta_b, bend"), (MARKER, "circle", "curve(t)")])
+        self.surface3d = Surface3DView(log_color=self.log_color)
+        self.surface3d.set_labels("straight line", "detour")
         self.spectrum = SpectrumView()
         self._add_curve_marks()
         self._build_profile_figure()
-        self._worker = LatestWorker(self._show_error)
-        self._margin_ok = self.margin0
+        header = (f"<b>Curve explorer</b> &middot; P = {ls.num_params:,} &middot; "
+                  f"{type(curve).__name__} with {curve.num_bends} bend(s)")
+        explain = help_line(("t", type(self).t.help), ("margin", type(self).margin.help))
+        self._assemble(header, [self.slider, explain, widgets.HBox([self.margin_box, self.log_toggle]),
+                                self._player(["t"], frames=101)],
+                       [self.profile_box, self.surface2d, self.surface3d, self.spectrum], "rw-curve-explorer")
+        if state is not None:
+            self.restore(state)
 
-        self.slider.observe(self._request, "value")
-        self.span.observe(self._request, "value")
-        self.log_toggle.observe(self._set_log, "value")
-        self.reset_button.on_click(lambda _: self.reset())
-        header = widgets.HTML(f"<b>Curve explorer</b> &middot; P = {ls.num_params:,} &middot; "
-                              f"{type(curve).__name__} with {curve.num_bends} bend(s)")
-        controls = widgets.VBox([header, self.slider, widgets.HBox([self.span, self.log_toggle, self.reset_button]),
-                                 self.loss_html, self.status_html, self.error_html],
-                                layout=widgets.Layout(width="420px"))
-        super().__init__([widgets.HBox([controls, self.profile_figure]),
-                          widgets.HBox([self.surface2d, self.surface3d, self.spectrum])])
-        self.add_class("rw-explorer")
-        self.add_class("rw-curve-explorer")
-        self._request()
+    # ------------------------------------------------------------------ validation
+    @validate("t")
+    def _valid_t(self, proposal):
+        return slider_grid(finite_number(proposal["value"], "t", low=0, high=1), 0.0, 1.0, 0.01)
+
+    @validate("margin")
+    def _valid_margin(self, proposal):
+        return finite_number(proposal["value"], "margin", low=0)
+
+    def _animate(self, choice: str, phase: float) -> None:
+        self.t = phase * self._frames / (self._frames - 1)
 
     # ------------------------------------------------------------------ layout pieces
     def _add_curve_marks(self) -> None:
@@ -133,164 +156,133 @@ class CurveExplorer(ExplorerMixin, widgets.VBox):
         self._acc_scale = bq.LinearScale(min=0.0, max=1.0)
         ones = np.ones(2)
         self.loss_lines = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._loss_scale},
-                                   colors=["#3b75af", "#ef8636"], stroke_width=2, labels=["train loss"],
-                                   display_legend=True)
+                                   colors=[_TRAIN, _TEST], stroke_width=2)
         self.line_loss_mark = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._loss_scale},
-                                       colors=["#888888"], line_style="dashed", labels=["straight line"],
-                                       display_legend=True)
+                                       colors=[_LINE], line_style="dashed")
         self.acc_lines = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._acc_scale},
-                                  colors=["#3b75af", "#ef8636"], line_style="dotted", labels=["accuracy"])
-        self.t_mark = bq.Lines(x=[self.t0, self.t0], y=[0.0, 1.0], scales={"x": sx, "y": self._acc_scale},
-                               colors=["red"], stroke_width=1.5)
-        axes = [bq.Axis(scale=sx, label="t"),
-                bq.Axis(scale=self._loss_scale, label="loss (log)", orientation="vertical"),
-                bq.Axis(scale=self._acc_scale, label="accuracy (dotted)", orientation="vertical", side="right")]
+                                  colors=[_TRAIN, _TEST], line_style="dotted")
+        self.t_mark = bq.Lines(x=[self.t, self.t], y=[0.0, 1.0], scales={"x": sx, "y": self._acc_scale},
+                               colors=[MARKER], stroke_width=1.5)
+        axes = [bq.Axis(scale=sx, label="t", num_ticks=6),
+                bq.Axis(scale=self._loss_scale, label="loss", orientation="vertical", tick_format=".0e"),
+                bq.Axis(scale=self._acc_scale, label="accuracy", orientation="vertical", side="right",
+                        tick_format=".0%", num_ticks=5)]
         self.profile_figure = bq.Figure(marks=[self.loss_lines, self.line_loss_mark, self.acc_lines, self.t_mark],
-                                        axes=axes, title="along the curve", legend_location="top-left",
-                                        fig_margin={"top": 40, "bottom": 50, "left": 70, "right": 60},
-                                        layout=widgets.Layout(width="460px", height="300px"))
+                                        axes=axes, title="along the curve",
+                                        fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 60},
+                                        layout=widgets.Layout(width="420px", height="280px"))
         self.profile_figure.add_class("rw-curve-profile")
-
-    # ------------------------------------------------------------------ actions
-    def reset(self) -> None:
-        """Back to the starting t and margin."""
-        for w, v in ((self.slider, self.t0), (self.span, self.margin0)):
-            w.unobserve(self._request, "value")
-            w.value = v
-            w.observe(self._request, "value")
-        self._request()
-
-    def _request(self, change=None) -> None:
-        # a bad margin is reported and ignored: the t slider keeps working with the last good one
-        self._margin_ok, go_on = self._span_value(change, self._margin_ok, "span", strict=False)
-        if not go_on:
-            return
-        t, margin, log = self.slider.value, self._margin_ok, self.log_toggle.value
-        self._worker.submit(lambda current: self._update(t, margin, log, current))
+        self.profile_legend = widgets.HTML()
+        self.profile_box = tagged(widgets.VBox([self.profile_figure, self.profile_legend]), "rw-view")
 
     # ------------------------------------------------------------------ the work (worker thread)
-    def _evaluate(self, theta) -> dict[str, float]:
-        out = {}
-        loss, outputs, y = _evaluate(self.ls, theta, self.ls.batches)
-        out["train loss"] = loss
-        if self.accuracy is not None:
-            out["train accuracy"] = float(self.accuracy(outputs, y))
-        if self.test_batches is not None:
-            loss, outputs, y = _evaluate(self.ls, theta, self.test_batches)
-            out["test loss"] = loss
-            if self.accuracy is not None:
-                out["test accuracy"] = float(self.accuracy(outputs, y))
-        return out
-
     def _compute_profile(self, current) -> bool:
-        ts = np.linspace(0.0, 1.0, self.num_t)
-        rows = []
-        for t in ts:
-            if not current():
-                return False
-            rows.append(self._evaluate(self.curve(float(t))))
-        a, b = self.curve.theta_a, self.curve.theta_b
-        w = torch.as_tensor(ts, dtype=self.ls.dtype, device=self.ls.device)[:, None]
-        line = self.ls.losses((1 - w) * a[None] + w * b[None]).double().cpu().numpy()
-        prof = {"t": ts, "line loss": line}
-        for k in rows[0]:
-            prof[k] = np.array([r[k] for r in rows])
+        prof = loss_profile(self.ls, self.curve, self.num_t, test_data=self.test_data, accuracy=self.accuracy)
+        if not current():
+            return False
+        ts = prof["t"]
         floor = 1e-16  # a log axis
-        losses = [k for k in ("train loss", "test loss") if k in prof]
+        losses = [k for k in ("train_loss", "test_loss") if k in prof]
         with self.loss_lines.hold_sync():
             self.loss_lines.x = np.tile(ts, (len(losses), 1))
             self.loss_lines.y = np.stack([np.maximum(prof[k], floor) for k in losses])
-            self.loss_lines.labels = losses
         with self.line_loss_mark.hold_sync():
-            self.line_loss_mark.x, self.line_loss_mark.y = ts, np.maximum(line, floor)
-        accs = [k for k in ("train accuracy", "test accuracy") if k in prof]
+            self.line_loss_mark.x, self.line_loss_mark.y = ts, np.maximum(prof["line_loss"], floor)
+        accs = [k for k in ("train_accuracy", "test_accuracy") if k in prof]
         if accs:
             with self.acc_lines.hold_sync():
                 self.acc_lines.x = np.tile(ts, (len(accs), 1))
                 self.acc_lines.y = np.stack([prof[k] for k in accs])
-                self.acc_lines.labels = accs
-        else:
-            self.acc_lines.visible = False
+        self.acc_lines.visible = bool(accs)
+        items = [(_TRAIN, "line", "train loss")] + ([(_TEST, "line", "test loss")] if "test_loss" in prof else [])
+        items.append((_LINE, "dashed", "loss on the straight line"))
+        items += [(_TRAIN, "┈┈", "train accuracy (right axis)")] if accs else []
+        items += [(_TEST, "┈┈", "test accuracy")] if "test_accuracy" in prof else []
+        self.profile_legend.value = legend_html(items + [(MARKER, "│", "current t")])
         self.profile = prof
         return True
 
-    def _surface(self, margin: float, resolution: int, current):
+    def _surface(self, margin: float, resolution: int, started, current):
         key = (round(margin, 12), resolution)
         if key not in self._surfaces:
             plane = self.curve.plane(margin)
             surf = self.ls.surface(plane, span=None, resolution=resolution,
-                                   progress=lambda d, n: self._progress(d, n, current))
+                                   progress=lambda d, n: self._progress_status(started, "loss surface", d, n, current))
             if not current():
                 return None
             self._surfaces[key] = surf
+            while len(self._surfaces) > 8:  # a few margins, coarse and fine
+                self._surfaces.popitem(last=False)
         return self._surfaces[key]
 
-    def _update(self, t, margin, log, current) -> None:
-        started = time.perf_counter()
-        self._started = started
-        busy = self._busy_timer(current)
-        try:
-            if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
-                raise ValueError(f"span: expected a non-negative plane margin (the share of the three points' "
-                                 f"spread added on every side), got {margin!r}")
-            if not 0 <= t <= 1:
-                raise ValueError(f"t: expected a number in [0, 1], got {t!r}")
-            point = self.curve(float(t))
-            xy = self.plane.coordinates(point[None])[0]
-            self.point = point
-            self.history.append(float(t))
-            self._readout(t, point)
-            self.t_mark.x = [float(t), float(t)]
-            self.surface2d.set_point(*xy)
-            self.surface3d.set_point(*xy)
-            if self.profile is None and not self._compute_profile(current):
-                return
-            fine_cached = (round(margin, 12), self.resolution) in self._surfaces
-            for res in ([self.resolution] if fine_cached else [self.coarse, self.resolution]):
-                surf = self._surface(float(margin), res, current)
-                if surf is None or not current():
-                    return
-                if self._drawn != (id(surf), log):
-                    self.surface2d.update(surf, tuple(xy))
-                    self.surface3d.update(surf, tuple(xy))
-                    self._drawn = (id(surf), log)
-            self.surface2d.set_point(*xy)
-            self.surface3d.set_point(*xy)
-            if not current():
-                return
-            self._spectrum(float(t), point)
-            self._finished(started)
-        finally:
-            busy.cancel()
+    def _job(self, state, current, started):
+        t, margin, log = state["t"], state["margin"], state["log_color"]
+        point = self.curve(float(t))
+        xy = self.plane.coordinates(point[None])[0]
+        self.point = point
+        self._record(state)
+        self._readout(t)
+        self.t_mark.x = [float(t), float(t)]
+        self.surface2d.set_point(*xy)
+        self.surface3d.set_point(*xy)
+        if self.profile is None and not self._compute_profile(current):
+            return False
+        fine_cached = (round(margin, 12), self.resolution) in self._surfaces
+        for res in ([self.resolution] if fine_cached else [self.coarse, self.resolution]):
+            surf = self._surface(float(margin), res, started, current)
+            if surf is None or not current():
+                return False
+            if self._drawn != (id(surf), log):
+                for view in (self.surface2d, self.surface3d):
+                    view.log_color = log
+                    view.update(surf, tuple(xy))
+                self._drawn = (id(surf), log)
+        self.surface2d.set_point(*xy)
+        self.surface3d.set_point(*xy)
+        if not current():
+            return False
+        self.spectrum.show(self.spectrum_at(t))
+        return True
 
-    def _readout(self, t, point) -> None:
-        vals = self._evaluate(point)
-        a, b = self.curve.theta_a, self.curve.theta_b
-        line_loss = self.ls.loss((1 - t) * a + t * b)
-        parts = [f"t = <b>{t:.2f}</b>", f"loss = <b>{vals['train loss']:.4e}</b>"]
-        if "test loss" in vals:
-            parts.append(f"test loss {vals['test loss']:.4e}")
-        if "train accuracy" in vals:
-            acc = f"accuracy {100 * vals['train accuracy']:.1f}%"
-            if "test accuracy" in vals:
-                acc += f" (test {100 * vals['test accuracy']:.1f}%)"
+    def spectrum_at(self, t: float):
+        """The spectrum the panel shows at ``t`` (cached): :func:`rw.core.spectrum_at` at ``curve(t)`` with
+        this explorer's settings."""
+        key = round(float(t), 9)
+        if key not in self._spectra:
+            self._spectra[key] = spectrum_at(self.ls, self.curve(float(t)), exact=self.exact, **self.slq)
+            while len(self._spectra) > 64:
+                self._spectra.popitem(last=False)
+        return self._spectra[key]
+
+    def _readout(self, t) -> None:
+        row = loss_profile(self.ls, self.curve, [float(t)], test_data=self.test_data, accuracy=self.accuracy)
+        parts = [f"t = <b>{t:.2f}</b>", f"loss = <b>{row['train_loss'][0]:.4e}</b>"]
+        if "test_loss" in row:
+            parts.append(f"test loss {row['test_loss'][0]:.4e}")
+        if "train_accuracy" in row:
+            acc = f"accuracy {100 * row['train_accuracy'][0]:.1f}%"
+            if "test_accuracy" in row:
+                acc += f" (test {100 * row['test_accuracy'][0]:.1f}%)"
             parts.append(acc)
-        parts.append(f"on the straight line at this t: {line_loss:.4e}")
+        parts.append(f"on the straight line at this t: {row['line_loss'][0]:.4e}")
         self.loss_html.value = " &middot; ".join(parts)
 
-    def _progress(self, done, total, current) -> None:
-        if current() and time.perf_counter() - self._started > 0.5 and done < total:
-            self.status_html.value = f"&#9203; loss surface {100 * done // total}%"
+    # ------------------------------------------------------------------ export
+    def _draw_profile(self, ax) -> None:
+        prof = self.profile
+        if prof is None:
+            return
+        ts = prof["t"]
+        ax.semilogy(ts, prof["train_loss"], color=_TRAIN, label="train loss")
+        if "test_loss" in prof:
+            ax.semilogy(ts, prof["test_loss"], color=_TEST, label="test loss")
+        ax.semilogy(ts, prof["line_loss"], "--", color=_LINE, label="straight line")
+        ax.axvline(self.t, color=MARKER, lw=1, label="current t")
+        ax.set_xlabel("t")
+        ax.set_ylabel("loss")
+        ax.set_title("along the curve")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
-    def _spectrum(self, t, point) -> None:
-        key = round(t, 6)
-        if self.exact:
-            if key not in self._spectra:
-                self._spectra[key] = self.ls.spectrum(point)
-            self.spectrum.show_spectrum(self._spectra[key])
-        else:
-            if key not in self._spectra:
-                self._spectra[key] = self.ls.density(point, num_vectors=2, num_steps=20, deflation_steps=0)
-            grid, dens = self._spectra[key]
-            top = float(np.abs(grid).max())
-            self.spectrum.show_density(grid, dens, self.ls.num_params, band=1e-3 * top)
+    def _figure_panels(self):
+        return [("", self._draw_profile), ("", self.surface2d.to_matplotlib), ("3d", self.surface3d.to_matplotlib),
+                ("", self.spectrum.to_matplotlib)]

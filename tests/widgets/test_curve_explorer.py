@@ -1,9 +1,11 @@
 """CurveExplorer through its synced state (no browser)."""
 import functools
+import math
 
 import numpy as np
 import pytest
 import torch
+from traitlets import TraitError
 
 import rashomon_widgets as rw
 
@@ -39,61 +41,84 @@ def explorer():
 
 
 def test_first_draw(explorer):
-    ls, curve, _ = _case()
+    ls, curve, test = _case()
     assert explorer.error_html.value == ""
+    assert explorer.get_state()["t"] == 0.5 and explorer.get_state()["margin"] == 0.2
     assert "t = <b>0.50</b>" in explorer.loss_html.value and "test loss" in explorer.loss_html.value
     assert explorer.surface2d.heatmap.color.shape == (13, 13)
     assert explorer.surface3d.mesh.y.shape == (13 * 13,)
     assert explorer.surface3d.figure.animation == 0
-    assert explorer.exact and explorer.spectrum.near_zero is not None
-    assert "of 67 eigenvalues" in explorer.spectrum.label.value
-    assert "rw-explorer" in explorer._dom_classes and "rw-slider" in explorer.slider._dom_classes
-    assert "rw-span" in explorer.span._dom_classes and "rw-reset" in explorer.reset_button._dom_classes
+    assert "rw-explorer" in explorer.get_state()["_dom_classes"]
+    assert "rw-slider" in explorer.slider._dom_classes and "rw-span" in explorer.margin_box._dom_classes
     # the curve is drawn solid, the straight line dashed, in Garipov's plane coordinates
     np.testing.assert_allclose(explorer.curve_mark.x[0], 0.0, atol=1e-9)
     np.testing.assert_allclose(np.ravel(explorer.surface2d.extra.x)[-1], float((curve.theta_b - curve.theta_a).norm()))
     assert explorer.surface2d.extra.line_style == "dashed"
-    # the profile: the curve's loss stays far below the straight line's barrier
-    prof = explorer.profile
-    assert prof["train loss"].max() < prof["line loss"].max()
-    assert explorer.loss_lines.get_state()["y"] is not None
+    # the profile is the core's loss_profile, drawn as it is
+    prof = rw.core.loss_profile(ls, curve, 11, test_data=test)
+    np.testing.assert_allclose(explorer.loss_lines.y, np.stack([prof["train_loss"], prof["test_loss"]]))
+    np.testing.assert_allclose(explorer.line_loss_mark.y, prof["line_loss"])
+    assert prof["train_loss"].max() < prof["line_loss"].max()
+    # the spectrum panel shows what the core computes at curve(t), with along_curve's near-zero rule
+    expected = rw.core.spectrum_at(ls, curve(0.5))
+    table = rw.core.along_curve(ls, curve, [0.5], num_samples=1)
+    assert explorer.spectrum.near_zero == expected.num_near_zero == table["near_zero"][0]
+    assert "of 67 eigenvalues" in explorer.spectrum.label.value
 
 
 def test_slider_moves_readout_and_markers(explorer):
     ls, curve, _ = _case()
     before = (explorer.loss_html.value, explorer.surface2d.marker.x[0], explorer.surface3d.marker.x.copy())
-    spectrum_before = explorer.spectrum.label.value
     explorer.slider.value = 0.2
     assert explorer.wait(60)
+    assert explorer.get_state()["t"] == 0.2
     assert "t = <b>0.20</b>" in explorer.loss_html.value and explorer.loss_html.value != before[0]
     torch.testing.assert_close(explorer.point, curve(0.2))
     xy = explorer.plane.coordinates(curve(0.2)[None])[0]
     assert explorer.surface2d.marker.x[0] == pytest.approx(xy[0]) and explorer.surface2d.marker.x[0] != before[1]
     assert not np.allclose(explorer.surface3d.marker.x, before[2])
     assert list(explorer.t_mark.x) == [0.2, 0.2]
-    assert explorer.history[-1] == 0.2
-    assert explorer.spectrum.label.value != spectrum_before  # the spectrum at curve(0.2), not at curve(0.5)
+    assert explorer.history[-1]["t"] == 0.2
+    assert explorer.spectrum.near_zero == rw.core.spectrum_at(ls, curve(0.2)).num_near_zero
     explorer.reset_button.click()
     assert explorer.wait(60)
     assert explorer.slider.value == 0.5
     torch.testing.assert_close(explorer.point, curve(0.5))
 
 
-def test_bad_span_shows_an_error_and_the_widget_keeps_working(explorer):
-    explorer.span.value = -1.0
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf])
+def test_bad_margin_is_refused_and_the_widget_keeps_working(explorer, bad):
+    explorer.margin_box.value = bad
     assert explorer.wait(60)
-    assert "span: expected a number at least 0, got -1.0; keeping span = 0.2" in explorer.error_html.value
+    assert "margin: expected a finite number, at least 0, got" in explorer.error_html.value
     assert "error" in explorer.status_html.value
+    assert explorer.margin_box.value == 0.2 and explorer.get_state()["margin"] == 0.2
     xs_before = explorer.surface2d.surface.xs.copy()
-    explorer.slider.value = 0.3  # the slider still works while the bad margin is in the box
+    explorer.slider.value = 0.3  # the slider still works
     assert explorer.wait(60)
     assert "t = <b>0.30</b>" in explorer.loss_html.value
-    explorer.span.value = 0.5
+    explorer.margin_box.value = 0.5
     explorer.slider.value = 0.8
     assert explorer.wait(60)
     assert explorer.error_html.value == "" and "updated" in explorer.status_html.value
     assert "t = <b>0.80</b>" in explorer.loss_html.value
     assert explorer.surface2d.surface.xs.max() - explorer.surface2d.surface.xs.min() > np.ptp(xs_before)
+
+
+def test_bad_t_is_refused(explorer):
+    _, curve, _ = _case()
+    explorer.t = 0.25
+    assert explorer.wait(60)
+    explorer.slider.value = math.nan  # the slider itself lets NaN through; the explorer does not
+    assert explorer.wait(60)
+    assert "t: expected a finite number, at least 0 and at most 1, got nan" in explorer.error_html.value
+    assert explorer.slider.value == explorer.t == 0.25
+    torch.testing.assert_close(explorer.point, curve(0.25))
+    with pytest.raises(TraitError, match="t: expected a finite number, at least 0 and at most 1, got 1.5"):
+        explorer.t = 1.5
+    explorer.slider.value = 1.5  # the slider clamps to its range, as in the browser
+    assert explorer.wait(60)
+    assert explorer.t == 1.0 and explorer.error_html.value == ""
 
 
 def test_latest_slider_value_wins(explorer):
@@ -105,6 +130,19 @@ def test_latest_slider_value_wins(explorer):
     assert len(explorer.history) < 21 + 1
 
 
+def test_state_play_and_save(explorer, tmp_path):
+    _, curve, _ = _case()
+    explorer.restore({"t": 0.3, "margin": 0.4})
+    assert explorer.wait(60)
+    assert explorer.state == {"t": 0.3, "margin": 0.4, "log_color": True}
+    torch.testing.assert_close(explorer.point, curve(0.3))
+    explorer.play.value = explorer.play.max  # the last frame is t = 1
+    assert explorer.wait(60)
+    assert explorer.t == 1.0 and explorer.slider.value == 1.0
+    paths = explorer.save(tmp_path / "curve")
+    assert all(p.stat().st_size > 1000 for p in paths)
+
+
 def test_explorer_rejects_bad_arguments():
     ls, curve, _ = _case()
     with pytest.raises(TypeError, match="rw.Landscape"):
@@ -113,5 +151,5 @@ def test_explorer_rejects_bad_arguments():
         rw.CurveExplorer(ls, rw.BezierCurve(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)))
     with pytest.raises(ValueError, match="bends lie on the straight line"):
         rw.CurveExplorer(ls, rw.BezierCurve(curve.theta_a, curve.theta_b))
-    with pytest.raises(ValueError, match=r"t: expected a number in \[0, 1\], got 2"):
+    with pytest.raises(Exception, match=r"t: expected a finite number, at least 0 and at most 1, got 2"):
         rw.CurveExplorer(ls, curve, t=2)

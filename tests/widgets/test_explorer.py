@@ -1,9 +1,14 @@
-"""Widgets through their synced state (get_state), without a browser."""
+"""NullSpaceExplorer through its synced state (get_state), against core objects computed independently."""
+import json
+import math
+
 import numpy as np
 import pytest
 import torch
+from traitlets import TraitError
 
 import rashomon_widgets as rw
+from rashomon_widgets.widgets._base import slider_grid
 
 
 @pytest.fixture
@@ -13,50 +18,97 @@ def explorer(xor_min):
     return e
 
 
+def _chart(ls):
+    return rw.core.ManifoldChart(ls, num_null=2, num_top=1)
+
+
 def test_first_draw_shows_loss_spectrum_and_surfaces(explorer, xor_min):
+    state = explorer.get_state()
+    assert state["coefficients"] == [0.0, 0.0, 0.0] and state["x_axis"] == "null 1" and state["y_axis"] == "top 1"
     assert "loss = <b>" in explorer.loss_html.value
     assert explorer.error_html.value == ""
     assert explorer.surface2d.heatmap.color.shape == (31, 31)
     assert explorer.surface3d.mesh.y.shape == (31 * 31,)  # flattened, as ipyvolume wants
     assert explorer.surface3d.figure.animation == 0
-    # the XOR minimum: rank J = 4, so 5 of 9 eigenvalues are zero
-    assert explorer.spectrum.near_zero == 9 - int(torch.linalg.matrix_rank(xor_min.jacobian()))
-    assert f"<b>{explorer.spectrum.near_zero}</b> of 9" in explorer.spectrum.label.value
-    assert explorer.get_state()["_dom_classes"] == ("rw-explorer",) or "rw-explorer" in explorer._dom_classes
+    # the XOR minimum: rank J = 4, so 5 of 9 eigenvalues are zero, as the core says
+    expected = rw.core.spectrum_at(xor_min, xor_min.theta)
+    assert explorer.spectrum.near_zero == expected.num_near_zero == 9 - int(torch.linalg.matrix_rank(xor_min.jacobian()))
+    assert f"<b>{expected.num_near_zero}</b> of 9" in explorer.spectrum.label.value
+    assert "rw-explorer" in explorer.get_state()["_dom_classes"]
+    # the axes are named after the chosen directions
+    assert "null 1" in explorer.surface2d.figure.axes[0].label and "top 1" in explorer.surface2d.figure.axes[1].label
 
 
-def test_null_slider_keeps_the_loss_and_redraws(explorer, xor_min):
-    before = explorer.surface2d.heatmap.color.copy()
-    mesh_before = explorer.surface3d.mesh.y.copy()
+def test_null_slider_keeps_the_loss_and_draws_the_core_slice(explorer, xor_min):
     explorer.sliders[0].value = 1.5
     assert explorer.wait(60)
+    assert explorer.get_state()["coefficients"] == [1.5, 0.0, 0.0]
+    chart = _chart(xor_min)
+    point = chart.point([1.5, 0.0, 0.0])
+    torch.testing.assert_close(explorer.point, point)
     assert float((explorer.point - xor_min.theta).norm()) > 1.0  # it really moved ...
     assert xor_min.loss(explorer.point) < 1e-12                    # ... and stayed in the Rashomon set
-    assert not np.allclose(explorer.surface2d.heatmap.color, before)
-    assert not np.allclose(explorer.surface3d.mesh.y, mesh_before)
-    state = explorer.surface2d.heatmap.get_state()
-    assert state["color"] is not None
-    assert len(explorer.history) >= 2
+    surf = xor_min.surface(chart.plane(point, "null 1", "top 1"), span=1.0, resolution=31)
+    np.testing.assert_allclose(explorer.surface2d.heatmap.color, np.log10(np.maximum(surf.loss, 1e-16)),
+                               rtol=1e-9, atol=1e-12)
+    assert explorer.history[-1]["coefficients"] == [1.5, 0.0, 0.0]
+    torch.testing.assert_close(explorer.history_point(), point)
 
 
 def test_top_slider_raises_the_loss_and_reset_returns(explorer, xor_min):
     explorer.sliders[-1].value = 0.5
     assert explorer.wait(60)
-    raised = xor_min.loss(explorer.point)
-    assert raised > 1e-3
+    lam = float(_chart(xor_min).top_values[0])
+    assert xor_min.loss(explorer.point) == pytest.approx(lam / 2 * 0.25, rel=0.2)
     explorer.reset_button.click()
     assert explorer.wait(60)
-    assert all(s.value == 0 for s in explorer.sliders)
+    assert all(s.value == 0 for s in explorer.sliders) and explorer.get_state()["coefficients"] == [0.0, 0.0, 0.0]
     torch.testing.assert_close(explorer.point, xor_min.theta)
 
 
-def test_bad_span_shows_an_error_and_the_widget_keeps_working(explorer):
-    explorer.span.value = -1.0
+def test_values_off_the_slider_grid_are_snapped_as_the_browser_would(explorer):
+    # a value the browser would snap differently is echoed back later (notebook 01 found its slider at
+    # 0.72 after a reset); the kernel keeps the browser's own value instead
+    explorer.sliders[0].value = 0.7
+    assert explorer.sliders[0].value == explorer.coefficients[0] == slider_grid(0.7, -2.0, 2.0, 0.02)
+    explorer.coefficients = [0.123, 0.0, 0.0]
+    assert explorer.sliders[0].value == slider_grid(0.123, -2.0, 2.0, 0.02) == pytest.approx(0.12)
+
+
+def test_a_nan_slider_value_is_refused_and_the_point_stays(explorer, xor_min):
+    explorer.sliders[0].value = 0.5
     assert explorer.wait(60)
-    assert "span: expected a number greater than 0, got -1.0; keeping span = 1" in explorer.error_html.value
-    assert "error" in explorer.status_html.value
-    explorer.span.value = 0.5
-    explorer.sliders[1].value = 0.7
+    kept = explorer.point.clone()
+    explorer.sliders[0].value = math.nan  # FloatSlider clamps infinities to its range, but lets NaN through
+    assert explorer.wait(60)
+    assert "null 1: expected a finite number, at least -2 and at most 2, got nan" in explorer.error_html.value
+    assert explorer.sliders[0].value == 0.5 and explorer.get_state()["coefficients"][0] == 0.5
+    torch.testing.assert_close(explorer.point, kept)
+    explorer.sliders[0].value = -0.5  # the next good value works
+    assert explorer.wait(60)
+    assert explorer.error_html.value == ""
+    torch.testing.assert_close(explorer.point, _chart(xor_min).point([-0.5, 0.0, 0.0]))
+    assert all(math.isfinite(c) for h in explorer.history for c in h["coefficients"])
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 5.0, "1"])
+def test_bad_coefficients_from_python_are_refused(explorer, bad):
+    with pytest.raises(TraitError, match="null 1: expected a finite number|expected a float"):
+        explorer.coefficients = [bad, 0.0, 0.0]
+    with pytest.raises(TraitError, match="coefficients: expected 3 numbers"):
+        explorer.coefficients = [0.0, 0.0]
+    assert explorer.get_state()["coefficients"] == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("bad", [-1.0, 0.0, math.nan, math.inf])
+def test_bad_span_is_refused_and_the_next_good_value_works(explorer, bad):
+    explorer.span_box.value = bad
+    assert explorer.wait(60)
+    assert "span: expected a finite number, greater than 0, got" in explorer.error_html.value
+    assert explorer.span_box.value == 1.0 and explorer.get_state()["span"] == 1.0
+    explorer.sliders[1].value = 0.7  # the sliders keep working
+    assert explorer.wait(60)
+    explorer.span_box.value = 0.5
     assert explorer.wait(60)
     assert explorer.error_html.value == ""
     assert explorer.surface2d.surface.xs.max() == pytest.approx(0.5)
@@ -66,14 +118,16 @@ def test_same_axis_twice_is_an_error_in_the_widget(explorer):
     explorer.y_dir.value = explorer.x_dir.value
     assert explorer.wait(60)
     assert "two different directions" in explorer.error_html.value
+    explorer.y_dir.value = "null 2"
+    assert explorer.wait(60)
+    assert explorer.error_html.value == "" and "null 2" in explorer.surface2d.figure.axes[1].label
 
 
 def test_latest_slider_value_wins(explorer, xor_min):
     for v in np.linspace(0.1, 1.0, 25):  # a fast drag
         explorer.sliders[0].value = float(v)
     assert explorer.wait(60)
-    expected = explorer._target(np.array([1.0, 0.0, 0.0]), retracted=True)
-    torch.testing.assert_close(explorer.point, expected)
+    torch.testing.assert_close(explorer.point, _chart(xor_min).point([1.0, 0.0, 0.0]))
     # far fewer redraws than slider events: stale work was dropped
     assert len(explorer.history) < 25
 
@@ -82,33 +136,66 @@ def test_log_colour_toggle(explorer):
     explorer.log_toggle.value = False
     assert explorer.wait(60)
     lin = explorer.surface2d.heatmap.color.copy()
+    assert explorer.get_state()["log_color"] is False
     assert explorer.surface2d.figure.axes[2].label == "loss"
     explorer.log_toggle.value = True
     assert explorer.wait(60)
     np.testing.assert_allclose(explorer.surface2d.heatmap.color, np.log10(np.maximum(lin, 1e-16)), rtol=1e-9)
+    assert explorer.surface2d.figure.axes[2].label == "log10 loss"
 
 
-def test_surface_view_rejects_non_surfaces():
-    view = rw.SurfaceView()
-    with pytest.raises(TypeError, match="rw.Surface"):
-        view.update(np.zeros((3, 3)))
-    from traitlets import TraitError
-    with pytest.raises(TraitError, match="log_color.*expected a boolean"):
-        view.log_color = "yes"
+def test_state_is_a_plain_dict_that_restores(explorer, xor_min):
+    explorer.coefficients = [0.5, -0.3, 0.0]
+    explorer.span = 0.75
+    assert explorer.wait(60)
+    state = explorer.state
+    assert json.loads(json.dumps(state)) == state
+    explorer.reset()
+    assert explorer.wait(60)
+    explorer.restore(state)
+    assert explorer.wait(60)
+    assert [s.value for s in explorer.sliders] == state["coefficients"] == pytest.approx([0.5, -0.3, 0.0])
+    assert explorer.span_box.value == 0.75
+    torch.testing.assert_close(explorer.point, _chart(xor_min).point(state["coefficients"]))
+    handed_out = rw.NullSpaceExplorer(xor_min, num_null=2, num_top=1, state=state)
+    assert handed_out.wait(60)
+    torch.testing.assert_close(handed_out.point, explorer.point)
+    with pytest.raises(ValueError, match="unknown keys"):
+        explorer.restore({"colour": 1})
+    with pytest.raises(Exception, match="span: expected a finite number"):
+        explorer.restore({"coefficients": [1.0, 0.0, 0.0], "span": math.nan})
+    assert explorer.state == state  # all or nothing
 
 
-def test_spectrum_view_counts_near_zero():
-    view = rw.SpectrumView()
-    spectrum = rw.core.Spectrum(torch.tensor([0.0, 1e-9, 0.5, 2.0], dtype=torch.float64), tol=1e-6)
-    assert view.show_spectrum(spectrum) == spectrum.num_near_zero == 2
-    assert "<b>2</b> of 4" in view.label.value
-    with pytest.raises(TypeError, match="expected an rw.core.Spectrum"):
-        view.show_spectrum(np.array([0.0, 1.0]))
-    grid = np.linspace(-1, 1, 201)
-    dens = np.exp(-grid ** 2 / 0.01)
-    dens /= np.trapezoid(dens, grid)
-    est = view.show_density(grid, dens, num_params=100, band=0.5)
-    assert 95 < est <= 100
+def test_history_is_bounded_and_holds_states_not_parameter_vectors(xor_min):
+    class Short(rw.NullSpaceExplorer):
+        history_size = 5
+
+    e = Short(xor_min, num_null=2, num_top=1, resolution=5, coarse=3)
+    for v in np.linspace(-1, 1, 9):
+        e.coefficients = [float(v), 0.0, 0.0]
+        assert e.wait(60)
+    assert len(e.history) == 5
+    assert all(set(h) == set(e.state) and not any(isinstance(x, torch.Tensor) for x in h.values()) for h in e.history)
+    assert e.history[-1]["coefficients"][0] == 1.0
+
+
+def test_play_moves_a_direction_back_and_forth(explorer, xor_min):
+    explorer.play_choice.value = "null 2"
+    frames = explorer.play.max + 1
+    explorer.play.value = frames // 4  # a quarter of the way: the far end, +range
+    assert explorer.wait(60)
+    assert explorer.get_state()["coefficients"] == [0.0, 2.0, 0.0]
+    explorer.play.value = 3 * frames // 4  # three quarters: -range
+    assert explorer.wait(60)
+    assert explorer.get_state()["coefficients"] == [0.0, -2.0, 0.0]
+    torch.testing.assert_close(explorer.point, _chart(xor_min).point([0.0, -2.0, 0.0]))
+
+
+def test_save_writes_png_and_svg(explorer, tmp_path):
+    paths = explorer.save(tmp_path / "start-here")
+    assert [p.suffix for p in paths] == [".png", ".svg"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and b"<svg" in paths[1].read_bytes()[:2000]
 
 
 def test_explorer_rejects_a_non_landscape():
@@ -138,5 +225,5 @@ def test_displaying_an_explorer_waits_for_its_first_frame():
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     # the whole first frame was drawn before the front end got the view to build
-    assert explorer._worker._idle.is_set() and explorer.status_html.value.startswith("updated in")
+    assert explorer.status_html.value.startswith("updated in")
     assert explorer.surface2d.heatmap.color.shape[0] > 2

@@ -6,7 +6,7 @@
   Hessian spectrum, the near-zero count, the final loss and the rank of the behavioural gradients.
 - :mod:`.skeletons`: write-up 2: L1 fine-tuning, pruning, OOD similarity, aligned skeleton comparison
   (:func:`skeleton_task`, :func:`l1_finetune`, :func:`skeleton_variants`, :func:`ood_similarity`,
-  :func:`compare_skeletons`).
+  :func:`compare_skeletons`, and :class:`SkeletonStudy`: one setting at a time, cached).
 - :mod:`.writeups`: small constructions of write-ups 3 and 4 (2-D toy landscapes, nudges, the
   3-parameter contour model, a soft-target classifier, a net with merged inputs).
 - :func:`load_results`, :class:`SweepResult`, :class:`TextProgress`, :func:`default_executor`.
@@ -19,8 +19,8 @@ Example:
     ...                executor=Client().get_executor())                      # doctest: +SKIP
 """
 from . import skeletons, writeups
-from .skeletons import (SkeletonComparison, SkeletonTask, Variant, compare_skeletons, l1_finetune,
-                        ood_similarity, skeleton_task, skeleton_variants)
+from .skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask, Variant, compare_skeletons,
+                        l1_finetune, ood_similarity, skeleton_task, skeleton_variants)
 from .sweep import SweepResult, TextProgress, default_executor, load_results, sweep, mlp_run
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "default_executor", "TextProgress",
     # write-up 2: skeletons
     "skeleton_task", "SkeletonTask", "l1_finetune", "skeleton_variants", "Variant", "ood_similarity",
-    "compare_skeletons", "SkeletonComparison",
+    "compare_skeletons", "SkeletonComparison", "SkeletonStudy", "SkeletonRecord",
     # write-up constructions
     "skeletons", "writeups",
 ]

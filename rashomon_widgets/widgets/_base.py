@@ -124,7 +124,7 @@ class Explorer(widgets.VBox):
     # ------------------------------------------------------------------ state
     @classmethod
     def state_names(cls) -> list[str]:
-        """The traits that make up :attr:`state`, in declaration order."""
+        """The traits that make up :attr:`state` (sorted by name)."""
         return [n for n, t in cls.class_traits(state=True).items()]
 
     @property

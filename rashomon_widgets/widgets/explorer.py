@@ -149,7 +149,7 @@ class NullSpaceExplorer(Explorer):
 
     def history_point(self, i: int = -1) -> torch.Tensor:
         """The parameter point of ``history[i]`` (history keeps states, not parameter vectors)."""
-        return self.chart.point(self.history[i]["coefficients"])
+        return self.chart.point(self.history[i]["coefficients"], retracted=True)
 
     # ------------------------------------------------------------------ the work (worker thread)
     def _show_loss(self, point, note=""):
@@ -186,7 +186,8 @@ class NullSpaceExplorer(Explorer):
         if not self.exact and current():
             self.spectrum.show(spectrum_at(self.ls, point, exact=False, slq_vectors=2, slq_steps=20))
         if not self.exact and np.any(coeffs[: self.chart.num_null] != 0) and current():
-            point = self.chart.point(coeffs, retracted=True)
+            point = self.chart.point(coeffs, retracted=True, progress=lambda d, n: self._progress_status(
+                started, "re-projecting onto the manifold", d, n, current))
             if not current():
                 return False
             self.point = point

@@ -1,12 +1,11 @@
-"""`PruningExplorer`: sliders for the L1 strength, the L1 epochs and the pruning threshold of write-up 2;
-the skeletons' accuracy and sparsity, their aligned mask overlap, and the OOD similarity heatmap follow."""
+"""`PruningExplorer`: controls for the L1 strength, the L1 epochs and the pruning threshold of write-up 2,
+a thin view over :class:`~rashomon_widgets.experiments.skeletons.SkeletonStudy`: the skeletons' accuracy
+and sparsity, their aligned mask overlap, the OOD similarity heatmap and the accuracy/sparsity trade-off."""
 from __future__ import annotations
 
-import dataclasses
 import html
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import bqplot as bq
@@ -14,283 +13,305 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 from torch import nn
+from traitlets import Float, Int, TraitError, validate
 
-from ..core.comparison.pruning import prune, sparsity
-from ..experiments.skeletons import compare_skeletons, evaluate, l1_finetune, ood_similarity
-from ._common import ExplorerMixin, Superseded, tagged
-from ._worker import LatestWorker
+from ..experiments.skeletons import SkeletonRecord, SkeletonStudy
+from ._base import MARKER, Explorer, Superseded, finite_number, help_line, legend_html, slider_grid, tagged
 from .similarity_view import SimilarityView
 
-_COLOURS = ["#3b75af", "#ef8636", "#519e3e", "#c53a32"]
+_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]  # matplotlib's tab colours, never the marker's red
+_THRESHOLD_STEP = 0.005
+_LOG_RANGE = (-5.0, -2.0, 0.25)  # the L1 slider's exponents: min, max, step
+_WIDTH = 440  # px: every figure of the explorer
 
 
-class PruningExplorer(ExplorerMixin, widgets.VBox):
+class PruningExplorer(Explorer):
     """Find the skeletons of trained models: L1 fine-tuning, then magnitude pruning, live.
 
     Every base model is fine-tuned (a copy; the models passed in are never changed) with the penalty
-    ``l1 * ||theta||_1`` for ``epochs`` epochs, then every weight with ``|w| < threshold`` is pruned.
-    The readout shows each skeleton's accuracy and sparsity; the heatmap, the cosine similarity of the
-    predictions of the originals, the fine-tuned models and the skeletons on out-of-distribution
-    inputs; the line plot, accuracy and sparsity over the threshold. With two base models the readout
-    also compares their skeletons after aligning hidden units by permutation (weight matching).
+    ``l1 * ||theta||_1`` for ``epochs`` epochs, then every weight with ``|w| < threshold`` is pruned. The
+    work is done by a :class:`~rashomon_widgets.experiments.skeletons.SkeletonStudy` (:attr:`study`); the
+    explorer shows it. The readout gives each skeleton's accuracy and sparsity; the heatmap, the cosine
+    similarity of the predictions of the originals, the fine-tuned models and the skeletons on
+    out-of-distribution inputs; the line plot, accuracy and sparsity over the threshold. With two base
+    models the readout also compares their skeletons after aligning hidden units by permutation.
 
-    Fine-tuning runs off the UI thread with a progress bar; the latest slider value wins, and every
-    fine-tuned epoch is kept, so moving the epochs slider down or the threshold slider is instant. Each
-    finished setting is appended to :attr:`results` (nothing is lost when a later one fails).
+    Fine-tuning runs off the UI thread with a progress bar; the latest value wins, and every fine-tuned
+    epoch is kept, so fewer epochs or another threshold are instant. Each finished setting is appended to
+    :attr:`results` (the last :attr:`history_size`); a value a control refuses (NaN, infinity, out of
+    range) is reported in the widget and changes nothing. The play button sweeps the threshold from 0 to
+    ``max_threshold``.
 
     Args:
-        models: the trained base models (two for write-up 2), :class:`~rashomon_widgets.models.MLP`-like
-            classifiers (outputs (N, C)).
+        models: the trained base models (1 to 4; two for write-up 2), classifiers with outputs (N, C).
         loss_fn: ``loss_fn(outputs, labels)``, e.g. ``rw.models.cross_entropy``.
         train_data: ``(inputs, labels)`` used for fine-tuning and the training accuracy.
         ood: out-of-distribution inputs (e.g. ``rw.data.photo_patches()``).
         test_data: optional ``(inputs, labels)`` for the test accuracy.
-        l1, epochs, threshold: starting values of the three controls.
-        max_epochs, max_threshold: ranges of the sliders.
+        l1, epochs, threshold: the starting values of the three controls.
+        max_epochs, max_threshold: the ranges of the epochs and threshold controls.
         lr, batch_size, seed: of the Adam fine-tuning.
         behaviour: prediction vectors compared: ``"softmax"``, ``"logits"`` or ``"labels"``.
         num_thresholds: points of the accuracy/sparsity curve over the threshold.
+        state: a dict from :attr:`state` to start from (overrides ``l1``, ``epochs``, ``threshold``).
+
+    Raises:
+        TypeError: models, ``loss_fn`` or ``ood`` of the wrong kind.
+        ValueError: a starting value out of its range (the messages of the controls).
 
     Example:
         >>> explorer = rw.PruningExplorer([model_1, model_2], rw.models.cross_entropy, split.train,
         ...                               ood=rw.data.photo_patches(), test_data=split.test)  # doctest: +SKIP
-        >>> explorer.threshold_slider.value = 0.1; explorer.wait()                           # doctest: +SKIP
+        >>> explorer.threshold = 0.1; explorer.wait()                                        # doctest: +SKIP
         >>> explorer.results[-1]["sparsity"]                                                 # doctest: +SKIP
     """
+
+    l1 = Float(3e-4, help="the L1 strength lambda of the fine-tuning penalty lambda * ||theta||_1 (> 0)"
+               ).tag(state=True)
+    epochs = Int(10, help="epochs of L1 fine-tuning (every epoch is kept: fewer is instant)").tag(state=True)
+    threshold = Float(0.05, help="prune every weight with |w| below this (biases stay)").tag(state=True)
 
     def __init__(self, models: Sequence[nn.Module], loss_fn: Callable, train_data, *, ood: torch.Tensor,
                  test_data=None, l1: float = 3e-4, epochs: int = 10, threshold: float = 0.05,
                  max_epochs: int = 40, max_threshold: float = 0.2, lr: float = 1e-3, batch_size: int | None = 64,
-                 seed: int = 0, behaviour: str = "softmax", num_thresholds: int = 21):
-        if isinstance(models, nn.Module) or not isinstance(models, Sequence) or not 1 <= len(models) <= 4:
-            raise ValueError(f"models: expected a list of 1 to 4 trained torch.nn.Module, got {type(models).__name__}")
-        for i, m in enumerate(models):
-            if not isinstance(m, nn.Module):
-                raise TypeError(f"models[{i}]: expected a torch.nn.Module, got {type(m).__name__}")
-        if not callable(loss_fn):
-            raise TypeError(f"loss_fn: expected a callable loss_fn(outputs, labels), got {type(loss_fn).__name__}")
-        if not isinstance(ood, torch.Tensor) or ood.ndim < 2 or ood.shape[0] == 0:
-            raise TypeError(f"ood: expected a tensor (N, ...) of out-of-distribution inputs, got {type(ood).__name__}")
-        if not (isinstance(max_epochs, int) and max_epochs >= 1 and isinstance(epochs, int) and 1 <= epochs <= max_epochs):
-            raise ValueError(f"epochs: expected an int in [1, max_epochs={max_epochs}], got {epochs!r}")
-        if not (isinstance(threshold, (int, float)) and 0 <= threshold <= max_threshold):
-            raise ValueError(f"threshold: expected a number in [0, max_threshold={max_threshold}], got {threshold!r}")
-        if not (isinstance(l1, (int, float)) and l1 > 0):
-            raise ValueError(f"l1: expected a number greater than 0, got {l1!r}")
-        self.models = list(models)
-        self.loss_fn, self.train_data, self.test_data, self.ood = loss_fn, train_data, test_data, ood
-        self.lr, self.batch_size, self.seed, self.behaviour = lr, batch_size, seed, behaviour
-        self.thresholds = np.linspace(0.0, float(max_threshold), int(num_thresholds))
-        self.start = (float(l1), int(epochs), float(threshold))
-        self.results: list[dict] = []      # one record per finished setting
+                 seed: int = 0, behaviour: str = "softmax", num_thresholds: int = 21, state: dict | None = None):
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+            raise ValueError(f"max_epochs: expected an int >= 1, got {max_epochs!r}")
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds < 2:
+            raise ValueError(f"num_thresholds: expected an int >= 2, got {num_thresholds!r}")
+        try:
+            max_threshold = finite_number(max_threshold, "max_threshold", low=0, strict_low=True)
+        except TraitError as exc:
+            raise ValueError(str(exc)) from None
+        self.max_epochs, self.max_threshold = max_epochs, max_threshold
+        self.study = SkeletonStudy(models, loss_fn, train_data, ood=ood, test_data=test_data, lr=lr,
+                                   batch_size=batch_size, seed=seed, behaviour=behaviour,
+                                   thresholds=np.linspace(0.0, max_threshold, num_thresholds))
+        super().__init__()
+        try:
+            with self.hold_trait_notifications():
+                self.l1, self.epochs, self.threshold = l1, epochs, threshold
+            if state is not None:
+                self._start_from(state)
+        except TraitError as exc:
+            raise ValueError(str(exc)) from None
+        self.models = self.study.models
+        #: every setting drawn, as plain data (:meth:`SkeletonRecord.as_dict`), the last ``history_size``
+        self.results: list[dict] = []
+        #: the last setting drawn (None before the first)
+        self.record: SkeletonRecord | None = None
+        #: the accuracy/sparsity curves of the last setting drawn (:meth:`SkeletonStudy.tradeoff`)
+        self.curve: dict[str, np.ndarray] | None = None
         self.variants: dict[str, nn.Module] = {}  # the models of the last drawn setting, by name
-        self.comparison = None              # SkeletonComparison of the last setting (two models)
-        self._tuned: OrderedDict[tuple[int, float], dict[int, nn.Module]] = OrderedDict()
-        self._curves: dict[tuple[float, int], dict[str, np.ndarray]] = {}
-        self._originals = [evaluate(m, loss_fn, test_data if test_data is not None else train_data)[1]
-                           for m in self.models]
-        self._l1_ok = float(l1)
-        self._started = time.perf_counter()
+        self.comparison = None                    # SkeletonComparison of the last setting (two models)
+        self._build_controls()
+        self._build_tradeoff_figure()
+        self.similarity = tagged(SimilarityView(size=_WIDTH), "rw-view")
+        n, ood_n = len(self.models), ood.shape[0]
+        title = (f"<b>Pruning explorer</b> &middot; {n} model(s) &middot; P = "
+                 f"{sum(p.numel() for p in self.models[0].parameters()):,} each &middot; OOD set of {ood_n}")
+        self._assemble(title, self._controls, [self.tradeoff_box, self.similarity], "rw-pruning-explorer")
 
-        self.threshold_slider = tagged(widgets.FloatSlider(float(threshold), min=0.0, max=float(max_threshold),
-                                                           step=0.005, description="threshold",
-                                                           readout_format=".3f"), "rw-slider")
-        self.threshold_slider.add_class("rw-threshold")
-        self.epochs_slider = tagged(widgets.IntSlider(int(epochs), min=1, max=int(max_epochs), description="L1 epochs",
-                                                      continuous_update=False), "rw-epochs")
-        self.l1_slider = tagged(widgets.FloatLogSlider(float(l1), base=10, min=-5, max=-2, step=0.25,
+    # ------------------------------------------------------------------ validation
+    @validate("l1")
+    def _check_l1(self, proposal):
+        return finite_number(proposal["value"], "l1", low=0, strict_low=True)
+
+    @validate("epochs")
+    def _check_epochs(self, proposal):
+        value = proposal["value"]
+        top = getattr(self, "max_epochs", None)
+        if not 1 <= value <= (top if top is not None else value):
+            raise TraitError(f"epochs: expected an int in [1, max_epochs={top}], got {value!r}")
+        return value
+
+    @validate("threshold")
+    def _check_threshold(self, proposal):
+        return finite_number(proposal["value"], "threshold", low=0, high=getattr(self, "max_threshold", None))
+
+    def _start_from(self, state: dict) -> None:
+        if not isinstance(state, dict):
+            raise TypeError(f"state: expected a dict such as explorer.state, got {type(state).__name__}")
+        unknown = sorted(set(state) - set(self.state_names()))
+        if unknown:
+            raise ValueError(f"state: unknown keys {unknown}; expected some of {self.state_names()}")
+        with self.hold_trait_notifications():
+            for name, value in state.items():
+                setattr(self, name, value)
+
+    # ------------------------------------------------------------------ layout pieces
+    def _build_controls(self) -> None:
+        helps = {name: self.traits()[name].help for name in self.state_names()}
+        self.threshold_slider = tagged(
+            widgets.FloatSlider(slider_grid(self.threshold, 0.0, self.max_threshold, _THRESHOLD_STEP), min=0.0,
+                                max=self.max_threshold, step=_THRESHOLD_STEP, description="threshold",
+                                readout_format=".3f", tooltip=helps["threshold"]),
+            "rw-slider", "rw-threshold")
+        self.epochs_slider = tagged(widgets.IntSlider(self.epochs, min=1, max=self.max_epochs, description="L1 epochs",
+                                                      continuous_update=False, tooltip=helps["epochs"]), "rw-epochs")
+        self.l1_slider = tagged(widgets.FloatLogSlider(_log_grid(self.l1), base=10, min=_LOG_RANGE[0],
+                                                       max=_LOG_RANGE[1], step=_LOG_RANGE[2],
                                                        description="L1 strength", readout_format=".1e",
-                                                       continuous_update=False), "rw-l1")
-        self.span = tagged(widgets.FloatText(float(l1), description="exact L1", layout=widgets.Layout(width="200px")),
-                           "rw-span")
-        self.reset_button = tagged(widgets.Button(description="reset", icon="undo"), "rw-reset")
+                                                       continuous_update=False, tooltip=helps["l1"]), "rw-l1")
+        self.span = tagged(widgets.FloatText(self.l1, description="exact L1", tooltip=helps["l1"],
+                                             layout=widgets.Layout(width="200px")), "rw-span")
         self.progress = tagged(widgets.IntProgress(0, min=0, max=1, description="",
                                                    layout=widgets.Layout(width="300px", visibility="hidden")),
                                "rw-progress")
-        self.loss_html = tagged(widgets.HTML(), "rw-loss")
-        self.error_html = tagged(widgets.HTML(), "rw-error")
-        self.status_html = tagged(widgets.HTML("&#9203; fine-tuning&hellip;"), "rw-status")
-        self.similarity = SimilarityView(size=380)
-        self._build_tradeoff_figure()
-        self._worker = LatestWorker(self._show_error)
+        self._bind(self.threshold_slider, "threshold",
+                   to_control=lambda v: slider_grid(v, 0.0, self.max_threshold, _THRESHOLD_STEP))
+        self._bind(self.epochs_slider, "epochs")
+        self._bind(self.l1_slider, "l1", to_control=_log_grid)
+        self._bind(self.span, "l1")
+        player = self._player(["threshold"], frames=round(self.max_threshold / _THRESHOLD_STEP) + 1)
+        explanation = help_line(
+            ("threshold", "weights with |w| below it are pruned; moving it re-prunes at once"),
+            ("L1 epochs / strength", ("fine-tune again (off the UI thread, with a progress bar); the log slider "
+                                      "and the exact box both set the strength")),
+            ("play", "sweeps the threshold from 0 to its maximum"))
+        self._controls = [self.threshold_slider, self.epochs_slider, self.l1_slider, self.span, player,
+                          self.progress, explanation]
 
-        for w in (self.threshold_slider, self.epochs_slider):
-            w.observe(self._request, "value")
-        self.l1_slider.observe(self._l1_from_slider, "value")
-        self.span.observe(self._request, "value")
-        self.reset_button.on_click(lambda _: self.reset())
-        header = widgets.HTML(f"<b>Pruning explorer</b> &middot; {len(self.models)} model(s) &middot; "
-                              f"P = {sum(p.numel() for p in self.models[0].parameters()):,} each &middot; "
-                              f"OOD set of {ood.shape[0]}")
-        controls = widgets.VBox([header, self.threshold_slider, self.epochs_slider, self.l1_slider,
-                                 widgets.HBox([self.span, self.reset_button]), self.progress,
-                                 self.loss_html, self.status_html, self.error_html],
-                                layout=widgets.Layout(width="520px"))
-        super().__init__([widgets.HBox([controls, self.tradeoff_figure]), self.similarity])
-        self.add_class("rw-explorer")
-        self.add_class("rw-pruning-explorer")
-        self._request()
-
-    # ------------------------------------------------------------------ layout pieces
     def _build_tradeoff_figure(self) -> None:
-        sx = bq.LinearScale(min=0.0, max=float(self.thresholds[-1]))
+        sx = bq.LinearScale(min=0.0, max=self.max_threshold)
         sy = bq.LinearScale(min=0.0, max=1.0)
-        x, y = self.thresholds, np.zeros_like(self.thresholds)
-        self.accuracy_lines = bq.Lines(x=x, y=np.stack([y] * len(self.models)), scales={"x": sx, "y": sy},
-                                       colors=_COLOURS[:len(self.models)], stroke_width=2,
-                                       labels=[f"M{i + 1} accuracy" for i in range(len(self.models))],
-                                       display_legend=True)
-        self.sparsity_lines = bq.Lines(x=x, y=np.stack([y] * len(self.models)), scales={"x": sx, "y": sy},
-                                       colors=_COLOURS[:len(self.models)], line_style="dashed",
-                                       labels=[f"M{i + 1} sparsity" for i in range(len(self.models))],
-                                       display_legend=True)
-        self.threshold_mark = bq.Lines(x=[self.start[2]] * 2, y=[0.0, 1.0], scales={"x": sx, "y": sy},
-                                       colors=["red"], stroke_width=1.5)
-        axes = [bq.Axis(scale=sx, label="pruning threshold |w|"),
-                bq.Axis(scale=sy, label="accuracy (solid), sparsity (dashed)", orientation="vertical")]
-        self.tradeoff_figure = bq.Figure(marks=[self.accuracy_lines, self.sparsity_lines, self.threshold_mark],
-                                         axes=axes, title="accuracy and sparsity over the threshold",
-                                         legend_location="bottom-left",
-                                         fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20},
-                                         layout=widgets.Layout(width="460px", height="320px"))
-        self.tradeoff_figure.add_class("rw-tradeoff")
+        x = self.study.thresholds
+        zeros = np.zeros((len(self.models), len(x)))
+        colours = _COLOURS[:len(self.models)]
+        names = [f"M{i + 1}" for i in range(len(self.models))]
+        self.accuracy_lines = bq.Lines(x=x, y=zeros, scales={"x": sx, "y": sy}, colors=colours, stroke_width=2,
+                                       labels=[f"{m} accuracy" for m in names])
+        self.sparsity_lines = bq.Lines(x=x, y=zeros.copy(), scales={"x": sx, "y": sy}, colors=colours,
+                                       line_style="dashed", stroke_width=2, labels=[f"{m} sparsity" for m in names])
+        self.threshold_mark = bq.Lines(x=[self.threshold] * 2, y=[0.0, 1.0], scales={"x": sx, "y": sy},
+                                       colors=[MARKER], stroke_width=1.5, labels=["threshold"])
+        axes = [bq.Axis(scale=sx, label="pruning threshold |w|", num_ticks=5, tick_format=".2f"),
+                bq.Axis(scale=sy, label="accuracy, sparsity", orientation="vertical", num_ticks=5, tick_format=".1f")]
+        self.tradeoff_figure = tagged(
+            bq.Figure(marks=[self.accuracy_lines, self.sparsity_lines, self.threshold_mark], axes=axes,
+                      title="accuracy and sparsity over the threshold", title_style={"font-size": "13px"},
+                      fig_margin={"top": 40, "bottom": 50, "left": 55, "right": 15},
+                      layout=widgets.Layout(width=f"{_WIDTH}px", height="300px")),
+            "rw-tradeoff")
+        which = "test" if self.study.test_data is not None else "train"
+        entries = []
+        for name, colour in zip(names, colours):
+            entries += [(colour, "\u2501\u2501", f"{name} {which} accuracy"), (colour, "\u254d\u254d", f"{name} sparsity")]
+        entries.append((MARKER, "\u2503", "threshold"))
+        self.tradeoff_legend = tagged(widgets.HTML(legend_html(entries), layout=widgets.Layout(width=f"{_WIDTH}px")),
+                                      "rw-tradeoff-legend")
+        self.tradeoff_box = tagged(widgets.VBox([self.tradeoff_figure, self.tradeoff_legend],
+                                                layout=widgets.Layout(width=f"{_WIDTH}px")), "rw-view")
 
-    # ------------------------------------------------------------------ actions
-    def reset(self) -> None:
-        """Back to the starting L1 strength, epochs and threshold."""
-        l1, epochs, threshold = self.start
-        controls = ((self.span, l1), (self.epochs_slider, epochs), (self.threshold_slider, threshold))
-        for w, _ in controls:
-            w.unobserve(self._request, "value")
-        self.l1_slider.unobserve(self._l1_from_slider, "value")
-        for w, v in controls:
-            w.value = v
-        self.l1_slider.value = l1
-        for w, _ in controls:
-            w.observe(self._request, "value")
-        self.l1_slider.observe(self._l1_from_slider, "value")
-        self._request()
-
-    def _l1_from_slider(self, change) -> None:
-        self.span.value = float(change["new"])  # the exact box follows the slider (and requests)
-
-    def _request(self, change=None) -> None:
-        # a bad L1 strength is reported and ignored: the sliders keep working with the last good one
-        self._l1_ok, go_on = self._span_value(change, self._l1_ok, "l1")
-        if not go_on:
-            return
-        if change is not None and change["owner"] is self.span:  # a good new value in the box
-            self.l1_slider.unobserve(self._l1_from_slider, "value")
-            self.l1_slider.value = self._l1_ok  # shown clamped to the slider's range; the box keeps the value
-            self.l1_slider.observe(self._l1_from_slider, "value")
-        l1, epochs, threshold = self._l1_ok, int(self.epochs_slider.value), float(self.threshold_slider.value)
-        self._worker.submit(lambda current: self._update(l1, epochs, threshold, current))
+    # ------------------------------------------------------------------ play
+    def _animate(self, choice: str, phase: float) -> None:
+        steps = round(self.max_threshold / _THRESHOLD_STEP)
+        k = min(round(phase * (steps + 1)), steps)
+        self.threshold = min(self.max_threshold, round(k * _THRESHOLD_STEP, 10))
 
     # ------------------------------------------------------------------ the work (worker thread)
-    def _finetuned(self, i: int, l1: float, epochs: int, current) -> dict[int, nn.Module]:
-        key = (i, l1)
-        snaps = self._tuned.get(key, {})
-        if epochs not in snaps:
-            def step(epoch: int, loss: float):
-                if not current():
-                    raise Superseded
-                self.progress.value = epoch + 1
-                if time.perf_counter() - self._started > 0.3:
-                    self.status_html.value = (f"&#9203; L1 fine-tuning model {i + 1} of {len(self.models)}: "
-                                              f"epoch {epoch + 1}/{epochs}, loss {loss:.3g}")
+    def _job(self, state: dict, current: Callable[[], bool], started: float):
+        def progress(done: int, total: int, message: str) -> None:
+            if not current():
+                raise Superseded  # a newer request arrived: drop this work half-way
+            if message.startswith("L1"):
+                with self.progress.hold_sync():
+                    self.progress.max, self.progress.value = max(total, 1), done
+                    self.progress.layout.visibility = "visible"
+            if time.perf_counter() - started > 0.3:
+                self.status_html.value = f"&#9203; {html.escape(message)}"
 
-            with self.progress.hold_sync():
-                self.progress.max, self.progress.value = epochs, 0
-                self.progress.layout.visibility = "visible"
-            snaps = l1_finetune(self.models[i], self.loss_fn, self.train_data, strength=l1, epochs=epochs,
-                                checkpoints=range(1, epochs + 1), lr=self.lr, batch_size=self.batch_size,
-                                seed=self.seed, callback=step)
-            self._tuned[key] = snaps
-            while len(self._tuned) > 4 * len(self.models):  # keep the latest few strengths
-                self._tuned.popitem(last=False)
-        self._tuned.move_to_end(key)
-        return snaps
-
-    def _curve(self, l1: float, epochs: int, tuned: list[nn.Module], current) -> dict[str, np.ndarray] | None:
-        key = (l1, epochs)
-        if key not in self._curves:
-            data = self.test_data if self.test_data is not None else self.train_data
-            acc = np.zeros((len(tuned), len(self.thresholds)))
-            spars = np.zeros_like(acc)
-            for j, t in enumerate(self.thresholds):
-                if not current():
-                    return None
-                for i, model in enumerate(tuned):
-                    pruned = prune(model, threshold=float(t))
-                    acc[i, j] = evaluate(pruned, self.loss_fn, data)[1]
-                    spars[i, j] = _overall_sparsity(pruned)
-            self._curves[key] = {"accuracy": acc, "sparsity": spars}
-        return self._curves[key]
-
-    def _update(self, l1: float, epochs: int, threshold: float, current) -> None:
-        started = self._started = time.perf_counter()
-        busy = self._busy_timer(current)
         try:
-            tuned = [self._finetuned(i, l1, epochs, current)[epochs] for i in range(len(self.models))]
+            record = self.study.setting(state["l1"], state["epochs"], state["threshold"], progress)
             if not current():
-                return
-            skeletons = [prune(m, threshold=threshold) for m in tuned]
-            record = {"l1": l1, "epochs": epochs, "threshold": threshold, "models": []}
-            for i, sk in enumerate(skeletons):
-                loss, acc = evaluate(sk, self.loss_fn, self.train_data)
-                test_acc = evaluate(sk, self.loss_fn, self.test_data)[1] if self.test_data is not None else math.nan
-                record["models"].append({"loss": loss, "accuracy": acc, "test_accuracy": test_acc,
-                                         "sparsity": _overall_sparsity(sk)})
-            record["sparsity"] = float(np.mean([m["sparsity"] for m in record["models"]]))
-            names = ([f"M{i + 1}" for i in range(len(self.models))] + [f"M{i + 1} L1" for i in range(len(tuned))]
-                     + [f"M{i + 1} skeleton" for i in range(len(skeletons))])
-            variants = dict(zip(names, self.models + tuned + skeletons))
-            sim = ood_similarity(list(variants.values()), self.ood, behaviour=self.behaviour)
-            record["similarity"] = sim.tolist()
-            comparison = (compare_skeletons(skeletons[0], skeletons[1], self.ood, behaviour=self.behaviour)
-                          if len(skeletons) == 2 else None)
-            if comparison is not None:
-                record["comparison"] = dataclasses.asdict(comparison)
+                return False
+            curve = self.study.tradeoff(state["l1"], state["epochs"], progress)
             if not current():
-                return
-            curve = self._curve(l1, epochs, tuned, current)
-            if curve is None:
-                return
-            # draw
-            self.variants, self.comparison = variants, comparison
-            self.results.append(record)
-            self._readout(record, comparison)
-            self.similarity.show(sim, names, caption=f"on {self.ood.shape[0]} out-of-distribution inputs "
-                                                     f"({self.behaviour} outputs)")
-            with self.accuracy_lines.hold_sync(), self.sparsity_lines.hold_sync():
-                self.accuracy_lines.y = curve["accuracy"]
-                self.sparsity_lines.y = curve["sparsity"]
-            self.threshold_mark.x = [threshold, threshold]
-            self._finished(started)
+                return False
+            self._draw(record, curve)
+            self._record(state)
         finally:
-            busy.cancel()
             self.progress.layout.visibility = "hidden"
 
-    def _readout(self, record: dict, comparison) -> None:
-        which = "test" if self.test_data is not None else "train"
+    def _draw(self, record: SkeletonRecord, curve: dict[str, np.ndarray]) -> None:
+        self.record, self.curve = record, curve
+        self.variants, self.comparison = dict(record.variants), record.comparison
+        self.results.append(record.as_dict())
+        del self.results[:-self.history_size]
+        self.loss_html.value = self._readout(record)
+        self.similarity.show(record.similarity, list(record.names),
+                             caption=f"on {self.study.ood.shape[0]} out-of-distribution inputs "
+                                     f"({self.study.behaviour} outputs)")
+        with self.accuracy_lines.hold_sync(), self.sparsity_lines.hold_sync():
+            self.accuracy_lines.y = curve["accuracy"]
+            self.sparsity_lines.y = curve["sparsity"]
+        self.threshold_mark.x = [record.threshold, record.threshold]
+
+    def _readout(self, record: SkeletonRecord) -> str:
+        test = self.study.test_data is not None
         rows = []
-        for i, m in enumerate(record["models"]):
-            acc = m["test_accuracy"] if self.test_data is not None else m["accuracy"]
-            rows.append(f"<tr><td>M{i + 1} skeleton</td><td>{100 * acc:.1f}% "
-                        f"<span style='color:#777'>(original {100 * self._originals[i]:.1f}%)</span></td>"
+        for i, (m, original) in enumerate(zip(record.per_model, self.study.originals)):
+            key = "test_accuracy" if test else "accuracy"
+            rows.append(f"<tr><td>M{i + 1} skeleton</td><td>{100 * m[key]:.1f}% "
+                        f"<span style='opacity:0.65'>(original {100 * original[key]:.1f}%)</span></td>"
                         f"<td><b>{100 * m['sparsity']:.2f}%</b></td><td>{m['loss']:.3g}</td></tr>")
-        table = (f"<table><tr><th></th><th>{which} accuracy</th><th>sparsity</th><th>train loss</th></tr>"
-                 + "".join(rows) + "</table>")
-        parts = [f"L1 {record['l1']:.2e} &times; {record['epochs']} epochs, threshold {record['threshold']:.3f}", table]
-        if comparison is not None:
+        table = (f"<table><tr><th></th><th>{'test' if test else 'train'} accuracy</th><th>sparsity</th>"
+                 f"<th>train loss</th></tr>" + "".join(rows) + "</table>")
+        parts = [f"L1 {record.l1:.2e} &times; {record.epochs} epochs, threshold {record.threshold:.3f}", table]
+        c = record.comparison
+        if c is not None:
             parts.append(
-                f"skeletons' OOD similarity <b>{comparison.ood_similarity:.3f}</b> "
-                f"(originals {float(record['similarity'][0][1]):.3f}); kept-weight overlap "
-                f"{comparison.overlap_before:.2f} &rarr; <b>{comparison.overlap_after:.2f}</b> after aligning "
-                f"hidden units (chance {comparison.overlap_chance:.2f}): "
-                + html.escape("converged" if comparison.converged() else "not the same skeleton"))
-        self.loss_html.value = "<br>".join(parts)
+                f"skeletons' OOD similarity <b>{c.ood_similarity:.3f}</b> "
+                f"(originals {float(record.similarity[0, 1]):.3f}); kept-weight overlap "
+                f"{c.overlap_before:.2f} &rarr; <b>{c.overlap_after:.2f}</b> after aligning "
+                f"hidden units (chance {c.overlap_chance:.2f}): "
+                + html.escape("converged" if c.converged() else "not the same skeleton"))
+        return "<br>".join(parts)
+
+    # ------------------------------------------------------------------ export
+    def _figure_panels(self) -> list[tuple[str, Callable]]:
+        return [("", self._draw_tradeoff), ("", self._draw_similarity)]
+
+    def _draw_tradeoff(self, ax) -> None:
+        curve, record = self.curve, self.record
+        if curve is None or record is None:
+            ax.set_title("nothing drawn yet")
+            return
+        which = "test" if self.study.test_data is not None else "train"
+        for i, colour in enumerate(_COLOURS[:len(self.models)]):
+            ax.plot(curve["thresholds"], curve["accuracy"][i], color=colour, lw=2, label=f"M{i + 1} {which} accuracy")
+            ax.plot(curve["thresholds"], curve["sparsity"][i], color=colour, lw=2, ls="--", label=f"M{i + 1} sparsity")
+        ax.axvline(record.threshold, color=MARKER, lw=1.5, label=f"threshold {record.threshold:.3f}")
+        ax.set(xlim=(0.0, self.max_threshold), ylim=(0.0, 1.02), xlabel="pruning threshold |w|",
+               ylabel="accuracy, sparsity",
+               title=f"L1 {record.l1:.2e} x {record.epochs} epochs: accuracy and sparsity over the threshold")
+        ax.title.set_fontsize(10)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8, frameon=False)
+
+    def _draw_similarity(self, ax) -> None:
+        record = self.record
+        if record is None:
+            ax.set_title("nothing drawn yet")
+            return
+        if hasattr(self.similarity, "to_matplotlib"):
+            self.similarity.to_matplotlib(ax)
+            return
+        # the view cannot draw itself into matplotlib yet: the same matrix, names and colour range
+        S, names = np.asarray(record.similarity), list(record.names)
+        low = min(float(np.nanmin(S)), 0.999)
+        image = ax.imshow(S, cmap="viridis", vmin=low, vmax=1.0)
+        ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        for (r, c), value in np.ndenumerate(S):
+            bright = (value - low) / (1.0 - low) > 0.6  # viridis turns yellow: dark text there
+            ax.text(c, r, f"{value:.2f}", ha="center", va="center", color="black" if bright else "white", fontsize=7)
+        ax.figure.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity")
+        ax.set_title(f"OOD similarity ({self.study.behaviour} outputs)", fontsize=10)
 
 
-def _overall_sparsity(model: nn.Module) -> float:
-    return sparsity(model).overall
+def _log_grid(value: float) -> float:
+    """The log slider's position for an L1 strength: its exponent clamped to the slider's range and snapped
+    to its grid the way the browser does (so the browser never sends a snapped value back)."""
+    low, high, step = _LOG_RANGE
+    exponent = min(max(math.log10(value), low), high) if value > 0 and math.isfinite(value) else low
+    return float(10 ** slider_grid(exponent, low, high, step))

@@ -15,9 +15,9 @@ from local_files import write_cifar_tree, write_mnist
 from rashomon_widgets import data
 from rashomon_widgets.core.comparison.alignment import permute_hidden_units
 from rashomon_widgets.core.comparison.pruning import mask_overlap, masks_of, prune, sparsity
-from rashomon_widgets.experiments.skeletons import (SkeletonComparison, SkeletonTask, Variant, compare_skeletons,
-                                                    evaluate, l1_finetune, make_variant, ood_similarity,
-                                                    skeleton_task, skeleton_variants)
+from rashomon_widgets.experiments.skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask,
+                                                    Variant, compare_skeletons, evaluate, l1_finetune, make_variant,
+                                                    ood_similarity, skeleton_task, skeleton_variants)
 from rashomon_widgets.models import MLP, cross_entropy, train
 
 HIDDEN = (24,)
@@ -399,3 +399,135 @@ def test_compare_skeletons_refuses_unsupported_or_mismatched_models(task, traine
         compare_skeletons(trained[0], conv, task.ood)
     with pytest.raises(ValueError, match="behaviour: expected one of 'softmax', 'logits', 'labels', got 'probs'"):
         compare_skeletons(trained[0], trained[1], task.ood, behaviour="probs")
+
+
+# ------------------------------------------------------------------------------- the study, one setting at a time
+STUDY = {"lr": 1e-3, "batch_size": 128, "seed": 0}
+GRID = (0.0, 0.02, 0.05, 0.1)
+
+
+@pytest.fixture
+def study(task, trained):
+    return SkeletonStudy(trained, cross_entropy, task.train, ood=task.ood, test_data=task.test, thresholds=GRID,
+                         **STUDY)
+
+
+def test_study_setting_matches_the_core_functions(task, trained, study):
+    record = study.setting(1e-3, 3, 0.05)
+    assert isinstance(record, SkeletonRecord) and (record.l1, record.epochs, record.threshold) == (1e-3, 3, 0.05)
+    assert record.names == ("M1", "M2", "M1 L1", "M2 L1", "M1 skeleton", "M2 skeleton")
+    tuned = [l1_finetune(m, cross_entropy, task.train, strength=1e-3, epochs=3, **STUDY)[3] for m in trained]
+    skeletons = [prune(m, threshold=0.05) for m in tuned]
+    for model, got in zip(trained + tuned + skeletons, record.variants.values()):
+        assert same_params(model, got)
+    for skeleton, got in zip(skeletons, record.per_model):
+        loss, acc = evaluate(skeleton, cross_entropy, task.train)
+        assert got["loss"] == pytest.approx(loss, rel=1e-12) and got["accuracy"] == acc
+        assert got["test_accuracy"] == evaluate(skeleton, cross_entropy, task.test)[1]
+        assert got["sparsity"] == pytest.approx(zero_share(skeleton), abs=1e-15)
+    assert record.sparsity == pytest.approx(np.mean([zero_share(s) for s in skeletons]), abs=1e-15)
+    reference = sk_cosine(np.stack([softmax_np(m, task.ood) for m in trained + tuned + skeletons]))
+    np.testing.assert_allclose(record.similarity, reference, atol=1e-9)
+    assert record.comparison == compare_skeletons(skeletons[0], skeletons[1], task.ood)
+    row = record.as_dict()
+    assert row["models"] == [dict(m) for m in record.per_model] and row["names"] == list(record.names)
+    assert row["similarity"] == record.similarity.tolist() and row["sparsity"] == record.sparsity
+    assert row["comparison"]["overlap_after"] == record.comparison.overlap_after
+    # the originals, measured the same way
+    for model, got in zip(trained, study.originals):
+        assert got["test_accuracy"] == evaluate(model, cross_entropy, task.test)[1] and got["sparsity"] == 0.0
+
+
+def test_study_keeps_every_epoch(task, trained, study):
+    calls = []
+
+    def progress(done, total, message):
+        calls.append((done, total, message))
+
+    tuned = study.finetuned(1e-3, 3, progress)
+    assert [c[:2] for c in calls] == [(k, 6) for k in range(1, 7)]
+    assert calls[0][2].startswith("L1 fine-tuning model 1 of 2: epoch 1/3") and "model 2 of 2: epoch 3/3" in calls[-1][2]
+    calls.clear()
+    shorter = study.finetuned(1e-3, 2, progress)  # every epoch was kept: nothing runs again
+    again = study.finetuned(1e-3, 3, progress)
+    assert calls == [] and all(a is b for a, b in zip(again, tuned))
+    for model, got in zip(trained, shorter):
+        assert same_params(l1_finetune(model, cross_entropy, task.train, strength=1e-3, epochs=2, **STUDY)[2], got)
+    assert all(not m.training for m in tuned)
+    # the skeletons are the cached snapshots pruned; the base models never changed
+    for got, model in zip(study.skeletons(1e-3, 2, 0.05), shorter):
+        assert same_params(got, prune(model, threshold=0.05))
+
+
+def test_study_stops_when_progress_raises_and_keeps_nothing_half_done(study):
+    class Stop(Exception):
+        pass
+
+    def progress(done, total, message):
+        if done == 4:  # in the second model's fine-tuning
+            raise Stop
+
+    with pytest.raises(Stop):
+        study.finetuned(1e-4, 3, progress)
+    calls = []
+    study.finetuned(1e-4, 3, lambda done, total, message: calls.append((done, total)))
+    assert calls == [(k, 3) for k in range(1, 4)]  # the first model's run was kept, only the second ran again
+
+
+def test_study_tradeoff(task, study):
+    curve = study.tradeoff(1e-3, 3)
+    assert set(curve) == {"thresholds", "accuracy", "sparsity"}
+    np.testing.assert_array_equal(curve["thresholds"], GRID)
+    assert curve["accuracy"].shape == curve["sparsity"].shape == (2, len(GRID))
+    tuned = study.finetuned(1e-3, 3)
+    for i, model in enumerate(tuned):
+        for j, t in enumerate(GRID):
+            pruned = prune(model, threshold=t) if t else model
+            assert curve["accuracy"][i, j] == evaluate(pruned, cross_entropy, task.test)[1]
+            assert curve["sparsity"][i, j] == pytest.approx(zero_share(pruned), abs=1e-15)
+    assert np.all(np.diff(curve["sparsity"], axis=1) >= 0)
+    curve["accuracy"][:] = -1  # a copy: the cache is untouched
+    calls = []
+    assert np.all(study.tradeoff(1e-3, 3, lambda *a: calls.append(a))["accuracy"] >= 0) and calls == []
+
+
+def test_study_with_one_model_and_without_test_data(task, trained):
+    study = SkeletonStudy(trained[:1], cross_entropy, task.train, ood=task.ood, behaviour="labels", **STUDY)
+    record = study.setting(3e-4, 1, 0.02)
+    assert record.comparison is None and "comparison" not in record.as_dict()
+    assert record.names == ("M1", "M1 L1", "M1 skeleton") and record.similarity.shape == (3, 3)
+    assert math.isnan(record.per_model[0]["test_accuracy"])
+    tuned = study.finetuned(3e-4, 1)[0]
+    train_acc = evaluate(prune(tuned, threshold=0.1), cross_entropy, task.train)[1]
+    assert study.tradeoff(3e-4, 1)["accuracy"][0, 10] == train_acc  # default grid: 0 to 0.2 in steps of 0.01
+
+
+@pytest.mark.parametrize("setting, error, message", [
+    ((math.nan, 3, 0.05), ValueError, "l1: expected a finite number > 0, got nan"),
+    ((math.inf, 3, 0.05), ValueError, "l1: expected a finite number > 0, got inf"),
+    ((0.0, 3, 0.05), ValueError, "l1: expected a finite number > 0, got 0.0"),
+    ((1e-3, 0, 0.05), ValueError, r"epochs: expected an int >= 1, got 0"),
+    ((1e-3, 2.5, 0.05), TypeError, r"epochs: expected an int >= 1, got float 2.5"),
+    ((1e-3, 3, -0.1), ValueError, "threshold: expected a finite number >= 0, got -0.1"),
+    ((1e-3, 3, math.nan), ValueError, "threshold: expected a finite number >= 0, got nan"),
+])
+def test_study_refuses_bad_settings(study, setting, error, message):
+    with pytest.raises(error, match=message):
+        study.setting(*setting)
+    assert SkeletonStudy.check_setting(1e-3, 3, 0.05) == (1e-3, 3, 0.05)
+
+
+@pytest.mark.parametrize("change, error, message", [
+    ({"models": []}, ValueError, "models: expected a list of 1 to 4 trained torch.nn.Module, got list of 0"),
+    ({"models": [1]}, TypeError, r"models\[0\]: expected a torch.nn.Module, got int"),
+    ({"loss_fn": None}, TypeError, r"loss_fn: expected a callable loss_fn\(outputs, labels\)"),
+    ({"ood": torch.zeros(0, 64)}, TypeError, r"ood: expected a tensor \(N, ...\) .* of shape \(0, 64\)"),
+    ({"thresholds": [0.1, 0.05]}, ValueError, "thresholds: expected ascending numbers >= 0"),
+    ({"thresholds": [-1.0]}, ValueError, "thresholds: expected a finite number >= 0, got -1.0"),
+    ({"behaviour": "probs"}, ValueError, "behaviour: expected one of 'softmax', 'logits', 'labels', got 'probs'"),
+])
+def test_bad_studies(task, trained, change, error, message):
+    options = {"models": trained, "loss_fn": cross_entropy, "ood": task.ood}
+    options.update(change)
+    with pytest.raises(error, match=message):
+        SkeletonStudy(options.pop("models"), options.pop("loss_fn"), task.train, **options)

@@ -7,8 +7,10 @@ tangent), so long walks do not drift. Same outputs on the data means the same lo
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-from scipy.sparse.linalg import lsqr
+from scipy.sparse.linalg import LinearOperator, lsqr
 
 from ..validation import check_int
 from .plane import Plane
@@ -46,7 +48,8 @@ def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: i
 
 
 def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 10,
-            rtol: float | None = None, lsqr_iter: int = 200) -> tuple[torch.Tensor, float]:
+            rtol: float | None = None, lsqr_iter: int = 200,
+            progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, float]:
     """Gauss-Newton steps from ``theta`` until the outputs equal ``target`` (the behaviour to keep).
 
     Args:
@@ -56,6 +59,9 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
         max_steps: Gauss-Newton iterations at most.
         lsqr_iter: iterations of the matrix-free least-squares solve per step (large models).
         rtol: stop when ``|f(theta) - target| <= rtol * |target|``; default 1e-10 (float64) or 1e-5.
+        progress: called as ``progress(done, total)`` before every Jacobian product of the matrix-free
+            solve (``total`` = ``max_steps * lsqr_iter`` at most); it may raise to stop the work (an
+            explorer does, when a newer slider value arrives).
 
     Returns:
         ``(theta, residual)``: the retracted point and the final relative residual. A residual that
@@ -75,7 +81,7 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
             step = torch.linalg.lstsq(ls.jacobian(point).double(), r.double().unsqueeze(1),
                                       driver="gelsd").solution.squeeze(1).to(ls.dtype)
         else:
-            step = _lsqr_step(ls, point, r, lsqr_iter)
+            step = _lsqr_step(ls, point, r, lsqr_iter, progress, max_steps * lsqr_iter)
         point = point - step
         res = float((ls.outputs(point).reshape(-1) - target).norm()) / scale
         if res >= best[1]:  # no progress: keep the best point
@@ -84,9 +90,11 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
     return best
 
 
-def _lsqr_step(ls, theta, r, iter_lim):
+def _lsqr_step(ls, theta, r, iter_lim, progress=None, total=0):
     tol = 1e-10 if ls.dtype == torch.float64 else 1e-6
     jac = ls.jacobian_operator(theta).as_linear_operator()
+    if progress is not None:
+        jac = _reporting(jac, progress, total)
     with solver_threads():
         step = lsqr(jac, r.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=iter_lim)[0]
     return torch.as_tensor(step, dtype=ls.dtype, device=ls.device)
@@ -108,6 +116,9 @@ class ManifoldChart:
         exact: dense null space and a full retraction; default for small models (``ls.policy.is_small``).
             Large models get a Jacobian-projected tangent and two matrix-free Gauss-Newton steps.
         seed: seed of the random tangent directions (large models).
+
+    Raises:
+        ValueError: no direction asked for, or counts out of range.
 
     Example:
         >>> chart = rw.core.ManifoldChart(ls, num_null=2, num_top=1)        # doctest: +SKIP
@@ -144,6 +155,12 @@ class ManifoldChart:
     def explain(self, name: str) -> str:
         """A one-line explanation of coordinate ``name`` (for a control's help text).
 
+        Args:
+            name: one of :attr:`names`.
+
+        Returns:
+            the explanation, a str.
+
         Example:
             >>> chart.explain("null 1")                                   # doctest: +SKIP
         """
@@ -158,6 +175,12 @@ class ManifoldChart:
     def index(self, name: str) -> int:
         """The column of ``directions`` called ``name``.
 
+        Args:
+            name: one of :attr:`names`.
+
+        Returns:
+            the column index.
+
         Raises:
             ValueError: an unknown name.
         """
@@ -165,13 +188,15 @@ class ManifoldChart:
             raise ValueError(f"direction: expected one of {self.names}, got {name!r}")
         return self.names.index(name)
 
-    def point(self, coefficients, *, retracted: bool | None = None) -> torch.Tensor:
+    def point(self, coefficients, *, retracted: bool | None = None,
+              progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """The parameter point at ``coefficients`` (one per name).
 
         Args:
             coefficients: a sequence of ``len(names)`` finite numbers.
             retracted: pull the tangent step back onto the manifold (default: ``exact``; large models
                 can draw a first frame on the tangent step and retract when idle).
+            progress: passed to :func:`retract` (it may raise to stop a long retraction).
 
         Returns:
             (P,) parameters.
@@ -187,11 +212,19 @@ class ManifoldChart:
         k = self.num_null
         point = self.theta0 + self.null_dirs @ c[:k]
         if (self.exact if retracted is None else retracted) and k and bool(c[:k].abs().max() > 0):
-            point, _ = retract(self.ls, point, self.behaviour0, max_steps=10 if self.exact else 2, lsqr_iter=10)
+            point, _ = retract(self.ls, point, self.behaviour0, max_steps=10 if self.exact else 2, lsqr_iter=10,
+                               progress=progress)
         return point + self.top_dirs @ c[k:]
 
     def plane(self, point: torch.Tensor, x: str, y: str):
         """The 2-D slice through ``point`` along the coordinates called ``x`` and ``y``.
+
+        Args:
+            point: (P,) the slice's centre.
+            x, y: two different names of :attr:`names`.
+
+        Returns:
+            a :class:`Plane`.
 
         Raises:
             ValueError: unknown names, or the same one twice.
@@ -200,3 +233,15 @@ class ManifoldChart:
         if ix == iy:
             raise ValueError(f"x axis and y axis: expected two different directions, got {x!r} twice")
         return Plane(point, self.directions[:, ix].clone(), self.directions[:, iy].clone())
+
+
+def _reporting(op: LinearOperator, progress: Callable[[int, int], None], total: int) -> LinearOperator:
+    """``op`` calling ``progress(done, total)`` before each product (so a caller can stop a long solve)."""
+    done = [0]
+
+    def tick():
+        progress(done[0], total)
+        done[0] += 1
+
+    return LinearOperator(op.shape, matvec=lambda v: (tick(), op.matvec(v))[1],
+                          rmatvec=lambda v: (tick(), op.rmatvec(v))[1], dtype=op.dtype)

@@ -15,20 +15,24 @@ from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behav
                          dimension_bound, gauss_newton, hessian_rank, magnitude_masks, mask_overlap, masks_of,
                          matrix_rank, permute_hidden_units, prediction_vectors, prune, sparsity, weight_matching)
 from .curvature import (BatchStatisticsWarning, CurvatureWarning, HessianOperator, HVPFormWarning, JacobianOperator,
-                        Landscape, SizePolicy, Spectrum, count_near_zero, default_tol)
+                        Landscape, SizePolicy, Spectrum, SpectrumEstimate, count_near_zero, default_tol,
+                        spectrum_estimate)
 from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, Surface, along_curve, fit_curve,
-                       load_curve, manifold_walk, null_space_path, with_batch_statistics)
+                       load_curve, loss_profile, ManifoldChart, manifold_walk, null_space_path, spectrum_at,
+                       with_batch_statistics)
 
 __all__ = [
     # evaluation and curvature (rashomon_widgets.core.curvature)
-    "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SizePolicy",
+    "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
+    "SizePolicy",
     "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning",
     # planes and loss surfaces
     "Plane", "Surface",
     # curves between minima (Garipov et al.) and diagnostics along them
-    "BezierCurve", "PolyChain", "fit_curve", "load_curve", "with_batch_statistics", "along_curve", "CurveTable",
+    "BezierCurve", "PolyChain", "fit_curve", "load_curve", "with_batch_statistics", "along_curve", "loss_profile", "CurveTable",
+    "spectrum_at",
     # paths inside a Rashomon set
-    "null_space_path", "NullSpacePath", "manifold_walk",
+    "null_space_path", "NullSpacePath", "manifold_walk", "ManifoldChart",
     # behavioural gradients (write-up 4)
     "behavioural_gradients", "behaviour_rank", "dimension_bound", "hessian_rank", "gauss_newton", "matrix_rank",
     # pruned skeletons and behavioural similarity (write-up 2)

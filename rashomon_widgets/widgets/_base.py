@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from traitlets import TraitError
 
 from ._legend import legend_html  # noqa: F401 - re-exported for the explorers
-from ._worker import LatestWorker, Superseded  # noqa: F401 - Superseded re-exported for the explorers
+from ._worker import LatestWorker, Superseded
 
 #: the colours of the explorers' markers (matplotlib's "tab" colours, legible on white and dark pages)
 MARKER = "#d62728"

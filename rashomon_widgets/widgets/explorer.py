@@ -2,8 +2,6 @@
 sharpest Hessian directions), with live 2-D and 3-D slices, the spectrum and the near-zero count."""
 from __future__ import annotations
 
-import time
-
 import ipywidgets as widgets
 import numpy as np
 import torch

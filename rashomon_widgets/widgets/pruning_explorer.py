@@ -16,7 +16,16 @@ from torch import nn
 from traitlets import Float, Int, TraitError, validate
 
 from ..experiments.skeletons import SkeletonRecord, SkeletonStudy
-from ._base import MARKER, Explorer, Superseded, finite_number, help_line, legend_html, slider_grid, tagged
+from ._base import (
+    MARKER,
+    Explorer,
+    Superseded,
+    finite_number,
+    help_line,
+    legend_html,
+    slider_grid,
+    tagged,
+)
 from .similarity_view import SimilarityView
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]  # matplotlib's tab colours, never the marker's red
@@ -67,9 +76,9 @@ class PruningExplorer(Explorer):
     """
 
     l1 = Float(3e-4, help="the L1 strength lambda of the fine-tuning penalty lambda * ||theta||_1 (> 0)"
-               ).tag(state=True)
-    epochs = Int(10, help="epochs of L1 fine-tuning (every epoch is kept: fewer is instant)").tag(state=True)
-    threshold = Float(0.05, help="prune every weight with |w| below this (biases stay)").tag(state=True)
+               ).tag(sync=True, state=True)
+    epochs = Int(10, help="epochs of L1 fine-tuning (every epoch is kept: fewer is instant)").tag(sync=True, state=True)
+    threshold = Float(0.05, help="prune every weight with |w| below this (biases stay)").tag(sync=True, state=True)
 
     def __init__(self, models: Sequence[nn.Module], loss_fn: Callable, train_data, *, ood: torch.Tensor,
                  test_data=None, l1: float = 3e-4, epochs: int = 10, threshold: float = 0.05,

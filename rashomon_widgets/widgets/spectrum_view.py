@@ -1,89 +1,189 @@
-"""`SpectrumView`: a histogram of the exact Hessian spectrum, or the SLQ density for large models,
-with the near-zero band marked and its count shown."""
+"""`SpectrumView`: a histogram of Hessian eigenvalues over log10 |eigenvalue|, positive and negative ones
+in two colours, with the near-zero band shaded and its count (the core's own rule) stated under it."""
 from __future__ import annotations
+
+import math
 
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-from ..core import Spectrum
+from ..core import Spectrum, SpectrumEstimate
+from ._legend import TITLE_STYLE, VIEW_CLASS, legend_html, nice_ticks, px, tick_format
+
+POSITIVE, NEGATIVE, BAND = "#3b75af", "#e1812c", "#9e9e9e"
+#: values below FLOOR_FACTOR x the near-zero threshold (and exact zeros) are drawn in the first bin
+FLOOR_FACTOR = 1e-3
+
+
+def log_bins(threshold: float, scale: float, bins: int):
+    """Bin edges over log10 |lambda| from ``log10(FLOOR_FACTOR * threshold)`` past ``log10(scale)``, of
+    equal width, with an edge exactly at ``log10(threshold)``: no bin holds both near-zero and other
+    eigenvalues. Returns ``(edges, num_near_bins)``."""
+    lo, mid = math.log10(FLOOR_FACTOR * threshold), math.log10(threshold)
+    top = math.log10(scale) if scale > threshold else mid + 1.0
+    total = top - lo
+    n_near = max(1, round(bins * (mid - lo) / total))
+    width = (mid - lo) / n_near
+    n = n_near + max(1, math.floor((top - mid) / width + 1e-9) + 1)
+    return lo + width * np.arange(n + 1), n_near
+
+
+def histogram(values: np.ndarray, counts: np.ndarray, near: np.ndarray, threshold: float, scale: float,
+              bins: int):
+    """Counts of positive and of negative values per log10-|value| bin: ``(edges, pos, neg, n_near)``.
+
+    ``counts`` is what each value stands for (1 for an eigenvalue, ``P * weight`` for an SLQ node).
+    Values marked ``near`` zero (the result's own rule, ``|v| <= threshold``) land in the near-zero bins
+    (left of ``log10(threshold)``), all others right of it; values below the floor (exact zeros too) in
+    the first bin.
+    """
+    edges, n_near = log_bins(threshold, scale, bins)
+    width = edges[1] - edges[0]
+    x = np.log10(np.maximum(np.abs(values), 10.0 ** edges[0]))
+    idx = np.floor((x - edges[0]) / width).astype(int)
+    idx = np.where(near, np.clip(idx, 0, n_near - 1), np.clip(idx, n_near, len(edges) - 2))
+    pos = np.bincount(idx[values >= 0], counts[values >= 0], minlength=len(edges) - 1)
+    neg = np.bincount(idx[values < 0], counts[values < 0], minlength=len(edges) - 1)
+    return edges, pos, neg, n_near
 
 
 class SpectrumView(widgets.VBox):
-    """Hessian eigenvalues at a point.
+    """Hessian eigenvalues at a point, over log10 |eigenvalue|.
 
-    ``show_spectrum(spectrum)`` draws a histogram of exact eigenvalues (small models) and shows the
-    near-zero count the :class:`rw.core.Spectrum` carries (the rule every notebook uses); ``show_density(grid, density)`` draws a
-    stochastic-Lanczos density (large models). The label under the plot states the count.
+    ``show(result)`` takes an exact :class:`rw.core.Spectrum` (``ls.spectrum()``, small models: a
+    histogram of the P eigenvalues with integer count ticks) or a :class:`rw.core.SpectrumEstimate`
+    (``rw.core.spectrum_at`` for large models: stochastic Lanczos quadrature, each Ritz node standing
+    for ``P * weight`` eigenvalues, an "estimated count" axis). Positive and negative eigenvalues are two
+    bar series; the near-zero band ``|lambda| <= tol * scale`` is shaded and its count is the result's
+    own ``num_near_zero`` (the rule ``along_curve`` and every notebook use). The bin edges fall on the
+    band's edge, so the shaded bars hold exactly the counted eigenvalues.
 
     Example:
-        >>> view = rw.SpectrumView()                               # doctest: +SKIP
-        >>> view.show_spectrum(ls.spectrum())                      # doctest: +SKIP
+        >>> view = rw.SpectrumView()                                   # doctest: +SKIP
+        >>> view.show(rw.core.spectrum_at(ls, ls.theta))               # doctest: +SKIP
     """
 
-    def __init__(self, *, bins: int = 30, **kwargs):
+    def __init__(self, *, bins: int = 30, width: int = 400, height: int = 300, **kwargs):
         self.bins = bins
-        sx, sy = bq.LinearScale(), bq.LinearScale(min=0)
-        self.bars = bq.Bars(x=np.zeros(1), y=np.zeros(1), scales={"x": sx, "y": sy}, colors=["#3b75af"],
-                            padding=0.05)
-        self.line = bq.Lines(x=np.zeros(1), y=np.zeros(1), scales={"x": sx, "y": sy}, colors=["#3b75af"])
-        self.band = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales={"x": sx, "y": sy}, colors=["orange"],
-                             fill="inside", fill_opacities=[0.35], opacities=[0.0])
-        axes = [bq.Axis(scale=sx, label="eigenvalue"), bq.Axis(scale=sy, label="count",
-                                                              orientation="vertical")]
-        self.figure = bq.Figure(marks=[self.band, self.bars, self.line], axes=axes, title="Hessian spectrum",
-                                fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20},
-                                layout=widgets.Layout(width="380px", height="300px"))
+        self._x, self._y = bq.LinearScale(), bq.LinearScale(min=0)
+        scales = {"x": self._x, "y": self._y}
+        # (a Lines' opacity also fades its fill: the outline is hidden by a zero width instead)
+        self.band = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=scales, colors=[BAND], fill="inside",
+                             fill_colors=[BAND], fill_opacities=[0.35], stroke_width=0)
+        self.bars = bq.Bars(x=np.zeros(1), y=np.zeros((2, 1)), scales=scales, colors=[POSITIVE, NEGATIVE],
+                            type="stacked", padding=0.0, stroke="white", display_legend=False)
+        self.x_axis = bq.Axis(scale=self._x, label="log10 |eigenvalue|")
+        self.y_axis = bq.Axis(scale=self._y, label="count", orientation="vertical", tick_format="d",
+                              label_offset="52px")
+        self.figure = bq.Figure(marks=[self.band, self.bars], axes=[self.x_axis, self.y_axis],
+                                title="Hessian spectrum", title_style=dict(TITLE_STYLE),
+                                fig_margin={"top": 40, "bottom": 50, "left": 72, "right": 20},
+                                layout=widgets.Layout(width=px(width), height=f"{height}px"))
         self.figure.add_class("rw-spectrum")
+        self.legend = widgets.HTML("")
         self.label = widgets.HTML("")
         self.label.add_class("rw-near-zero")
-        self.near_zero: int | None = None
-        super().__init__([self.figure, self.label], **kwargs)
+        self.near_zero: int | float | None = None
+        self.result: Spectrum | SpectrumEstimate | None = None
+        self._hist = None
+        super().__init__([self.figure, self.legend, self.label], **kwargs)
+        self.add_class(VIEW_CLASS)
 
-    def show_spectrum(self, spectrum: Spectrum) -> int:
-        """Histogram of exact eigenvalues with the spectrum's own near-zero count.
+    # ------------------------------------------------------------------------------------------ show
+    def show(self, result: Spectrum | SpectrumEstimate) -> int | float:
+        """Draw ``result`` and state its near-zero count.
 
         Args:
-            spectrum: an :class:`rw.core.Spectrum` (``ls.spectrum()``).
+            result: a :class:`rw.core.Spectrum` (exact) or :class:`rw.core.SpectrumEstimate` (SLQ),
+                e.g. from ``rw.core.spectrum_at(ls, theta)``.
 
         Returns:
-            the near-zero count shown (``spectrum.num_near_zero``).
+            ``result.num_near_zero`` (also in ``view.near_zero``): an int for a Spectrum, a float for
+            an estimate.
 
         Raises:
-            TypeError: not a Spectrum.
+            TypeError: neither a Spectrum nor a SpectrumEstimate.
         """
-        if not isinstance(spectrum, Spectrum):
-            raise TypeError(f"spectrum: expected an rw.core.Spectrum (ls.spectrum()), got {type(spectrum).__name__}")
-        values = spectrum.values.double().cpu().numpy()
-        tol, scale = spectrum.tol, spectrum.scale or 1.0
-        counts, edges = np.histogram(values, bins=self.bins)
-        self.near_zero = spectrum.num_near_zero
-        width = max(tol * scale, (edges[1] - edges[0]) / 2)
+        if isinstance(result, Spectrum):
+            values = result.values.double().cpu().numpy()
+            counts, total, exact = np.ones_like(values), len(values), True
+        elif isinstance(result, SpectrumEstimate):
+            values, counts, total, exact = result.nodes, result.counts, result.num_params, False
+        else:
+            raise TypeError("result: expected an rw.core.Spectrum (ls.spectrum()) or an rw.core.SpectrumEstimate "
+                            f"(rw.core.spectrum_at(ls, theta)), got {type(result).__name__}")
+        tol, scale = float(result.tol), float(result.scale)
+        near = np.abs(values) <= tol * scale  # the result's own rule (Spectrum.near_zero)
+        # a drawable band also for tol = 0 or a zero matrix (then only exact zeros are near zero)
+        threshold = tol * scale if tol * scale > 0 else (1e-12 if scale == 0 else scale * 1e-6)
+        edges, pos, neg, n_near = histogram(values, counts, near, threshold, max(scale, threshold), self.bins)
+        self._hist = (edges, pos, neg, n_near, exact)
+        self.result, self.near_zero = result, result.num_near_zero
+        centres = (edges[:-1] + edges[1:]) / 2
+        top = float((pos + neg).max()) or 1.0
+        if exact:
+            yticks = MaxNLocator(nbins=5, integer=True).tick_values(0, top)
+            ymax = float(yticks[-1])
+            yticks = yticks[(yticks >= 0) & (yticks <= ymax)]
+            fmt, ylabel = "d", "count"
+        else:
+            yticks = nice_ticks(0, top, max_ticks=5)
+            ymax = top
+            fmt, ylabel = (tick_format(yticks) if top < 10 else ",.0f"), "estimated count"
         with self.bars.hold_sync():
-            self.bars.x, self.bars.y = (edges[:-1] + edges[1:]) / 2, counts
-        self.bars.visible, self.line.visible = True, False
-        self._band(width, counts.max())
-        self.figure.axes[1].label = "count"
-        self.label.value = (f"<b>{self.near_zero}</b> of {len(values)} eigenvalues near zero "
-                            f"(|&lambda;| &le; {tol:g} &times; {scale:.3g}); largest {values.max():.4g}")
+            self.bars.x, self.bars.y = centres, np.stack([pos, neg])
+        with self._x.hold_sync(), self._y.hold_sync():
+            self._x.min, self._x.max = float(edges[0]), float(edges[-1])
+            self._y.min, self._y.max = 0.0, ymax
+        with self.band.hold_sync():
+            self.band.x = [edges[0], edges[0], edges[n_near], edges[n_near]]
+            self.band.y = [0.0, ymax, ymax, 0.0]
+        self.x_axis.tick_values = nice_ticks(edges[0], edges[-1], max_ticks=7, integer=True)
+        self.x_axis.tick_format = "d"
+        with self.y_axis.hold_sync():
+            self.y_axis.tick_values, self.y_axis.tick_format, self.y_axis.label = yticks, fmt, ylabel
+        self.figure.title = "Hessian spectrum" + ("" if exact else " (estimated)")
+        floor = FLOOR_FACTOR * threshold
+        entries = [(POSITIVE, "square", "positive λ"), (NEGATIVE, "square", "negative λ"),
+                   (BAND, "band", f"near zero: |λ| ≤ {threshold:.2g}")]
+        self.legend.value = legend_html(entries) + (
+            f"<div style='font-size:11px;color:#777'>x = log10 |λ|; values below {floor:.1g} (and exact zeros) "
+            "are drawn in the first bin</div>")
+        runs = f" ({result.num_vectors} vectors &times; {result.num_steps} steps)" if not exact and result.num_vectors else ""
+        source = "" if exact else f" &mdash; estimated by stochastic Lanczos quadrature{runs}"
+        count = f"{self.near_zero:,}" if exact else f"about {self.near_zero:,.0f}"
+        largest = f"; largest |λ| {scale:.4g}" if exact else ""
+        self.label.value = (f"<b>{count}</b> of {total:,} eigenvalues near zero (|λ| &le; {tol:g} &times; "
+                            f"{scale:.3g}){largest}{source}")
         return self.near_zero
 
-    def show_density(self, grid: np.ndarray, density: np.ndarray, num_params: int, band: float) -> float:
-        """An SLQ density; shows the estimated number of eigenvalues with ``|lambda| <= band``."""
-        grid, density = np.asarray(grid), np.asarray(density)
-        inside = np.abs(grid) <= band
-        mass = float(np.trapezoid(density * inside, grid)) if inside.any() else 0.0
-        with self.line.hold_sync():
-            self.line.x, self.line.y = grid, density
-        self.bars.visible, self.line.visible = False, True
-        self._band(band, float(density.max()))
-        self.figure.axes[1].label = "density"
-        self.near_zero = None
-        self.label.value = (f"about <b>{mass * num_params:,.0f}</b> of {num_params:,} eigenvalues within "
-                            f"&plusmn;{band:.3g} (stochastic Lanczos quadrature)")
-        return mass * num_params
+    # ------------------------------------------------------------------------------------ export
+    def to_matplotlib(self, ax):
+        """Draw the same histogram on a matplotlib axes (for ``explorer.save``: PNG or SVG).
 
-    def _band(self, half_width: float, height: float) -> None:
-        with self.band.hold_sync():
-            self.band.x = [-half_width, -half_width, half_width, half_width]
-            self.band.y = [0.0, float(height), float(height), 0.0]
+        Args:
+            ax: a matplotlib ``Axes``.
+
+        Returns:
+            ``ax``.
+
+        Raises:
+            ValueError: nothing shown yet.
+        """
+        if self._hist is None:
+            raise ValueError("to_matplotlib: nothing shown yet; call view.show(result) first")
+        edges, pos, neg, n_near, exact = self._hist
+        width = edges[1] - edges[0]
+        ax.axvspan(edges[0], edges[n_near], color=BAND, alpha=0.3, lw=0, label="near zero")
+        ax.bar(edges[:-1], pos, width=width, align="edge", color=POSITIVE, label="positive λ")
+        ax.bar(edges[:-1], neg, width=width, align="edge", bottom=pos, color=NEGATIVE, label="negative λ")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel("log10 |eigenvalue|")
+        ax.set_ylabel("count" if exact else "estimated count")
+        if exact:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(self.figure.title)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False, fontsize="small")
+        return ax

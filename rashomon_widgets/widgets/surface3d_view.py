@@ -1,12 +1,41 @@
-"""`Surface3DView`: the same loss grid as an ipyvolume surface, with the current point marked."""
+"""`Surface3DView`: the same loss grid as an ipyvolume surface in real units, coloured by viridis on the
+2-D view's colour values, with the current point marked.
+
+What ipyvolume 0.6.3 allows (read in its bundled JavaScript, ``share/jupyter/nbextensions/ipyvolume/
+index.js``): the figure's ``style`` dict sets ``background-color`` (parsed by ``THREE.Color``, cleared
+with alpha 1, so no transparent or ``rgba`` background and no CSS variable: it cannot follow the
+JupyterLab theme), ``axes.color``, ``axes.label.color``, ``axes.ticklabel.color`` (also per axis,
+``axes.x.label.color`` ...), ``axes.visible`` and ``box.visible``. Axis labels are sprites of a fixed
+size relative to the box (a 100 px font scaled by 0.004/3 of the box: about 30 px high in a 380-px
+figure), so even "null dir 2" is drawn huge and clipped; tick labels are a third of that and always
+formatted ``".1f"`` (5 ticks). Hence: the plane's axes are labelled "x" and "y" in the scene and named
+in full in an HTML caption under it, the vertical axis says "loss" or "log10 loss", the camera looks
+from an oblique angle a little further out (so no label leaves the canvas), and the background is dark
+grey with light text, legible on a white page and at home in the dark theme.
+"""
 from __future__ import annotations
+
+import html
 
 import ipyvolume as ipv
 import ipywidgets as widgets
 import numpy as np
 
 from ..core import Surface
+from ._legend import VIEW_CLASS, viridis_rgb
 from .surface_view import colour_values
+
+#: figure styles: "dark" (the default; legible on white and dark pages) and "light"
+STYLES = {
+    "dark": {"background-color": "#2b2b2b", "box": {"visible": True},
+             "axes": {"visible": True, "color": "#bdbdbd", "label": {"color": "#f5f5f5"},
+                      "ticklabel": {"color": "#e0e0e0"}}},
+    "light": {"background-color": "#ffffff", "box": {"visible": True},
+              "axes": {"visible": True, "color": "#424242", "label": {"color": "#111111"},
+                       "ticklabel": {"color": "#333333"}}},
+}
+#: where the camera looks from (it looks at the box's centre): oblique, a little further than the default
+CAMERA_POSITION = (-1.6, 1.05, 2.25)
 
 
 def grid_triangles(ny: int, nx: int) -> np.ndarray:
@@ -19,19 +48,42 @@ def grid_triangles(ny: int, nx: int) -> np.ndarray:
 
 _OCTAHEDRON = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]],
                        dtype=np.uint32)
+#: the marker's half-size as a share of each axis' range
+MARKER_SIZE = 0.03
+
+
+def _limits(values) -> tuple[float, float]:
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    if not hi > lo:
+        pad = max(abs(lo), 1.0) * 1e-3
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
 
 
 class Surface3DView(widgets.VBox):
-    """A loss grid drawn in 3-D (height = loss, or log10 loss), updated in place for live sliders.
+    """A loss grid drawn in 3-D, updated in place for live sliders.
 
-    The figure's tween animation is off (``animation = 0``) so every update is drawn at once, and the
-    mesh arrays are set flattened, as ipyvolume stores them. Coordinates are scaled into the unit box.
+    ipyvolume's x and z axes are the plane's two directions and its vertical y axis the height: the loss,
+    or log10 loss with ``log_color`` (the same values the 2-D view colours by). The axes' limits are the
+    data's ranges, so ticks read in real units; the surface's vertex colours are viridis over that
+    height range, as in the 2-D view. The figure's tween animation is off (``animation = 0``) so every
+    update is drawn at once, and the mesh arrays are set flattened, as ipyvolume stores them. See the
+    module docstring for what ipyvolume's styles allow (``theme="dark"`` or ``"light"``).
+
+    Example:
+        >>> view = rw.Surface3DView(ls.surface(rw.Plane.random(ls), span=1.0), log_color=True)  # doctest: +SKIP
+        >>> view.set_labels("null 1", "null 2")                                           # doctest: +SKIP
     """
 
-    def __init__(self, surface: Surface | None = None, *, log_color: bool = False, **kwargs):
+    def __init__(self, surface: Surface | None = None, *, log_color: bool = False, xlabel: str = "dir 1",
+                 ylabel: str = "dir 2", theme: str = "dark", size: int = 380, **kwargs):
+        if theme not in STYLES:
+            raise ValueError(f"theme: expected one of {', '.join(map(repr, STYLES))}, got {theme!r}")
         self.log_color = log_color
-        self.figure = ipv.Figure(animation=0, width=380, height=380)
-        self.figure.xlabel, self.figure.ylabel, self.figure.zlabel = "direction 1", "loss", "direction 2"
+        self.figure = ipv.Figure(animation=0, width=min(int(size), 440), height=int(size))
+        self.figure.style = STYLES[theme]
+        self.figure.camera.position = CAMERA_POSITION
+        self.figure.xlabel, self.figure.zlabel = "x", "y"
         self.mesh = ipv.Mesh(x=np.zeros(4), y=np.zeros(4), z=np.zeros(4),
                              triangles=grid_triangles(2, 2), color="#3b75af")
         # the current point: a small red octahedron (an ipyvolume Scatter does not serialise its
@@ -40,42 +92,93 @@ class Surface3DView(widgets.VBox):
         self.figure.meshes = [self.mesh, self.marker]
         self.figure.xlim = self.figure.ylim = self.figure.zlim = (0.0, 1.0)
         self.figure.add_class("rw-surface3d")
-        self._scale = None
-        super().__init__([self.figure], **kwargs)
+        self._labels = (xlabel, ylabel)
+        self._surface = self._h = None
+        self.caption = widgets.HTML("")
+        super().__init__([self.figure, self.caption], **kwargs)
+        self.add_class(VIEW_CLASS)
+        self.set_labels(xlabel, ylabel)
         if surface is not None:
             self.update(surface)
 
-    def _unit(self, xs, ys, h):
-        (x0, x1), (y0, y1), (h0, h1) = self._scale
-        return ((np.asarray(xs) - x0) / (x1 - x0 or 1.0), (np.asarray(ys) - y0) / (y1 - y0 or 1.0),
-                (np.asarray(h) - h0) / (h1 - h0 or 1.0))
+    @property
+    def height_label(self) -> str:
+        """What the vertical axis shows: ``"log10 loss"`` or ``"loss"``."""
+        return "log10 loss" if self.log_color else "loss"
+
+    def set_labels(self, xlabel: str, ylabel: str) -> None:
+        """Name the plane's two directions: in the caption under the figure (the scene's axes say "x"
+        and "y", as ipyvolume draws labels too large for longer names)."""
+        self._labels = (str(xlabel), str(ylabel))
+        self._caption()
+
+    def _caption(self) -> None:
+        self.figure.ylabel = self.height_label
+        x, y = (html.escape(t) for t in self._labels)
+        self.caption.value = (f"<div style='font-size:12px'><b>x</b>: {x} &nbsp; <b>y</b>: {y} &nbsp; "
+                              f"height and colour: {self.height_label} (viridis)</div>")
+
+    def set_theme(self, theme: str) -> None:
+        """``"dark"`` (dark grey background, light text) or ``"light"`` (white background, dark text)."""
+        if theme not in STYLES:
+            raise ValueError(f"theme: expected one of {', '.join(map(repr, STYLES))}, got {theme!r}")
+        self.figure.style = STYLES[theme]
 
     def update(self, surface: Surface, point: tuple[float, float] | None = None) -> None:
         """Show ``surface``; the marker goes to ``point`` (default the origin) on the surface."""
         h = colour_values(surface.loss, self.log_color)
         self._surface, self._h = surface, h
-        self._scale = ((surface.xs.min(), surface.xs.max()), (surface.ys.min(), surface.ys.max()),
-                       (float(np.nanmin(h)), float(np.nanmax(h))))
         gx, gy = np.meshgrid(surface.xs, surface.ys)
-        ux, uy, uh = self._unit(gx, gy, h)
+        hmin, hmax = _limits(h)
+        with self.figure.hold_sync():
+            self.figure.xlim, self.figure.zlim = _limits(surface.xs), _limits(surface.ys)
+            self.figure.ylim = (hmin, hmax)
+        self._caption()
         with self.mesh.hold_sync():
             self.mesh.triangles = grid_triangles(*h.shape)
-            self.mesh.x, self.mesh.y, self.mesh.z = ux.ravel(), uh.ravel(), uy.ravel()
+            self.mesh.x, self.mesh.y, self.mesh.z = gx.ravel(), h.ravel(), gy.ravel()
+            self.mesh.color = viridis_rgb(h, hmin, hmax).astype(np.float32)
         self.set_point(*(point if point is not None else (0.0, 0.0)))
 
     def set_point(self, x: float, y: float, height: float | None = None) -> None:
         """Move the marker to plane coordinates ``(x, y)``; its height is read off the grid."""
-        if self._scale is None:
+        if self._surface is None:
             return
         s = self._surface
         if height is None:
             j = int(np.abs(s.xs - x).argmin())
             i = int(np.abs(s.ys - y).argmin())
             height = self._h[i, j]
-        ux, uy, uh = self._unit([x], [y], [height])
-        r = 0.03
-        offsets = np.array([[r, 0, 0], [-r, 0, 0], [0, r, 0], [0, -r, 0], [0, 0, r], [0, 0, -r]])
+        ranges = [hi - lo for lo, hi in (self.figure.xlim, self.figure.ylim, self.figure.zlim)]
+        rx, rh, ry = (MARKER_SIZE * r for r in ranges)
+        offsets = np.array([[rx, 0, 0], [-rx, 0, 0], [0, rh, 0], [0, -rh, 0], [0, 0, ry], [0, 0, -ry]])
         with self.marker.hold_sync():
-            self.marker.x = ux[0] + offsets[:, 0]
-            self.marker.y = uh[0] + r + offsets[:, 1]
-            self.marker.z = uy[0] + offsets[:, 2]
+            self.marker.x = float(x) + offsets[:, 0]
+            self.marker.y = float(height) + rh + offsets[:, 1]
+            self.marker.z = float(y) + offsets[:, 2]
+
+    def to_matplotlib(self, ax3d):
+        """Draw the surface on a matplotlib 3-D axes (``projection="3d"``): ``plot_surface`` with viridis
+        over the same height range, and the marker.
+
+        Args:
+            ax3d: a matplotlib ``Axes3D``.
+
+        Returns:
+            the surface artist.
+
+        Raises:
+            ValueError: nothing shown yet.
+        """
+        if self._surface is None:
+            raise ValueError("to_matplotlib: nothing shown yet; call view.update(surface) first")
+        s, h = self._surface, self._h
+        gx, gy = np.meshgrid(s.xs, s.ys)
+        lo, hi = self.figure.ylim
+        art = ax3d.plot_surface(gx, gy, h, cmap="viridis", vmin=lo, vmax=hi, linewidth=0, antialiased=True)
+        mx, mh, mz = float(np.mean(self.marker.x)), float(np.mean(self.marker.y)), float(np.mean(self.marker.z))
+        ax3d.scatter([mx], [mz], [mh], color="red", s=30, depthshade=False)
+        ax3d.set_xlabel(self._labels[0])
+        ax3d.set_ylabel(self._labels[1])
+        ax3d.set_zlabel(self.height_label)
+        return art

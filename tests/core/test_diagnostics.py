@@ -118,3 +118,57 @@ def test_bad_input(case):
     other = rw.BezierCurve(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
     with pytest.raises(ValueError, match="a curve for another model: it has P=3"):
         along_curve(ls, other, [0.5])
+
+
+# ------------------------------------------------------------- the near-zero count and the loss profile
+def test_matrix_free_near_zero_is_spectrum_at_with_the_same_settings(case):
+    """A widget showing spectrum_at(curve(t)) prints exactly along_curve's near_zero at t."""
+    ls, curve, _, _ = case
+    ts = [0.25, 0.5]
+    free = along_curve(ls, curve, ts, exact=False, top_k=1, slq_vectors=3, slq_steps=25, seed=4, curvature=True)
+    for i, t in enumerate(ts):
+        est = rw.core.spectrum_at(ls, curve(t), exact=False, slq_vectors=3, slq_steps=25, seed=4)
+        assert isinstance(est, rw.core.SpectrumEstimate) and est.tol == free.notes["near_zero_tol"] == 1e-3
+        assert free["near_zero"][i] == est.num_near_zero
+        # the rule, recomputed independently from the stored quadrature
+        nodes, weights = free.slq[i]
+        scale = np.abs(nodes).max()
+        assert est.num_near_zero == pytest.approx(ls.num_params * weights[np.abs(nodes) <= 1e-3 * scale].sum(),
+                                                  rel=1e-12)
+        np.testing.assert_array_equal(np.sort(nodes), est.nodes)
+        assert free["slq_trace"][i] == pytest.approx(ls.num_params * (est.nodes * est.weights).sum(), rel=1e-12)
+
+
+def test_exact_near_zero_is_the_spectrum_count(case):
+    ls, curve, _, table = case
+    for i, t in enumerate(TS):
+        spectrum = rw.core.spectrum_at(ls, curve(t))
+        assert isinstance(spectrum, rw.core.Spectrum) and spectrum.tol == default_tol(torch.float64)
+        assert table["near_zero"][i] == spectrum.num_near_zero
+    other = rw.core.spectrum_at(ls, curve(0.5), near_zero_tol=1e-2)
+    assert other.tol == 1e-2 and other.num_near_zero == count_near_zero(other.values, 1e-2)
+
+
+def test_loss_profile_gives_along_curves_loss_columns_and_the_straight_line(case):
+    ls, curve, test, table = case
+    profile = rw.core.loss_profile(ls, curve, TS, test_data=test)
+    assert profile.names == ["t", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "line_loss"]
+    for name in ("t", "train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        np.testing.assert_array_equal(profile[name], table[name])
+    assert "line_loss" not in table
+    line = torch.stack([(1 - t) * curve.theta_a + t * curve.theta_b for t in TS])
+    ref = [ls.loss(theta) for theta in line]
+    np.testing.assert_allclose(profile["line_loss"], ref, rtol=1e-10)
+    np.testing.assert_allclose(profile["line_loss"][[0, -1]], profile["train_loss"][[0, -1]], rtol=1e-10)
+    # the fitted curve avoids the barrier the straight line crosses
+    assert profile["line_loss"].max() > profile["train_loss"].max()
+    plain = rw.core.loss_profile(ls, curve, 3, accuracy=None)
+    assert plain.names == ["t", "train_loss", "line_loss"] and len(plain) == 3
+
+
+def test_spectrum_at_rejects_bad_input(case):
+    ls, curve, _, _ = case
+    with pytest.raises(ValueError, match=r"near_zero_tol: expected a relative tolerance in \[0, 1\)"):
+        rw.core.spectrum_at(ls, curve(0.5), near_zero_tol=2.0)
+    with pytest.raises(ValueError, match=r"ts: expected values in \[0, 1\]"):
+        rw.core.loss_profile(ls, curve, [1.5])

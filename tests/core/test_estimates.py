@@ -235,3 +235,40 @@ def test_trace_rejects_bad_input(xor_min, kwargs, exc, match):
 def test_density_rejects_bad_input(xor_min, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         xor_min.density(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------- SpectrumEstimate
+def test_spectrum_estimate_counts_near_zero_by_the_node_rule(trained):
+    ls, h, values = trained
+    op = DenseOperator(h)
+    est = _density.spectrum_estimate(op, num_vectors=3, num_steps=30, seed=2, tol=1e-3)
+    nodes, weights = _density.slq(DenseOperator(h), num_vectors=3, num_steps=30, seed=2)
+    assert est.num_params == ls.num_params and (est.num_vectors, est.num_steps, est.seed) == (3, 30, 2)
+    assert np.all(np.diff(est.nodes) >= 0) and est.weights.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(np.sort(nodes), est.nodes)
+    assert est.scale == pytest.approx(np.abs(nodes).max())
+    ref = ls.num_params * weights[np.abs(nodes) <= 1e-3 * np.abs(nodes).max()].sum()
+    assert est.num_near_zero == pytest.approx(ref, rel=1e-12)
+    # the extreme Ritz values converge to the extreme eigenvalues: the scale is the true one
+    assert est.scale == pytest.approx(float(values.abs().max()), rel=1e-6)
+    assert "SpectrumEstimate(P=610" in repr(est) and est.summary().startswith("about ")
+
+
+def test_density_counts_near_zero_by_the_same_rule(trained):
+    ls, _, _ = trained
+    d = ls.density(num_vectors=4, num_steps=20, deflation_steps=50)
+    scale = np.abs(d.nodes).max()
+    assert d.count_near_zero(1e-2) == pytest.approx(
+        d.num_params * d.weights[np.abs(d.nodes) <= 1e-2 * scale].sum(), rel=1e-12)
+    assert d.count_near_zero(0.0) <= d.count_near_zero(1e-3) <= d.count_near_zero(0.5) <= d.num_params
+
+
+def test_spectrum_estimate_from_nodes_sorts_and_rejects_bad_input():
+    est = _density.SpectrumEstimate.from_nodes([2.0, -1e-4, 0.0, -0.5], [0.25, 0.25, 0.25, 0.25], 100, tol=1e-3)
+    np.testing.assert_array_equal(est.nodes, [-0.5, -1e-4, 0.0, 2.0])
+    assert est.scale == 2.0 and est.threshold == 2e-3 and est.num_near_zero == 50.0
+    np.testing.assert_array_equal(est.counts, [25.0] * 4)
+    with pytest.raises(ValueError, match="expected two 1-D arrays of the same positive length, got 2 nodes and 1"):
+        _density.SpectrumEstimate.from_nodes([0.0, 1.0], [1.0], 10)
+    with pytest.raises(ValueError, match=r"tol: expected a relative tolerance in \[0, 1\)"):
+        _density.SpectrumEstimate.from_nodes([0.0, 1.0], [0.5, 0.5], 10, tol=1.5)

@@ -9,7 +9,6 @@ from traitlets import TraitError
 
 import rashomon_widgets as rw
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

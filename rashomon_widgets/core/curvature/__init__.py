@@ -4,6 +4,7 @@
 ``JacobianOperator`` are the matrix-free operators every algorithm here works on (Lanczos eigenpairs,
 spectral density, trace, null space).
 """
+from .density import SpectrumEstimate, spectrum_estimate
 from .hvp import HVPFormWarning
 from .landscape import BatchStatisticsWarning, Landscape
 from .nullspace import CurvatureWarning, count_near_zero
@@ -12,5 +13,6 @@ from .operators import HessianOperator, JacobianOperator
 from .policy import SizePolicy
 from .spectra import Spectrum
 
-__all__ = ["Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SizePolicy",
+__all__ = ["Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
+           "SizePolicy",
            "count_near_zero", "default_tol", "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning"]

@@ -15,15 +15,24 @@ fresh vector on the complement.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from ..validation import check_int, check_positive, check_seed
+from ..validation import check_int, check_positive, check_seed, check_tolerance
 from ._lanczos import krylov, lanczos, quadrature, tridiagonal
 from ._random import gaussian, generator, rademacher
 from .trace import TraceEstimate, _mean_and_stderr, estimate
 
-__all__ = ["Density", "broaden", "density", "lanczos", "quadrature", "rademacher", "slq"]
+__all__ = ["Density", "SpectrumEstimate", "broaden", "density", "lanczos", "quadrature", "rademacher", "slq",
+           "spectrum_estimate"]
+
+
+def _near_zero_weight(nodes: np.ndarray, weights: np.ndarray, tol: float) -> tuple[float, float]:
+    """``(scale, weight)``: ``max |node|`` and the weight of the nodes with ``|node| <= tol * scale``."""
+    scale = float(np.abs(nodes).max()) if len(nodes) else 0.0
+    return scale, float(weights[np.abs(nodes) <= tol * scale].sum())
 
 
 class Density(tuple):
@@ -70,10 +79,147 @@ class Density(tuple):
         """The density on the grid (G,)."""
         return self[1]
 
+    def count_near_zero(self, tol: float = 1e-3) -> float:
+        """The estimated number of eigenvalues near zero, by the rule of :class:`SpectrumEstimate`.
+
+        Args:
+            tol: relative tolerance: nodes with ``|node| <= tol * max|node|`` count.
+
+        Returns:
+            ``P * weights[|nodes| <= tol * max|nodes|].sum()`` (a float; not the broadened density's
+            integral, which smears the large eigenvalues' weight into the band).
+
+        Raises:
+            ValueError: a tolerance outside [0, 1).
+
+        Example:
+            >>> ls.density().count_near_zero(1e-3)                   # doctest: +SKIP
+        """
+        tol = check_tolerance(tol, "tol")
+        return self.num_params * _near_zero_weight(self.nodes, self.weights, tol)[1]
+
     def __repr__(self) -> str:
         return (f"Density(P={self.num_params:,}, {len(self[0])} grid points, {len(self.nodes)} nodes, "
                 f"trace {float(self.trace):.6g} ± {self.trace.error:.2g}, {len(self.top_values)} exact "
                 f"eigenvalues, {self.num_products} products)")
+
+
+@dataclass(frozen=True)
+class SpectrumEstimate:
+    """The stochastic-Lanczos-quadrature picture of a Hessian spectrum: P eigenvalues as weighted nodes.
+
+    The counterpart of :class:`Spectrum` for models too large for a dense Hessian. Its near-zero count
+    uses the same rule at every call site (``along_curve``'s ``near_zero`` column, ``spectrum_at``,
+    the spectrum view): ``P * (weight of the nodes with |node| <= tol * max|node|)``. Ritz nodes are
+    coarse, so read the count as the size of the bulk of eigenvalues at zero, not as a rank.
+
+    Attributes:
+        nodes: (N,) quadrature nodes (Ritz values of all runs), ascending.
+        weights: (N,) their weights, summing to 1 (each node stands for ``P * weight`` eigenvalues).
+        num_params: P.
+        tol: relative near-zero tolerance.
+        scale: ``max |node|`` (0 for a zero matrix).
+        num_near_zero: ``P * weights[|nodes| <= tol * scale].sum()``, a float.
+        num_vectors: Rademacher start vectors (runs) of the quadrature.
+        num_steps: Lanczos steps per run.
+        seed: seed of the start vectors.
+
+    Example:
+        >>> est = SpectrumEstimate.from_nodes(np.array([0.0, 2.0]), np.array([0.75, 0.25]), 8, tol=1e-3)
+        >>> est.num_near_zero, est.scale, est.threshold
+        (6.0, 2.0, 0.002)
+    """
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    num_params: int
+    tol: float
+    scale: float
+    num_near_zero: float
+    num_vectors: int = 0
+    num_steps: int = 0
+    seed: int = 0
+
+    @classmethod
+    def from_nodes(cls, nodes, weights, num_params: int, *, tol: float = 1e-3, num_vectors: int = 0,
+                   num_steps: int = 0, seed: int = 0) -> SpectrumEstimate:
+        """An estimate from quadrature nodes and weights (sorted here; scale and count computed).
+
+        Args:
+            nodes: (N,) quadrature nodes.
+            weights: (N,) non-negative weights summing to 1.
+            num_params: P.
+            tol: relative near-zero tolerance.
+            num_vectors, num_steps, seed: how the quadrature was run (recorded only).
+
+        Returns:
+            a :class:`SpectrumEstimate`.
+
+        Raises:
+            ValueError: nodes and weights of different lengths or none, or a bad tolerance.
+        """
+        nodes = np.asarray(nodes, dtype=np.float64).ravel()
+        weights = np.asarray(weights, dtype=np.float64).ravel()
+        if nodes.shape != weights.shape or nodes.size == 0:
+            raise ValueError(f"nodes, weights: expected two 1-D arrays of the same positive length, got "
+                             f"{nodes.size} nodes and {weights.size} weights")
+        tol = check_tolerance(tol, "tol")
+        num_params = check_int(num_params, "num_params", 1, 10**12)
+        order = np.argsort(nodes, kind="stable")
+        nodes, weights = nodes[order], weights[order]
+        scale, near = _near_zero_weight(nodes, weights, tol)
+        return cls(nodes, weights, num_params, tol, scale, num_params * near, num_vectors, num_steps, seed)
+
+    @property
+    def threshold(self) -> float:
+        """The absolute cut-off ``tol * scale``."""
+        return self.tol * self.scale
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``P * weights``: the estimated number of eigenvalues each node stands for."""
+        return self.num_params * self.weights
+
+    def summary(self) -> str:
+        """One line for a notebook or a label.
+
+        Returns:
+            e.g. ``"about 25,700 of 26,122 eigenvalues near zero (|lambda| <= 1e-03 x 0.16; SLQ)"``.
+        """
+        return (f"about {self.num_near_zero:,.0f} of {self.num_params:,} eigenvalues near zero "
+                f"(|lambda| <= {self.tol:.0e} x {self.scale:.3g}; SLQ)")
+
+    def __repr__(self) -> str:
+        return (f"SpectrumEstimate(P={self.num_params:,}, {len(self.nodes)} nodes, near zero "
+                f"{self.num_near_zero:,.1f} at tol {self.tol:g}, scale {self.scale:.4g})")
+
+
+def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: int = 0,
+                      tol: float = 1e-3) -> SpectrumEstimate:
+    """The spectrum of a large Hessian as a :class:`SpectrumEstimate`, by plain :func:`slq`.
+
+    Args:
+        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``); P = ``op.shape[0]``.
+        num_vectors: Rademacher start vectors.
+        num_steps: Lanczos steps per vector (capped at P).
+        seed: seed of the start vectors.
+        tol: relative near-zero tolerance.
+
+    Returns:
+        a :class:`SpectrumEstimate` whose ``nodes``/``weights`` are ``slq(op, ...)``'s, sorted.
+
+    Raises:
+        TypeError, ValueError: a bad count, seed or tolerance.
+
+    Example:
+        >>> with ls.hessian_operator() as op:                       # doctest: +SKIP
+        ...     est = spectrum_estimate(op, num_vectors=4, num_steps=40)
+        >>> est.num_near_zero                                       # doctest: +SKIP
+    """
+    tol = check_tolerance(tol, "tol")
+    nodes, weights = slq(op, num_vectors=num_vectors, num_steps=num_steps, seed=seed)
+    return SpectrumEstimate.from_nodes(nodes, weights, op.shape[0], tol=tol, num_vectors=num_vectors,
+                                       num_steps=min(num_steps, op.shape[0]), seed=seed)
 
 
 def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0):
@@ -159,7 +305,7 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
         nodes += run_nodes
         weights += [w * (p - d) / (p * nv) for w in run_weights]
         mean, stderr = _mean_and_stderr(run.alpha[:, 0] * (p - d))  # Rayleigh quotients of the start vectors
-        trace_value, stderr, dof = trace_value + mean, stderr, nv - 1
+        trace_value, dof = trace_value + mean, nv - 1
     nodes, weights = np.concatenate(nodes), np.concatenate(weights)
     order = np.argsort(nodes, kind="stable")
     nodes, weights = nodes[order], weights[order]

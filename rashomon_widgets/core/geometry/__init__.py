@@ -3,11 +3,12 @@ inside a Rashomon set, and the chart (tangent + retraction) that keeps them on i
 from .curve_base import Curve
 from .curve_table import CurveTable
 from .curves import BezierCurve, PolyChain, load_curve
-from .diagnostics import along_curve
+from .diagnostics import along_curve, loss_profile, spectrum_at
 from .fitting import fit_curve, with_batch_statistics
+from .manifold import ManifoldChart
 from .paths import NullSpacePath, manifold_walk, null_space_path
 from .plane import Plane, Surface
 
 __all__ = ["Plane", "Surface", "Curve", "BezierCurve", "PolyChain", "fit_curve", "load_curve",
-           "with_batch_statistics", "along_curve", "CurveTable", "null_space_path", "NullSpacePath",
-           "manifold_walk"]
+           "with_batch_statistics", "along_curve", "loss_profile", "spectrum_at", "CurveTable", "null_space_path", "NullSpacePath",
+           "manifold_walk", "ManifoldChart"]

@@ -4,7 +4,9 @@ For every t it measures what write-up 1 measured along its Bezier curve, and wha
 losses and accuracies, the parameter-gradient norm, the input-Jacobian norm, Hessian-vector products
 along the straight-line, detour and tangent directions (several samples combined per point), and the
 curvature summary PyHessian would give (top eigenvalues, trace, a stochastic Lanczos quadrature of the
-spectrum, the number of near-zero eigenvalues).
+spectrum, the number of near-zero eigenvalues). :func:`loss_profile` is the cheap part (losses and
+accuracies on the curve and on the straight line), :func:`spectrum_at` the spectrum at one point, with
+the near-zero rule ``along_curve`` uses, so a view that shows it prints the table's number.
 """
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ import torch
 from ..curvature import density as _density
 from ..curvature._data import as_batches
 from ..curvature._random import rademacher
-from ..curvature.nullspace import count_near_zero
-from ..curvature.spectra import default_tol
+from ..curvature.density import SpectrumEstimate, spectrum_estimate
+from ..curvature.spectra import Spectrum, default_tol, spectrum_of
 from ..validation import check_callable, check_curve_ts, check_int, check_real, check_tolerance, describe
 from .curve_table import COLUMNS, CurveTable
 from .curves import Curve, check_curve_for
 
-__all__ = ["along_curve", "input_jacobian_norm", "classification_accuracy", "CurveTable", "COLUMNS"]
+__all__ = ["along_curve", "loss_profile", "spectrum_at", "input_jacobian_norm", "classification_accuracy",
+           "CurveTable", "COLUMNS"]
 
 
 def classification_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
@@ -86,6 +89,123 @@ def input_jacobian_norm(ls, theta: torch.Tensor, inputs: torch.Tensor) -> float:
     return float(sq.sqrt().mean())
 
 
+def _curve_ts(ts) -> np.ndarray:
+    """``ts`` (a count of evenly spaced t, or the values) as a checked float array in [0, 1]."""
+    if isinstance(ts, int) and not isinstance(ts, bool):
+        ts = torch.linspace(0, 1, check_int(ts, "ts", 1, 100_000))
+    return check_curve_ts(ts, "ts").numpy()
+
+
+def _accuracy_for(ls, accuracy):
+    """The accuracy callable ``along_curve``/``loss_profile`` use (None: no accuracy columns)."""
+    if accuracy == "auto":
+        first_out, first_y = ls.forward(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2]
+        return _auto_accuracy(first_out, first_y)
+    if accuracy is not None and not callable(accuracy):
+        raise TypeError(f"accuracy: expected 'auto', a callable accuracy(outputs, targets) or None, got "
+                        f"{describe(accuracy)}")
+    return accuracy
+
+
+def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable | str | None = "auto") -> CurveTable:
+    """Losses and accuracies along ``curve`` and along the straight line between its endpoints.
+
+    The cheap part of :func:`along_curve` (which takes its loss and accuracy columns from here, so the
+    numbers are identical): no Hessian products, one forward pass over the data per t and curve.
+
+    Args:
+        ls: the :class:`Landscape` (its data is the "train" data).
+        curve: a :class:`BezierCurve` or :class:`PolyChain` in the model's parameter space.
+        ts: how many evenly spaced t in [0, 1], or the t values themselves.
+        test_data: optional ``(inputs, targets)`` (or batches) for test loss and accuracy.
+        accuracy: ``"auto"``, a callable ``accuracy(outputs, targets) -> float`` or None (see
+            :func:`along_curve`).
+
+    Returns:
+        A :class:`CurveTable` with columns ``t``, ``train_loss``, ``train_accuracy`` (with an
+        accuracy), ``test_loss`` and ``test_accuracy`` (with test data), and ``line_loss``: the loss at
+        ``(1 - t) theta_a + t theta_b`` (``ls.losses``, batched).
+
+    Raises:
+        TypeError: a curve or accuracy of the wrong kind.
+        ValueError: a curve for another model, or t values outside [0, 1].
+
+    Example:
+        >>> profile = rw.core.loss_profile(ls, curve, 51, test_data=split.test)   # doctest: +SKIP
+        >>> profile["train_loss"].max() < profile["line_loss"].max()               # doctest: +SKIP
+    """
+    check_curve_for(ls, curve)
+    ts = _curve_ts(ts)
+    accuracy = _accuracy_for(ls, accuracy)
+    test_batches = as_batches(test_data, ls.device) if test_data is not None else None
+    rows: list[dict[str, float]] = []
+    for t in ts:
+        theta = curve(float(t))
+        row: dict[str, float] = {"t": float(t)}
+        loss, out, y = _evaluate(ls, theta, ls.batches)
+        row["train_loss"] = loss
+        if accuracy is not None:
+            row["train_accuracy"] = float(accuracy(out, y))
+        if test_batches is not None:
+            loss, out, y = _evaluate(ls, theta, test_batches)
+            row["test_loss"] = loss
+            if accuracy is not None:
+                row["test_accuracy"] = float(accuracy(out, y))
+        rows.append(row)
+    columns = {k: np.array([r[k] for r in rows], dtype=np.float64) for k in rows[0]}
+    s = torch.as_tensor(ts, dtype=curve.theta_a.dtype, device=curve.theta_a.device)[:, None]
+    line = (1 - s) * curve.theta_a[None, :] + s * curve.theta_b[None, :]
+    columns["line_loss"] = np.asarray(ls.losses(line).double().cpu().numpy(), dtype=np.float64)
+    return CurveTable(columns, {"line_loss": "loss at (1 - t) theta_a + t theta_b"})
+
+
+def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | None = None, slq_vectors: int = 4,
+                slq_steps: int = 40, seed: int = 0) -> Spectrum | SpectrumEstimate:
+    """The Hessian spectrum at ``theta`` with the near-zero rule of :func:`along_curve`'s ``near_zero``.
+
+    With the same settings, ``spectrum_at(ls, curve(t), ...).num_near_zero`` is exactly the number in
+    ``along_curve(ls, curve, [t], ...)["near_zero"]``: views that show a spectrum call this, so the
+    widget and the table agree.
+
+    Args:
+        ls: the :class:`Landscape`.
+        theta: (P,) the parameters.
+        exact: all P eigenvalues of the dense Hessian (default: small models, ``ls.policy.is_small``).
+        near_zero_tol: relative tolerance of the near-zero count; default :func:`default_tol` of the
+            model's dtype when exact, else 1e-3 (Ritz nodes are coarse).
+        slq_vectors, slq_steps: Rademacher vectors and Lanczos steps of the quadrature (matrix-free).
+        seed: seed of the start vectors.
+
+    Returns:
+        exact: a :class:`Spectrum` (``ls.spectrum(theta, tol=...)``); otherwise a
+        :class:`SpectrumEstimate` (stochastic Lanczos quadrature). Both have ``num_near_zero``, ``tol``
+        and ``scale``.
+
+    Raises:
+        TypeError, ValueError: a bad theta, tolerance, count or seed; exact above ``dense_limit``.
+
+    Example:
+        >>> s = rw.core.spectrum_at(ls, curve(0.5))                  # doctest: +SKIP
+        >>> rw.SpectrumView().show(s) == s.num_near_zero            # doctest: +SKIP
+    """
+    theta = ls.check_theta(theta)
+    if near_zero_tol is not None:
+        near_zero_tol = check_tolerance(near_zero_tol, "near_zero_tol")
+    if exact is None:
+        exact = ls.policy.is_small(ls.num_params)
+    tol = _default_near_zero_tol(ls, exact, near_zero_tol)
+    if exact:
+        return ls.spectrum(theta, tol=tol)
+    with ls.hessian_operator(theta) as op:
+        return spectrum_estimate(op, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed, tol=tol)
+
+
+def _default_near_zero_tol(ls, exact: bool, near_zero_tol: float | None) -> float:
+    if near_zero_tol is not None:
+        return near_zero_tol
+    return default_tol(ls.dtype) if exact else 1e-3
+
+
 def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable | str | None = "auto",
                 num_samples: int = 3, t_jitter: float = 0.02, curvature: bool = True, top_k: int = 3,
                 exact: bool | None = None, near_zero_tol: float | None = None, trace_products: int = 30,
@@ -108,6 +228,9 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     top ``top_k`` eigenvalues, Hutch++ with ``trace_products`` products for the trace, and the near-zero
     count is the SLQ estimate ``P * (weight of Ritz nodes with |node| <= tol * max|node|)`` with
     ``tol = near_zero_tol or 1e-3`` (Ritz nodes are coarse: read it as the size of the bulk at zero).
+    Both counts are :func:`spectrum_at`'s ``num_near_zero`` with the same settings, so a view showing
+    ``spectrum_at(ls, curve(t), ...)`` prints the table's number. The loss and accuracy columns are
+    :func:`loss_profile`'s.
     SLQ (``slq_vectors`` Rademacher vectors, ``slq_steps`` Lanczos steps) runs in both modes (in exact
     mode on the dense matrix, where its products cost nothing); its nodes and weights are kept in
     ``table.slq`` for density plots, and ``slq_trace`` is its trace estimate.
@@ -143,9 +266,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         >>> table["hvp_tangent"] < table["hvp_line"]                          # doctest: +SKIP
     """
     check_curve_for(ls, curve)
-    if isinstance(ts, int) and not isinstance(ts, bool):
-        ts = torch.linspace(0, 1, check_int(ts, "ts", 1, 100_000))
-    ts = check_curve_ts(ts, "ts").numpy()
+    ts = _curve_ts(ts)
     num_samples = check_int(num_samples, "num_samples", 1, 1000)
     t_jitter = check_real(t_jitter, "t_jitter", 0.0, 0.5)
     top_k = check_int(top_k, "top_k", 1, ls.num_params)
@@ -158,13 +279,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     check_callable(progress, "progress", "progress(done, total)", optional=True)
     if exact is None:
         exact = ls.policy.is_small(ls.num_params)
-    test_batches = as_batches(test_data, ls.device) if test_data is not None else None
-    first_out, first_y = ls.forward(ls.theta, ls.batches[0][0][:2]), ls.batches[0][1][:2]
-    if accuracy == "auto":
-        accuracy = _auto_accuracy(first_out, first_y)
-    elif accuracy is not None and not callable(accuracy):
-        raise TypeError(f"accuracy: expected 'auto', a callable accuracy(outputs, targets) or None, got "
-                        f"{describe(accuracy)}")
+    accuracy = _accuracy_for(ls, accuracy)
     u = curve.line_direction()
     try:
         d = curve.detour_direction()
@@ -172,22 +287,14 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         d = None
     inputs = torch.cat([x for x, _ in ls.batches])[:max_input_samples]
     offsets = np.linspace(-t_jitter, t_jitter, num_samples) if num_samples > 1 else np.zeros(1)
-    tol = near_zero_tol if near_zero_tol is not None else (default_tol(ls.dtype) if exact else 1e-3)
+    tol = _default_near_zero_tol(ls, exact, near_zero_tol)
+    profile = loss_profile(ls, curve, ts, test_data=test_data, accuracy=accuracy)
 
     rows: list[dict[str, float]] = []
     slq_runs = [] if curvature else None
     for i, t in enumerate(ts):
         theta = curve(float(t))
-        row: dict[str, float] = {"t": float(t)}
-        loss, out, y = _evaluate(ls, theta, ls.batches)
-        row["train_loss"] = loss
-        if accuracy is not None:
-            row["train_accuracy"] = float(accuracy(out, y))
-        if test_batches is not None:
-            loss, out, y = _evaluate(ls, theta, test_batches)
-            row["test_loss"] = loss
-            if accuracy is not None:
-                row["test_accuracy"] = float(accuracy(out, y))
+        row: dict[str, float] = {k: float(profile[k][i]) for k in profile.names if k != "line_loss"}
         row["grad_norm"] = float(ls.grad(theta).norm())
         row["input_jacobian_norm"] = input_jacobian_norm(ls, theta, inputs)
         row.update(_hvp_samples(ls, curve, float(t), offsets, u, d))
@@ -221,12 +328,12 @@ def _hvp_samples(ls, curve: Curve, t: float, offsets, u, d) -> dict[str, float]:
             norms[k].append(float(hv[:, j].norm()))
             curv[k].append(float(dirs[k] @ hv[:, j]))
     out = {}
-    for k in norms:
-        vals = np.array(norms[k]) if norms[k] else np.full(1, math.nan)
+    for k, samples in norms.items():
+        vals = np.array(samples) if samples else np.full(1, math.nan)
         out[f"hvp_{k}"] = float(vals.mean())
         out[f"hvp_{k}_std"] = float(vals.std())
-    for k in curv:
-        out[f"curvature_{k}"] = float(np.mean(curv[k])) if curv[k] else math.nan
+    for k, samples in curv.items():
+        out[f"curvature_{k}"] = float(np.mean(samples)) if samples else math.nan
     return out
 
 
@@ -234,10 +341,11 @@ def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_st
     out = {}
     if exact:
         h = ls.hessian(theta)
-        values = torch.linalg.eigvalsh(h)
+        spectrum = spectrum_of(h, tol)  # what spectrum_at(..., exact=True) returns (ls.spectrum), H formed once
+        values = spectrum.values
         top = values.flip(0)[:top_k]
         out["trace"] = float(values.sum())
-        near_zero = float(count_near_zero(values, tol))
+        near_zero = float(spectrum.num_near_zero)
         # the same quadrature on the dense matrix: products cost nothing once H is formed
         v0 = rademacher((ls.num_params, slq_vectors), seed=seed, dtype=ls.dtype, device=ls.device)
         alpha, beta = _density.lanczos(lambda v: h @ v, v0, min(slq_steps, ls.num_params))
@@ -246,14 +354,12 @@ def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_st
     else:
         top, _ = ls.eigs(top_k, "largest", theta, seed=seed)
         out["trace"] = ls.trace(theta, method="hutch++", num_products=trace_products, seed=seed)
-        with ls.hessian_operator(theta) as op:
-            nodes, weights = _density.slq(op, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed)
+        estimate = spectrum_at(ls, theta, exact=False, near_zero_tol=tol, slq_vectors=slq_vectors,
+                               slq_steps=slq_steps, seed=seed)
+        nodes, weights, near_zero = estimate.nodes, estimate.weights, estimate.num_near_zero
     for j in range(top_k):
         out[f"eig_{j + 1}"] = float(top[j]) if j < len(top) else math.nan
     slq_runs.append((nodes, weights))
     out["slq_trace"] = float((nodes * weights).sum() * ls.num_params)
-    if not exact:
-        scale = float(np.abs(nodes).max()) or 1.0
-        near_zero = float(ls.num_params * weights[np.abs(nodes) <= tol * scale].sum())
     out["near_zero"] = near_zero
     return out

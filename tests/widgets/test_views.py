@@ -1,0 +1,230 @@
+"""The views through their synced state: what they show (marks' data, ticks, labels, colours), checked
+against independent numpy computations, and their matplotlib export."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib import colormaps
+
+import rashomon_widgets as rw
+from rashomon_widgets.core import Surface
+from rashomon_widgets.widgets._legend import format_ticks, nice_ticks
+
+
+def _band_edges(view):
+    return view.band.x[0], view.band.x[2]
+
+
+def _bar_totals(view):
+    return np.asarray(view.bars.y).sum(0)
+
+
+def _surface(loss, xs=None, ys=None):
+    ny, nx = loss.shape
+    xs = np.linspace(-1.0, 1.0, nx) if xs is None else xs
+    ys = np.linspace(-0.5, 0.5, ny) if ys is None else ys
+    return Surface(None, xs, ys, loss)
+
+
+# ------------------------------------------------------------------------------------- spectrum
+def test_xor_spectrum_counts_and_shades_exactly_the_near_zero_eigenvalues(xor_min):
+    spectrum = xor_min.spectrum()
+    values = spectrum.values.numpy()
+    near = np.abs(values) <= spectrum.tol * np.abs(values).max()
+    view = rw.SpectrumView()
+    assert view.show(spectrum) == spectrum.num_near_zero == near.sum() == view.near_zero
+    x = np.asarray(view.bars.x)
+    assert np.all(np.diff(x) > 0)  # log10 |lambda| increases left to right
+    _, hi = _band_edges(view)
+    assert hi == pytest.approx(np.log10(spectrum.tol * spectrum.scale))
+    totals = _bar_totals(view)
+    assert totals[x < hi].sum() == near.sum() and totals[x > hi].sum() == (~near).sum()
+    assert totals.sum() == len(values) == 9
+    # every nonzero eigenvalue sits in its log bin (the ones below the floor in the first bin)
+    width = x[1] - x[0]
+    far = values[~near]
+    for v in far:
+        k = np.argmin(np.abs(x - np.log10(abs(v))))
+        assert abs(x[k] - np.log10(abs(v))) <= width / 2 + 1e-9 and totals[k] >= 1
+    # positive and negative series, in two colours
+    pos, neg = np.asarray(view.bars.y)
+    assert pos.sum() == (values >= 0).sum() and neg.sum() == (values < 0).sum()
+    assert len(set(view.bars.colors)) == 2
+    # integer count ticks, and the label states the rule
+    ticks = np.asarray(view.y_axis.tick_values)
+    assert np.all(ticks == np.round(ticks)) and view.y_axis.tick_format == "d" and view.y_axis.label == "count"
+    assert f"<b>{near.sum()}</b> of 9 eigenvalues near zero" in view.label.value
+    assert f"{spectrum.tol:g} &times;" in view.label.value
+    assert "positive" in view.legend.value and "negative" in view.legend.value and "first bin" in view.legend.value
+
+
+def test_a_small_nonzero_eigenvalue_is_not_binned_with_the_zeros():
+    """A linear histogram's bin around 0 also held a small nonzero eigenvalue (6 shown, 5 counted)."""
+    values = torch.tensor([0.0, 0.0, 1e-12, -1e-10, 3e-9, 2e-4, -0.02, 0.5, 1.3], dtype=torch.float64)
+    spectrum = rw.core.Spectrum(values, tol=1e-6)
+    view = rw.SpectrumView()
+    assert view.show(spectrum) == 5
+    x, totals = np.asarray(view.bars.x), _bar_totals(view)
+    _, hi = _band_edges(view)
+    assert totals[x < hi].sum() == 5 and totals[x > hi].sum() == 4  # 2e-4 is not in the zero band
+    assert totals[0] == 4  # two exact zeros, 1e-12 and -1e-10 are below the floor 1e-3 * 1.3e-6
+
+
+def test_slq_estimate_is_shown_with_its_own_count_on_an_estimated_axis():
+    rng = np.random.default_rng(0)
+    nodes = np.concatenate([rng.normal(0, 1e-6, 30), [0.01, 0.05, 0.16, -0.002]])
+    weights = np.concatenate([np.full(30, 0.98 / 30), [0.005] * 4])
+    est = rw.core.SpectrumEstimate.from_nodes(nodes, weights, 26_122, tol=1e-3, num_vectors=4, num_steps=40)
+    view = rw.SpectrumView()
+    shown = view.show(est)
+    scale = np.abs(nodes).max()
+    ref = 26_122 * weights[np.abs(nodes) <= 1e-3 * scale].sum()
+    assert shown == est.num_near_zero == view.near_zero == pytest.approx(ref, rel=1e-12)
+    assert view.y_axis.label == "estimated count" and "stochastic Lanczos quadrature" in view.label.value
+    assert f"about {ref:,.0f}" in view.label.value and "of 26,122" in view.label.value
+    x, totals = np.asarray(view.bars.x), _bar_totals(view)
+    _, hi = _band_edges(view)
+    assert totals[x < hi].sum() == pytest.approx(ref) and totals.sum() == pytest.approx(26_122)
+    # the eigenvalue axis spans the estimate: up to the top node, readable in decades
+    assert view._x.max >= np.log10(0.16) > view._x.min
+    assert np.all(np.diff(view.x_axis.tick_values) > 0) and len(view.x_axis.tick_values) <= 7
+
+
+def test_show_refuses_what_is_not_a_spectrum():
+    view = rw.SpectrumView()
+    with pytest.raises(TypeError, match="expected an rw.core.Spectrum .* or an rw.core.SpectrumEstimate"):
+        view.show([0.0, 1.0])
+
+
+def test_spectrum_matplotlib_export_draws_the_same_bars(xor_min):
+    view = rw.SpectrumView()
+    with pytest.raises(ValueError, match="nothing shown yet"):
+        view.to_matplotlib(plt.figure().add_subplot())
+    view.show(xor_min.spectrum())
+    _, ax = plt.subplots()
+    view.to_matplotlib(ax)
+    heights = np.array([p.get_height() for bars in ax.containers for p in bars])
+    np.testing.assert_array_equal(heights, np.concatenate(view.bars.y))
+    assert heights.sum() == 9 and ax.get_xlabel() == "log10 |eigenvalue|"
+    plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------ 2-D
+@pytest.mark.parametrize("lo, hi", [(-3.21, 0.87), (0.991, 1.0), (0.0, 2.3e-5), (12.0, 25_700.0)])
+def test_colour_ticks_are_few_round_and_inside_the_range(lo, hi):
+    ticks = nice_ticks(lo, hi, max_ticks=4)
+    labels = format_ticks(ticks)
+    assert 2 <= len(ticks) <= 4 and np.all((ticks >= lo - 1e-12) & (ticks <= hi + 1e-12))
+    assert len(set(labels)) == len(labels)  # distinct: no two ticks print alike
+    np.testing.assert_allclose([float(s) for s in labels], ticks, atol=1e-12 * max(1, abs(hi)))
+    assert max(len(s) for s in labels) <= 8
+
+
+def test_surface_view_labels_colour_ticks_and_legend():
+    loss = 10 ** np.linspace(-3.21, 0.87, 35).reshape(5, 7)
+    view = rw.SurfaceView(_surface(loss), log_color=True, title="slice")
+    z = np.log10(loss)
+    axis = view.colour_axis
+    assert axis.label == "log10 loss" and view._colour.min == pytest.approx(z.min())
+    ticks = np.asarray(axis.tick_values)
+    assert len(ticks) <= 4 and ticks.min() >= z.min() and ticks.max() <= z.max()
+    labels = [format(t, axis.tick_format) for t in ticks]
+    assert len(set(labels)) == len(labels)
+    view.set_labels("null direction 1", "null direction 2")
+    assert [a.label for a in view.figure.axes[:2]] == ["null direction 1", "null direction 2"]
+    view.set_legend([("red", "circle", "current point"), ("orange", "dashed", "straight line")])
+    assert "current point" in view.legend.value and "straight line" in view.legend.value
+    assert view.children[-1] is view.legend and "rw-view" in view._dom_classes
+    # a narrow range: 0.991 .. 1.0
+    view.log_color = False
+    view.update(_surface(np.linspace(0.991, 1.0, 12).reshape(3, 4)))
+    ticks = np.asarray(view.colour_axis.tick_values)
+    labels = [format(t, view.colour_axis.tick_format) for t in ticks]
+    assert 2 <= len(ticks) <= 4 and len(set(labels)) == len(labels) and view.colour_axis.label == "loss"
+
+
+def test_surface_view_matplotlib_export():
+    loss = np.add.outer(np.linspace(0, 1, 6), np.linspace(0, 2, 8)) + 0.1
+    view = rw.SurfaceView(_surface(loss))
+    view.draw_paths([np.array([[-1.0, 0.0], [1.0, 0.0]])])
+    view.set_point(0.5, 0.25)
+    _, ax = plt.subplots()
+    filled = view.to_matplotlib(ax)
+    assert filled.get_cmap().name == "viridis"
+    assert filled.norm.vmin == pytest.approx(loss.min()) and filled.norm.vmax == pytest.approx(loss.max())
+    assert [tuple(line.get_xdata()) for line in ax.lines] == [(-1.0, 1.0), (0.5,)]
+    plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------ 3-D
+def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
+    loss = 10 ** np.linspace(-3.21, 0.87, 35).reshape(5, 7)
+    xs, ys = np.linspace(-2.0, 2.0, 7), np.linspace(-0.5, 1.5, 5)
+    flat = rw.SurfaceView(_surface(loss, xs, ys), log_color=True)
+    view = rw.Surface3DView(_surface(loss, xs, ys), log_color=True)
+    h = np.log10(loss)
+    assert view.figure.xlim == (-2.0, 2.0) and view.figure.zlim == (-0.5, 1.5)
+    assert view.figure.ylim == pytest.approx((h.min(), h.max()))
+    np.testing.assert_allclose(view.mesh.y, h.ravel())
+    np.testing.assert_allclose(view.mesh.x, np.meshgrid(xs, ys)[0].ravel())
+    # the mesh's colours are viridis of the 2-D view's colour values, over the same range
+    values = np.asarray(flat.heatmap.color).ravel()
+    u = (values - flat._colour.min) / (flat._colour.max - flat._colour.min)
+    np.testing.assert_allclose(np.asarray(view.mesh.color).reshape(-1, 3), colormaps["viridis"](u)[:, :3], atol=1e-6)
+    assert view.figure.ylabel == "log10 loss"
+    # the marker sits at the point, sized relative to each axis' range
+    view.set_point(1.0, 0.5)
+    j, i = np.argmin(np.abs(xs - 1.0)), np.argmin(np.abs(ys - 0.5))
+    assert np.mean(view.marker.x) == pytest.approx(1.0) and np.mean(view.marker.z) == pytest.approx(0.5)
+    assert np.ptp(view.marker.x) == pytest.approx(0.06 * 4.0) and np.ptp(view.marker.z) == pytest.approx(0.06 * 2.0)
+    assert np.min(view.marker.y) == pytest.approx(h[i, j])
+
+
+def test_surface3d_labels_and_style():
+    view = rw.Surface3DView()
+    view.set_labels("null direction 1", "u (line)")
+    assert (view.figure.xlabel, view.figure.zlabel, view.figure.ylabel) == ("x", "y", "loss")
+    assert "<b>x</b>: null direction 1" in view.caption.value and "<b>y</b>: u (line)" in view.caption.value
+    assert view.children[-1] is view.caption
+    style = view.figure.style
+    assert style["background-color"] != "white" and style["axes"]["label"]["color"] == "#f5f5f5"
+    view.set_theme("light")
+    assert view.figure.style["background-color"] == "#ffffff"
+    with pytest.raises(ValueError, match="theme: expected one of 'dark', 'light', got 'blue'"):
+        view.set_theme("blue")
+    loss = np.linspace(0.2, 0.9, 12).reshape(3, 4)
+    view.update(_surface(loss))
+    assert view.figure.ylabel == "loss" and view.figure.ylim == pytest.approx((0.2, 0.9))
+    fig = plt.figure()
+    ax = fig.add_subplot(projection="3d")
+    art = view.to_matplotlib(ax)
+    assert art.get_cmap().name == "viridis" and ax.get_zlabel() == "loss"
+    plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------- similarity
+def test_similarity_colour_ticks_do_not_overlap_on_a_narrow_range():
+    view = rw.SimilarityView()
+    S = np.array([[1.0, 0.9931, 0.991], [0.9931, 1.0, 0.9957], [0.991, 0.9957, 1.0]])
+    view.show(S, ["M1", "M2", "M1 pruned"])
+    ticks = np.asarray(view.colour_axis.tick_values)
+    labels = [format(t, view.colour_axis.tick_format) for t in ticks]
+    assert 2 <= len(ticks) <= 4 and len(set(labels)) == len(labels)
+    assert ticks.min() >= 0.991 - 1e-12 and ticks.max() <= 1.0 + 1e-12
+    assert view.grid.display_format == ".3f"
+
+
+# ----------------------------------------------------------------------------------------- all views
+def test_every_view_is_a_tagged_box_no_wider_than_440px():
+    views = [rw.SurfaceView(), rw.Surface3DView(), rw.SpectrumView(), rw.SimilarityView(size=600)]
+    tags = ["rw-surface2d", "rw-surface3d", "rw-spectrum", "rw-similarity"]
+    for view, tag in zip(views, tags):
+        assert "rw-view" in view._dom_classes and tag in view.figure._dom_classes
+        width = view.figure.layout.width if hasattr(view.figure, "layout") and view.figure.layout.width else (
+            f"{view.figure.width}px")
+        assert width.endswith("px") and int(width[:-2]) <= 440
+    assert "rw-near-zero" in views[2].label._dom_classes

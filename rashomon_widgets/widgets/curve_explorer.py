@@ -241,15 +241,25 @@ class CurveExplorer(Explorer):
         self.surface3d.set_point(*xy)
         if not current():
             return False
-        self.spectrum.show(self.spectrum_at(t))
+        self.spectrum.show(self.spectrum_at(t, progress=lambda d, n: self._progress_status(
+            started, "spectrum", d, n, current)))
         return True
 
-    def spectrum_at(self, t: float):
+    def spectrum_at(self, t: float, progress=None):
         """The spectrum the panel shows at ``t`` (cached): :func:`rw.core.spectrum_at` at ``curve(t)`` with
-        this explorer's settings."""
+        this explorer's settings.
+
+        Args:
+            t: the curve parameter in [0, 1].
+            progress: passed to :func:`rw.core.spectrum_at` (it may raise to stop).
+
+        Returns:
+            a :class:`rw.core.Spectrum` or :class:`rw.core.SpectrumEstimate`.
+        """
         key = round(float(t), 9)
         if key not in self._spectra:
-            self._spectra[key] = spectrum_at(self.ls, self.curve(float(t)), exact=self.exact, **self.slq)
+            self._spectra[key] = spectrum_at(self.ls, self.curve(float(t)), exact=self.exact, progress=progress,
+                                             **self.slq)
             while len(self._spectra) > 64:
                 self._spectra.popitem(last=False)
         return self._spectra[key]

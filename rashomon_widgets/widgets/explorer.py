@@ -182,7 +182,8 @@ class NullSpaceExplorer(Explorer):
             self.surface2d.update(surf)
             self.surface3d.update(surf)
         if not self.exact and current():
-            self.spectrum.show(spectrum_at(self.ls, point, exact=False, slq_vectors=2, slq_steps=20))
+            self.spectrum.show(spectrum_at(self.ls, point, exact=False, slq_vectors=2, slq_steps=20, progress=lambda d, n:
+                                           self._progress_status(started, "spectrum", d, n, current)))
         if not self.exact and np.any(coeffs[: self.chart.num_null] != 0) and current():
             point = self.chart.point(coeffs, retracted=True, progress=lambda d, n: self._progress_status(
                 started, "re-projecting onto the manifold", d, n, current))

@@ -172,3 +172,39 @@ def test_spectrum_at_rejects_bad_input(case):
         rw.core.spectrum_at(ls, curve(0.5), near_zero_tol=2.0)
     with pytest.raises(ValueError, match=r"ts: expected values in \[0, 1\]"):
         rw.core.loss_profile(ls, curve, [1.5])
+
+
+def test_long_stages_stop_when_their_progress_callback_raises():
+    # explorers pass a callback that raises when a newer slider value arrives: the spectrum quadrature
+    # and the matrix-free re-projection must stop at once, not run to the end
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, dtype=torch.float64)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 12), torch.nn.Tanh(), torch.nn.Linear(12, 1)).double()
+    ls = rw.Landscape(model, rw.models.sum_of_squares, (x, model(x).detach()), reduction="sum", dense_limit=20)
+
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def stop_at_three(done, total):
+        calls.append((done, total))
+        if done == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rw.core.spectrum_at(ls, ls.theta, exact=False, slq_vectors=2, slq_steps=20, progress=stop_at_three)
+    assert calls == [(0, 20), (1, 20), (2, 20), (3, 20)]
+    full = rw.core.spectrum_at(ls, ls.theta, exact=False, slq_vectors=2, slq_steps=20, progress=lambda d, n: None)
+    assert full.num_near_zero == rw.core.spectrum_at(ls, ls.theta, exact=False, slq_vectors=2, slq_steps=20).num_near_zero
+    chart = rw.core.ManifoldChart(ls, num_null=1, num_top=0)
+    assert not chart.exact
+    calls.clear()
+
+    def stop_at_once(done, total):
+        calls.append((done, total))
+        raise Stop
+
+    with pytest.raises(Stop):
+        chart.point([0.5], retracted=True, progress=stop_at_once)
+    assert calls == [(0, 2)]  # two Gauss-Newton steps for a matrix-free chart; stopped before the first

@@ -160,7 +160,8 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
 
 
 def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | None = None, slq_vectors: int = 4,
-                slq_steps: int = 40, seed: int = 0) -> Spectrum | SpectrumEstimate:
+                slq_steps: int = 40, seed: int = 0,
+                progress: Callable[[int, int], None] | None = None) -> Spectrum | SpectrumEstimate:
     """The Hessian spectrum at ``theta`` with the near-zero rule of :func:`along_curve`'s ``near_zero``.
 
     With the same settings, ``spectrum_at(ls, curve(t), ...).num_near_zero`` is exactly the number in
@@ -175,6 +176,9 @@ def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | 
             model's dtype when exact, else 1e-3 (Ritz nodes are coarse).
         slq_vectors, slq_steps: Rademacher vectors and Lanczos steps of the quadrature (matrix-free).
         seed: seed of the start vectors.
+        progress: called as ``progress(done, total)`` before every batch of Hessian-vector products of
+            the quadrature (``total = slq_steps``); it may raise to stop the work (an explorer does, when
+            a newer slider value arrives).
 
     Returns:
         exact: a :class:`Spectrum` (``ls.spectrum(theta, tol=...)``); otherwise a
@@ -197,7 +201,22 @@ def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | 
     if exact:
         return ls.spectrum(theta, tol=tol)
     with ls.hessian_operator(theta) as op:
+        if progress is not None:
+            op = _Reporting(op, progress, min(slq_steps, ls.num_params))
         return spectrum_estimate(op, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed, tol=tol)
+
+
+class _Reporting:
+    """A Hessian operator that calls ``progress(done, total)`` before each product (a caller may stop)."""
+
+    def __init__(self, op, progress: Callable[[int, int], None], total: int):
+        self._op, self._progress, self._total, self._done = op, progress, total, 0
+        self.shape, self.dtype, self.device = op.shape, op.dtype, op.device
+
+    def matvec(self, v):
+        self._progress(self._done, self._total)
+        self._done += 1
+        return self._op.matvec(v)
 
 
 def _default_near_zero_tol(ls, exact: bool, near_zero_tol: float | None) -> float:

@@ -60,8 +60,9 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
         lsqr_iter: iterations of the matrix-free least-squares solve per step (large models).
         rtol: stop when ``|f(theta) - target| <= rtol * |target|``; default 1e-10 (float64) or 1e-5.
         progress: called as ``progress(done, total)`` before every Jacobian product of the matrix-free
-            solve (``total`` = ``max_steps * lsqr_iter`` at most); it may raise to stop the work (an
-            explorer does, when a newer slider value arrives).
+            solve (``total`` = ``max_steps * lsqr_iter`` at most), or before every step of the dense one
+            (``total`` = ``max_steps``); it may raise to stop the work (an explorer does, when a newer
+            slider value arrives).
 
     Returns:
         ``(theta, residual)``: the retracted point and the final relative residual. A residual that
@@ -73,11 +74,13 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
     dense = ls.policy.fits_dense(target.numel() * ls.num_params)
     point = theta.detach().clone()
     best = (point, float((ls.outputs(point).reshape(-1) - target).norm()) / scale)
-    for _ in range(max_steps):
+    for i in range(max_steps):
         if best[1] <= rtol:
             break
         r = ls.outputs(point).reshape(-1) - target
         if dense:
+            if progress is not None:
+                progress(i, max_steps)
             step = torch.linalg.lstsq(ls.jacobian(point).double(), r.double().unsqueeze(1),
                                       driver="gelsd").solution.squeeze(1).to(ls.dtype)
         else:

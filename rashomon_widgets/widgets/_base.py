@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ipywidgets as widgets
-from traitlets import TraitError
+from traitlets import TraitError, validate
 
 from ._legend import legend_html  # noqa: F401 - re-exported for the explorers
 from ._worker import LatestWorker, Superseded
@@ -31,6 +31,19 @@ def tagged(widget, *css_classes: str):
     """``widget`` with CSS classes the browser suite (and users' CSS) can find it by."""
     for c in css_classes:
         widget.add_class(c)
+    return widget
+
+
+def described(widget, help_text: str):
+    """``widget`` with ``help_text`` as its tooltip, shown on hover over the control and over its label.
+
+    ipywidgets draws a Dropdown's or Checkbox's ``tooltip`` only when it has no description, so the
+    description becomes a span carrying the same text as its title.
+    """
+    widget.tooltip = help_text
+    if getattr(widget, "description", ""):
+        widget.description_allow_html = True
+        widget.description = f"<span title='{html.escape(help_text, quote=True)}'>{html.escape(widget.description)}</span>"
     return widget
 
 
@@ -88,6 +101,40 @@ def slider_grid(value: float, low: float, high: float, step: float) -> float:
     if pct >= 100:
         return float(high)
     return pct * (100 / 100) * span / 100 + low
+
+
+def _refuse(control, value) -> None:
+    name = getattr(control, "rw_name", "") or getattr(control, "description", "") or "value"
+    exc = TraitError(f"{name}: expected a finite number, got {value!r}")
+    on_refused = getattr(control, "on_refused", None)
+    if on_refused is not None:
+        on_refused(exc)  # the explorer shows the message too
+    raise exc
+
+
+class GridSlider(widgets.FloatSlider):
+    """A FloatSlider that refuses NaN (JSON cannot carry it to the browser) and keeps only values on its
+    step grid, snapped as the browser snaps them (:func:`slider_grid`): a value set from Python is never
+    sent back changed, however late (a check cell's 0.7 on a 0.04 grid came back as 0.72 after a reset)."""
+
+    @validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+            _refuse(self, value)
+        value = super()._validate_value(proposal)  # clamped into [min, max], as the browser does
+        return slider_grid(float(value), self.min, self.max, self.step)
+
+
+class FiniteText(widgets.FloatText):
+    """A FloatText that refuses NaN and infinities (JSON cannot carry them to the browser)."""
+
+    @validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            _refuse(self, value)
+        return float(value)
 
 
 class Explorer(widgets.VBox):
@@ -197,6 +244,8 @@ class Explorer(widgets.VBox):
         def from_trait(change):
             self._set_control(control, to_control(current()) if to_control else current())
 
+        control.on_refused = self._show_error
+        control.rw_name = name if index is None else control.description
         control.observe(from_control, "value")
         self.observe(from_trait, name)
 
@@ -215,12 +264,12 @@ class Explorer(widgets.VBox):
         self.play = tagged(widgets.Play(value=0, min=0, max=frames - 1, step=1, interval=150, repeat=True,
                                         tooltip="animate the chosen control", layout=widgets.Layout(width="110px")),
                            "rw-play")
-        self.play_choice = widgets.Dropdown(options=list(choices), value=choices[0], description="animate",
-                                            tooltip="which control the play button moves",
-                                            layout=widgets.Layout(width="190px"))
-        self.play_speed = widgets.Dropdown(options=[("slow", 400), ("normal", 150), ("fast", 60)], value=150,
-                                           description="speed", tooltip="time between frames",
-                                           layout=widgets.Layout(width="150px"))
+        self.play_choice = described(widgets.Dropdown(options=list(choices), value=choices[0], description="animate",
+                                                      layout=widgets.Layout(width="190px")),
+                                     "which control the play button moves")
+        self.play_speed = described(widgets.Dropdown(options=[("slow", 400), ("normal", 150), ("fast", 60)], value=150,
+                                                     description="speed", layout=widgets.Layout(width="150px")),
+                                    "time between frames of the animation")
         widgets.link((self.play_speed, "value"), (self.play, "interval"))
         self._frames = frames
         self.play.observe(lambda c: self._animate(self.play_choice.value, c["new"] / self._frames), "value")

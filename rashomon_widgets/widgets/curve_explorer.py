@@ -13,7 +13,17 @@ from traitlets import Bool, Float, validate
 from ..core import Landscape
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import loss_profile, spectrum_at
-from ._base import MARKER, Explorer, finite_number, help_line, slider_grid, tagged
+from ._base import (
+    MARKER,
+    Explorer,
+    FiniteText,
+    GridSlider,
+    described,
+    finite_number,
+    help_line,
+    slider_grid,
+    tagged,
+)
 from ._legend import legend_html
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
@@ -92,13 +102,13 @@ class CurveExplorer(Explorer):
             self.t, self.margin, self.log_color = t, margin, log_color
         self.point = curve(self.t)
 
-        self.slider = tagged(widgets.FloatSlider(self.t, min=0.0, max=1.0, step=0.01, description="t",
+        self.slider = tagged(GridSlider(self.t, min=0.0, max=1.0, step=0.01, description="t",
                                                   continuous_update=True, readout_format=".2f",
                                                   tooltip=type(self).t.help), "rw-slider")
-        self.margin_box = tagged(widgets.FloatText(self.margin, description="margin", tooltip=type(self).margin.help,
+        self.margin_box = tagged(FiniteText(self.margin, description="margin", tooltip=type(self).margin.help,
                                                    layout=widgets.Layout(width="160px")), "rw-span")
-        self.log_toggle = widgets.Checkbox(self.log_color, description="log colour", indent=False,
-                                           tooltip=type(self).log_color.help, layout=widgets.Layout(width="110px"))
+        self.log_toggle = described(widgets.Checkbox(self.log_color, description="log colour", indent=False,
+                                                     layout=widgets.Layout(width="110px")), type(self).log_color.help)
         for control, name in ((self.slider, "t"), (self.margin_box, "margin"), (self.log_toggle, "log_color")):
             self._bind(control, name)
         self.surface2d = SurfaceView(log_color=self.log_color, title="loss on the plane of the endpoints and bend",

@@ -9,7 +9,17 @@ from traitlets import Bool, Float, List, TraitError, Unicode, validate
 
 from ..core import Landscape, ManifoldChart
 from ..core.geometry.diagnostics import spectrum_at
-from ._base import MARKER, Explorer, finite_number, help_line, slider_grid, tagged
+from ._base import (
+    MARKER,
+    Explorer,
+    FiniteText,
+    GridSlider,
+    described,
+    finite_number,
+    help_line,
+    slider_grid,
+    tagged,
+)
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
@@ -83,19 +93,19 @@ class NullSpaceExplorer(Explorer):
         step = self.slider_range / 100
         self.sliders = []
         for i, n in enumerate(names):
-            s = tagged(widgets.FloatSlider(0.0, min=-self.slider_range, max=self.slider_range, step=step, description=n,
+            s = tagged(GridSlider(0.0, min=-self.slider_range, max=self.slider_range, step=step, description=n,
                                            continuous_update=True, readout_format=".2f",
                                            tooltip=self.chart.explain(n)), "rw-slider")
             self._bind(s, "coefficients", index=i)
             self.sliders.append(s)
-        self.x_dir = widgets.Dropdown(options=names, value=self.x_axis, description="x axis",
-                                      tooltip=type(self).x_axis.help, layout=widgets.Layout(width="180px"))
-        self.y_dir = widgets.Dropdown(options=names, value=self.y_axis, description="y axis",
-                                      tooltip=type(self).y_axis.help, layout=widgets.Layout(width="180px"))
-        self.span_box = tagged(widgets.FloatText(self.span, description="span", tooltip=type(self).span.help,
+        self.x_dir = described(widgets.Dropdown(options=names, value=self.x_axis, description="x axis",
+                                                layout=widgets.Layout(width="180px")), type(self).x_axis.help)
+        self.y_dir = described(widgets.Dropdown(options=names, value=self.y_axis, description="y axis",
+                                                layout=widgets.Layout(width="180px")), type(self).y_axis.help)
+        self.span_box = tagged(FiniteText(self.span, description="span", tooltip=type(self).span.help,
                                                  layout=widgets.Layout(width="160px")), "rw-span")
-        self.log_toggle = widgets.Checkbox(self.log_color, description="log colour", indent=False,
-                                           tooltip=type(self).log_color.help, layout=widgets.Layout(width="110px"))
+        self.log_toggle = described(widgets.Checkbox(self.log_color, description="log colour", indent=False,
+                                                     layout=widgets.Layout(width="110px")), type(self).log_color.help)
         for control, name in ((self.x_dir, "x_axis"), (self.y_dir, "y_axis"), (self.span_box, "span"),
                               (self.log_toggle, "log_color")):
             self._bind(control, name)

@@ -19,6 +19,8 @@ from ..experiments.skeletons import SkeletonRecord, SkeletonStudy
 from ._base import (
     MARKER,
     Explorer,
+    FiniteText,
+    GridSlider,
     Superseded,
     finite_number,
     help_line,
@@ -152,7 +154,7 @@ class PruningExplorer(Explorer):
     def _build_controls(self) -> None:
         helps = {name: self.traits()[name].help for name in self.state_names()}
         self.threshold_slider = tagged(
-            widgets.FloatSlider(slider_grid(self.threshold, 0.0, self.max_threshold, _THRESHOLD_STEP), min=0.0,
+            GridSlider(slider_grid(self.threshold, 0.0, self.max_threshold, _THRESHOLD_STEP), min=0.0,
                                 max=self.max_threshold, step=_THRESHOLD_STEP, description="threshold",
                                 readout_format=".3f", tooltip=helps["threshold"]),
             "rw-slider", "rw-threshold")
@@ -162,7 +164,7 @@ class PruningExplorer(Explorer):
                                                        max=_LOG_RANGE[1], step=_LOG_RANGE[2],
                                                        description="L1 strength", readout_format=".1e",
                                                        continuous_update=False, tooltip=helps["l1"]), "rw-l1")
-        self.span = tagged(widgets.FloatText(self.l1, description="exact L1", tooltip=helps["l1"],
+        self.span = tagged(FiniteText(self.l1, description="exact L1", tooltip=helps["l1"],
                                              layout=widgets.Layout(width="200px")), "rw-span")
         self.progress = tagged(widgets.IntProgress(0, min=0, max=1, description="",
                                                    layout=widgets.Layout(width="300px", visibility="hidden")),

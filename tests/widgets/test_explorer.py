@@ -79,9 +79,10 @@ def test_a_nan_slider_value_is_refused_and_the_point_stays(explorer, xor_min):
     explorer.sliders[0].value = 0.5
     assert explorer.wait(60)
     kept = explorer.point.clone()
-    explorer.sliders[0].value = math.nan  # FloatSlider clamps infinities to its range, but lets NaN through
+    with pytest.raises(TraitError, match="null 1: expected a finite number, got nan"):
+        explorer.sliders[0].value = math.nan  # refused by the slider itself: JSON cannot carry NaN
     assert explorer.wait(60)
-    assert "null 1: expected a finite number, at least -2 and at most 2, got nan" in explorer.error_html.value
+    assert "null 1: expected a finite number, got nan" in explorer.error_html.value  # shown in the widget too
     assert explorer.sliders[0].value == 0.5 and explorer.get_state()["coefficients"][0] == 0.5
     torch.testing.assert_close(explorer.point, kept)
     explorer.sliders[0].value = -0.5  # the next good value works
@@ -102,9 +103,13 @@ def test_bad_coefficients_from_python_are_refused(explorer, bad):
 
 @pytest.mark.parametrize("bad", [-1.0, 0.0, math.nan, math.inf])
 def test_bad_span_is_refused_and_the_next_good_value_works(explorer, bad):
-    explorer.span_box.value = bad
+    if math.isfinite(bad):
+        explorer.span_box.value = bad  # the box takes it; the explorer refuses it and puts the box back
+    else:
+        with pytest.raises(TraitError, match="span: expected a finite number"):
+            explorer.span_box.value = bad  # JSON cannot carry it to the browser: the box refuses it
     assert explorer.wait(60)
-    assert "span: expected a finite number, greater than 0, got" in explorer.error_html.value
+    assert "span: expected a finite number" in explorer.error_html.value
     assert explorer.span_box.value == 1.0 and explorer.get_state()["span"] == 1.0
     explorer.sliders[1].value = 0.7  # the sliders keep working
     assert explorer.wait(60)

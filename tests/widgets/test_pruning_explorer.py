@@ -220,15 +220,19 @@ def test_l1_slider_and_exact_box_are_views_of_one_value(explorer):
 
 
 @pytest.mark.parametrize("control, value, message", [
-    ("span", math.nan, "l1: expected a finite number, greater than 0, got nan"),
-    ("span", math.inf, "l1: expected a finite number, greater than 0, got inf"),
+    ("span", math.nan, "l1: expected a finite number, got nan"),
+    ("span", math.inf, "l1: expected a finite number, got inf"),
     ("span", -1.0, "l1: expected a finite number, greater than 0, got -1.0"),
     ("span", 0.0, "l1: expected a finite number, greater than 0, got 0.0"),
-    ("threshold_slider", math.nan, "threshold: expected a finite number, at least 0 and at most 0.2, got nan"),
+    ("threshold_slider", math.nan, "threshold: expected a finite number, got nan"),
 ])
 def test_a_refused_value_is_shown_and_changes_nothing(explorer, control, value, message):
     n, state, shown = len(explorer.results), explorer.state, _shown(explorer)
-    getattr(explorer, control).value = value
+    if math.isfinite(value):
+        getattr(explorer, control).value = value
+    else:  # JSON cannot carry NaN or infinity to the browser: the control itself refuses them
+        with pytest.raises(TraitError, match=message):
+            getattr(explorer, control).value = value
     assert explorer.wait(60)
     assert message in _text(explorer.error_html)
     assert explorer.state == state and _shown(explorer) == shown  # the control went back to the kept value

@@ -182,18 +182,17 @@ class NullSpaceExplorer(Explorer):
         for view in (self.surface2d, self.surface3d):
             view.log_color = state["log_color"]
             view.set_labels(f"{x} (parameter units)", f"{y} (parameter units)")
-        for stage, res in (("coarse", self.coarse), ("fine", self.resolution)):
-            if stage == "fine" and self.exact:
-                self.spectrum.show(spectrum_at(self.ls, point, exact=True))  # milliseconds for small models
+        for res in (self.coarse, self.resolution):
             if not current():
                 return False
             surf = self.ls.surface(plane, span=state["span"], resolution=res,
                                    progress=lambda d, n: self._progress_status(started, "loss surface", d, n, current))
             self.surface2d.update(surf)
             self.surface3d.update(surf)
-        if not self.exact and current():
-            self.spectrum.show(spectrum_at(self.ls, point, exact=False, slq_vectors=2, slq_steps=20, progress=lambda d, n:
-                                           self._progress_status(started, "spectrum", d, n, current)))
+        if current():  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives
+            self.spectrum.show(spectrum_at(self.ls, point, exact=self.exact, slq_vectors=2, slq_steps=20,
+                                           progress=lambda d, n: self._progress_status(started, "spectrum", d, n,
+                                                                                       current)))
         if not self.exact and np.any(coeffs[: self.chart.num_null] != 0) and current():
             point = self.chart.point(coeffs, retracted=True, progress=lambda d, n: self._progress_status(
                 started, "re-projecting onto the manifold", d, n, current))

@@ -135,7 +135,8 @@ class Surface3DView(widgets.VBox):
             self.figure.ylim = (hmin, hmax)
         self._caption()
         with self.mesh.hold_sync():
-            self.mesh.triangles = grid_triangles(*h.shape)
+            if self.mesh.x.shape != (h.size,):  # the grid's shape changed (coarse <-> refined): new triangles
+                self.mesh.triangles = grid_triangles(*h.shape)
             self.mesh.x, self.mesh.y, self.mesh.z = gx.ravel(), h.ravel(), gy.ravel()
             self.mesh.color = viridis_rgb(h, hmin, hmax).astype(np.float32)
         self.set_point(*(point if point is not None else (0.0, 0.0)))

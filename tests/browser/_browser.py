@@ -159,7 +159,7 @@ def _write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-def jupyter_env(workdir: Path) -> dict:
+def jupyter_env(workdir: Path, theme: str = "light") -> dict:
     """Environment for a server: fresh Jupyter/JupyterLab config, data, runtime and settings folders.
 
     JUPYTER_DATA_DIR is fresh too, so no user-level ``python3`` kernelspec can shadow the one of this
@@ -192,16 +192,31 @@ def jupyter_env(workdir: Path) -> dict:
     # no kernel-selection dialog.
     _write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings",
                 {"windowingMode": "none", "autoStartDefaultKernel": True})
+    # JupyterLab's theme is a user setting of @jupyterlab/apputils-extension:themes ("JupyterLab Light"
+    # is the default); the same JSON in <sys.prefix>/share/jupyter/lab/settings/overrides.json would
+    # set it for every user.
+    if theme == "dark":
+        _write_json(settings / "apputils-extension" / "themes.jupyterlab-settings", {"theme": LAB_DARK_THEME})
     return env
 
 
-class Server:
-    """A Voila or JupyterLab server on 127.0.0.1, serving the repository root."""
+LAB_DARK_THEME = "JupyterLab Dark"
 
-    def __init__(self, kind: str, workdir: Path, root: Path = REPO, cull_idle_s: int = 60):
+
+class Server:
+    """A Voila or JupyterLab server on 127.0.0.1, serving the repository root.
+
+    ``theme="dark"``: JupyterLab opens in "JupyterLab Dark" (a user setting written by jupyter_env);
+    Voila renders with ``--theme=dark`` (a page can also ask for it with ``?theme=dark``).
+    """
+
+    def __init__(self, kind: str, workdir: Path, root: Path = REPO, cull_idle_s: int = 60, theme: str = "light"):
         if kind not in ("voila", "lab"):
             raise ValueError(kind)
+        if theme not in ("light", "dark"):
+            raise ValueError(theme)
         self.kind, self.workdir, self.root, self.cull_idle_s = kind, Path(workdir), Path(root), cull_idle_s
+        self.theme = theme
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.log_path = self.workdir / f"{kind}.log"
@@ -218,7 +233,7 @@ class Server:
         if self.kind == "voila":
             return [sys.executable, "-m", "voila", str(self.root), "--no-browser", f"--port={port}",
                     "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--Voila.token=",
-                    "--VoilaConfiguration.show_tracebacks=True", *common]
+                    "--VoilaConfiguration.show_tracebacks=True", f"--theme={self.theme}", *common]
         return [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
                 "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
                 "--IdentityProvider.token=", "--ServerApp.password=",
@@ -230,7 +245,7 @@ class Server:
                 f"--FileCheckpoints.checkpoint_dir={self.workdir / 'checkpoints'}", *common]
 
     def start(self, timeout_s: float = SERVER_START_TIMEOUT_S) -> "Server":
-        env = jupyter_env(self.workdir)
+        env = jupyter_env(self.workdir, self.theme)
         last = ""
         for _attempt in range(3):  # a free port can be taken between probing and binding
             self.port = free_port()
@@ -632,11 +647,224 @@ def gl_stats(page) -> dict:
     return page.evaluate("() => window.__rwGL ? {contexts: window.__rwGL.contexts, draws: window.__rwGL.draws} : null")
 
 
-ARTIFACTS = REPO / "build" / "browser-artifacts"
+# ---------------------------------------------------------------------------------------------------
+# Layout (views of every explorer: overlap, cut off, clipped text)
+# ---------------------------------------------------------------------------------------------------
+
+# The explorers tag each panel (controls, 2-D slice, 3-D view, spectrum, along-curve profile, pruning
+# trade-off and similarity) with VIEW_CLASS; until every explorer does, the layout check falls back to
+# the figure classes of FALLBACK_VIEWS.
+VIEW_CLASS = ".rw-view"
+FALLBACK_VIEWS = (".rw-surface2d", ".rw-surface3d", ".rw-spectrum", ".rw-curve-profile", ".rw-tradeoff",
+                  ".rw-similarity")
+OVERLAP_TOLERANCE_PX2 = 4.0   # intersection area above this is an overlap
+EDGE_TOLERANCE_PX = 1.0       # sub-pixel rounding of borders
+
+# For every explorer on the page: its views (VIEW_CLASS if it has any, else the fallback classes), their
+# boxes, the pairs that overlap, the views cut off (right edge past the viewport, or past the visible box
+# of an ancestor that clips or scrolls horizontally; an ancestor with overflow hidden/clip below the
+# nearest vertical scroller clips vertically), and bqplot titles / axis labels that leave their svg.
+LAYOUT_JS = r"""
+([explorerSel, viewSel, fallback, tol, edge]) => {
+  const vw = document.documentElement.clientWidth;
+  const box = (e) => { const b = e.getBoundingClientRect(); return {x: b.left, y: b.top, r: b.right, b: b.bottom, w: b.width, h: b.height}; };
+  const name = (e) => {
+    const cls = Array.from(e.classList).filter(c => c.startsWith('rw-')).join('.');
+    const label = e.querySelector && e.querySelector('.mainheading, .widget-label, b');
+    const txt = label ? label.textContent.trim().slice(0, 30) : '';
+    return (cls ? '.' + cls : e.tagName.toLowerCase() + '.' + Array.from(e.classList).slice(0, 3).join('.')) + (txt ? ` "${txt}"` : '');
+  };
+  // the visible box of an element: its client area (no borders, no scroll bars)
+  const clientBox = (e) => {
+    const b = e.getBoundingClientRect();
+    const x = b.left + e.clientLeft, y = b.top + e.clientTop;
+    return {x, y, r: x + e.clientWidth, b: y + e.clientHeight};
+  };
+  // ancestors that clip: horizontally any overflow-x but visible (a horizontal scroll bar is cut off too);
+  // vertically only hidden / clip below the nearest vertical scroller (the notebook scrolls the rest)
+  const clippers = (e) => {
+    const out = [];
+    let scrollsY = false;
+    for (let a = e.parentElement; a && a !== document.body && a !== document.documentElement; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      const ox = s.overflowX, oy = s.overflowY;
+      const y = !scrollsY && (oy === 'hidden' || oy === 'clip');
+      if (ox !== 'visible' || y) out.push({el: a, x: ox !== 'visible', y});
+      if (oy === 'auto' || oy === 'scroll') scrollsY = true;
+    }
+    return out;
+  };
+  const explorers = Array.from(document.querySelectorAll(explorerSel));
+  return explorers.map((ex, index) => {
+    const tagged = Array.from(ex.querySelectorAll(viewSel));
+    const usesTags = tagged.length > 0;
+    let views = usesTags ? tagged : Array.from(ex.querySelectorAll(fallback.join(',')));
+    views = views.filter(v => { const b = v.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
+    const boxes = views.map(v => ({name: name(v), ...box(v)}));
+    const overlaps = [];
+    for (let i = 0; i < views.length; i++) for (let j = i + 1; j < views.length; j++) {
+      if (views[i].contains(views[j]) || views[j].contains(views[i])) continue;  // a view inside a view
+      const a = boxes[i], b = boxes[j];
+      const w = Math.min(a.r, b.r) - Math.max(a.x, b.x), h = Math.min(a.b, b.b) - Math.max(a.y, b.y);
+      if (w > 0 && h > 0 && w * h > tol)
+        overlaps.push({a: a.name, b: b.name, area: Math.round(w * h), w: Math.round(w), h: Math.round(h)});
+    }
+    const cut = [];
+    views.forEach((v, i) => {
+      const b = boxes[i];
+      if (b.r > vw + edge) cut.push({view: b.name, by: 'the viewport', right: Math.round(b.r), limit: vw, px: Math.round(b.r - vw)});
+      for (const c of clippers(v)) {
+        const cb = clientBox(c.el);
+        const over = [];
+        if (c.x && b.r > cb.r + edge) over.push(`right edge ${Math.round(b.r)} > ${Math.round(cb.r)} (${Math.round(b.r - cb.r)} px)`);
+        if (c.x && b.x < cb.x - edge) over.push(`left edge ${Math.round(b.x)} < ${Math.round(cb.x)} (${Math.round(cb.x - b.x)} px)`);
+        if (c.y && b.b > cb.b + edge) over.push(`bottom edge ${Math.round(b.b)} > ${Math.round(cb.b)} (${Math.round(b.b - cb.b)} px)`);
+        if (over.length) {
+          const s = getComputedStyle(c.el);
+          cut.push({view: b.name, by: `${name(c.el)} (overflow ${s.overflowX}/${s.overflowY})`, px: over.join(', ')});
+          break;  // the nearest clipping ancestor says it
+        }
+      }
+    });
+    const clippedText = [];
+    for (const t of ex.querySelectorAll('.bqplot text.mainheading, .bqplot text.axislabel')) {
+      if (!t.textContent.trim()) continue;
+      let svg = t.ownerSVGElement;
+      while (svg && svg.ownerSVGElement) svg = svg.ownerSVGElement;
+      if (!svg) continue;
+      const tb = t.getBoundingClientRect(), sb = svg.getBoundingClientRect();
+      if (tb.width === 0 && tb.height === 0) continue;
+      const out = [];
+      if (tb.left < sb.left - edge) out.push(`left by ${Math.round(sb.left - tb.left)} px`);
+      if (tb.right > sb.right + edge) out.push(`right by ${Math.round(tb.right - sb.right)} px`);
+      if (tb.top < sb.top - edge) out.push(`top by ${Math.round(sb.top - tb.top)} px`);
+      if (tb.bottom > sb.bottom + edge) out.push(`bottom by ${Math.round(tb.bottom - sb.bottom)} px`);
+      if (out.length) {
+        const fig = t.closest('.rw-view, ' + fallback.join(', ')) || t.closest('.bqplot');
+        clippedText.push({text: t.textContent.trim().slice(0, 40), kind: t.classList.contains('mainheading') ? 'title' : 'axis label',
+                          figure: fig ? name(fig) : '?', out: out.join(', ')});
+      }
+    }
+    return {index, explorer: name(ex), usesTags, numTagged: tagged.length, viewport: vw,
+            views: boxes.map(b => ({name: b.name, x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.w), h: Math.round(b.h)})),
+            overlaps, cut, clippedText};
+  });
+}
+"""
+
+
+def measure_layout(page, explorer: str = DEFAULT_SPEC["root"]) -> list[dict]:
+    """LAYOUT_JS's report for every ``explorer`` on the page (see there)."""
+    return page.evaluate(LAYOUT_JS, [explorer, VIEW_CLASS, list(FALLBACK_VIEWS), OVERLAP_TOLERANCE_PX2,
+                                     EDGE_TOLERANCE_PX])
+
+
+def layout_problems(report: list[dict]) -> list[str]:
+    """Readable lines for every overlap, cut-off view and clipped label of measure_layout's report."""
+    lines = []
+    for ex in report:
+        where = f"explorer {ex['index']} {ex['explorer']}"
+        for o in ex["overlaps"]:
+            lines.append(f"{where}: {o['a']} and {o['b']} overlap by {o['area']} px^2 ({o['w']} x {o['h']} px)")
+        for c in ex["cut"]:
+            if "right" in c:  # by the viewport
+                lines.append(f"{where}: {c['view']} is cut off by {c['by']} by {c['px']} px "
+                             f"(right edge {c['right']} > {c['limit']})")
+            else:
+                lines.append(f"{where}: {c['view']} is cut off by {c['by']}: {c['px']}")
+        for t in ex["clippedText"]:
+            lines.append(f"{where}: the {t['kind']} {t['text']!r} of {t['figure']} leaves its svg ({t['out']})")
+    return lines
+
+
+def open_lab_left_panel(page) -> dict:
+    """Show JupyterLab's left side panel with the file browser; returns the panel's box."""
+    page.evaluate(
+        """async () => {
+          const app = window.jupyterapp;
+          if (app.commands.hasCommand('filebrowser:activate')) await app.commands.execute('filebrowser:activate');
+          else app.shell.activateById('filebrowser');
+          if (app.shell.leftCollapsed) app.shell.expandLeft();
+        }""")
+    wait_for(page, """() => { const e = document.querySelector('#filebrowser');
+                              if (!e) return false; const b = e.getBoundingClientRect(); return b.width > 50 && b.height > 50; }""",
+             None, "the JupyterLab file browser did not open in the left side panel")
+    return page.evaluate("() => { const b = document.querySelector('#filebrowser').getBoundingClientRect();"
+                         " return {x: b.left, width: b.width}; }")
+
+
+def resize(page, width: int, height: int, settle: str | None = DEFAULT_SPEC["root"],
+           timeout_ms: int = REDRAW_TIMEOUT_MS) -> None:
+    """Resize the page's viewport, then wait until the figures have re-rendered: two consecutive
+    screenshots of every ``settle`` element agree (bqplot and ipyvolume redraw on resize)."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(300)  # resize observers, then the figures' own redraw timers
+    if settle:
+        loc = page.locator(settle)
+        for i in range(loc.count()):
+            with contextlib.suppress(Exception):
+                loc.nth(i).scroll_into_view_if_needed(timeout=2000)
+            stable_screenshot(loc.nth(i), timeout_ms)
+
+
+def save_layout_screenshots(folder: Path, page, explorer: str = DEFAULT_SPEC["root"]) -> list[Path]:
+    """The whole page (full page: Voila scrolls the document; JupyterLab scrolls inside the notebook, so
+    its page shot is the viewport) and each explorer element in full, as PNG files in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    loc = page.locator(explorer)
+    for i in range(loc.count()):
+        path = folder / f"explorer-{i}.png"
+        try:
+            loc.nth(i).screenshot(path=str(path), animations="disabled", caret="hide")
+            saved.append(path)
+        except Exception as e:  # noqa: BLE001 - keep what we can
+            path.with_suffix(".png.error").write_text(repr(e))
+    with contextlib.suppress(Exception):
+        loc.first.scroll_into_view_if_needed(timeout=2000)
+    path = folder / "page.png"
+    try:
+        page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+        saved.append(path)
+    except Exception as e:  # noqa: BLE001
+        path.with_suffix(".png.error").write_text(repr(e))
+    return saved
+
+
+def brightness(png: bytes) -> dict:
+    """Mean brightness (0 black .. 1 white, Rec. 601 luma) of a PNG and of its four 8x8 corners."""
+    import io
+
+    from PIL import Image, ImageStat
+    img = Image.open(io.BytesIO(png)).convert("L")
+    w, h = img.size
+    k = max(1, min(8, w // 4, h // 4))
+    corners = [img.crop(b) for b in ((0, 0, k, k), (w - k, 0, w, k), (0, h - k, k, h), (w - k, h - k, w, h))]
+    return {"mean": ImageStat.Stat(img).mean[0] / 255, "size": (w, h),
+            "corners": [round(ImageStat.Stat(c).mean[0] / 255, 3) for c in corners]}
+
+
+def page_background(page) -> dict:
+    """The theme's main background colour (JupyterLab's --jp-layout-color0, else body's) and its brightness."""
+    return page.evaluate(
+        """() => {
+          const probe = document.createElement('div');
+          probe.style.background = 'var(--jp-layout-color0, ' + getComputedStyle(document.body).backgroundColor + ')';
+          document.body.appendChild(probe);
+          const c = getComputedStyle(probe).backgroundColor;
+          probe.remove();
+          const m = c.match(/[\\d.]+/g).map(Number);
+          return {color: c, brightness: (0.299 * m[0] + 0.587 * m[1] + 0.114 * m[2]) / 255,
+                  theme: document.body.dataset.jpThemeName || null, light: document.body.dataset.jpThemeLight || null};
+        }""")
+
+
+# Screenshots of every layout check, and the page / console / server logs of a failed case (failures/).
+ARTIFACTS = Path(os.environ.get("RASHOMON_ARTIFACTS") or REPO / "tests" / "browser" / "artifacts").resolve()
 
 
 def save_artifacts(name: str, page, log: PageLog, servers=()) -> None:
-    out = ARTIFACTS / re.sub(r"[^\w.-]+", "_", name)
+    out = ARTIFACTS / "failures" / re.sub(r"[^\w.-]+", "_", name)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(Exception):  # JupyterLab scrolls inside the notebook, not the page

@@ -6,7 +6,8 @@ would shadow tests/conftest.py for the ``from conftest import make_case`` of the
 
 Servers start on free ports on 127.0.0.1 on first use and stop (with their kernels) at the end of the
 session. Chromium is launched once per session; every notebook gets its own browser context.
-On a failure the page's screenshot, console log and server logs are kept in build/browser-artifacts/.
+Screenshots of the layout checks, and on a failure the page's screenshot, console log and server logs,
+are kept in tests/browser/artifacts/ (or $RASHOMON_ARTIFACTS); the folder is printed at the end.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 import _browser as B
 
 
-def _server(kind, tmp_path_factory):
-    srv = B.Server(kind, tmp_path_factory.mktemp(f"{kind}-server"))
+def _server(kind, tmp_path_factory, theme="light"):
+    srv = B.Server(kind, tmp_path_factory.mktemp(f"{kind}-{theme}-server"), theme=theme)
     try:
         srv.start()
     except RuntimeError as e:
@@ -39,6 +40,14 @@ def lab_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def lab_dark_server(tmp_path_factory):
+    """JupyterLab opening in the "JupyterLab Dark" theme (a user setting of its own settings folder)."""
+    srv = _server("lab", tmp_path_factory, theme="dark")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not B.CHROMIUM.exists():
         pytest.fail(B.CHROMIUM_MISSING, pytrace=False)
@@ -47,3 +56,8 @@ def browser():
         b = B.launch_chromium(p)
         yield b
         b.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if B.ARTIFACTS.exists() and any(B.ARTIFACTS.iterdir()):
+        terminalreporter.write_line(f"browser screenshots and logs: {B.ARTIFACTS}")

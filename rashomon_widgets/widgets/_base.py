@@ -262,13 +262,15 @@ class Explorer(widgets.VBox):
         """A play button animating one of ``choices`` (``_animate(choice, phase)``, phase in [0, 1)) at a
         chosen speed; every frame goes through the same latest-wins path as a slider."""
         self.play = tagged(widgets.Play(value=0, min=0, max=frames - 1, step=1, interval=150, repeat=True,
-                                        tooltip="animate the chosen control", layout=widgets.Layout(width="110px")),
+                                        tooltip="animate the chosen control", layout=widgets.Layout(width="auto")),
                            "rw-play")
+        short = {"description_width": "initial"}
         self.play_choice = described(widgets.Dropdown(options=list(choices), value=choices[0], description="animate",
-                                                      layout=widgets.Layout(width="190px")),
+                                                      style=short, layout=widgets.Layout(width="150px")),
                                      "which control the play button moves")
         self.play_speed = described(widgets.Dropdown(options=[("slow", 400), ("normal", 150), ("fast", 60)], value=150,
-                                                     description="speed", layout=widgets.Layout(width="150px")),
+                                                     description="speed", style=short,
+                                                     layout=widgets.Layout(width="130px")),
                                     "time between frames of the animation")
         widgets.link((self.play_speed, "value"), (self.play, "interval"))
         self._frames = frames
@@ -286,6 +288,8 @@ class Explorer(widgets.VBox):
                                      self.loss_html, self.status_html, self.error_html],
                                     layout=widgets.Layout(width="400px", min_width="300px", overflow="hidden")),
                        "rw-view", "rw-controls")
+        for view in views:  # long captions and legends wrap under their figure instead of widening the view
+            view.layout.max_width = view.layout.max_width or "460px"
         row = widgets.Box([panel, *views], layout=widgets.Layout(display="flex", flex_flow="row wrap",
                                                                  align_items="flex-start", width="100%"))
         row.add_class("rw-views")

@@ -24,7 +24,7 @@ from ._base import (
     slider_grid,
     tagged,
 )
-from ._legend import legend_html
+from ._legend import TITLE_STYLE, legend_html
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
@@ -161,9 +161,9 @@ class CurveExplorer(Explorer):
         view.figure.marks = marks[:-1] + [self.curve_mark, self.points_mark, marks[-1]]
 
     def _build_profile_figure(self) -> None:
-        sx = bq.LinearScale(min=0.0, max=1.0)
-        self._loss_scale = bq.LogScale()
-        self._acc_scale = bq.LinearScale(min=0.0, max=1.0)
+        sx = bq.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self._loss_scale = bq.LogScale(allow_padding=False)
+        self._acc_scale = bq.LinearScale(min=0.0, max=1.0, allow_padding=False)
         ones = np.ones(2)
         self.loss_lines = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._loss_scale},
                                    colors=[_TRAIN, _TEST], stroke_width=2)
@@ -173,12 +173,12 @@ class CurveExplorer(Explorer):
                                   colors=[_TRAIN, _TEST], line_style="dotted")
         self.t_mark = bq.Lines(x=[self.t, self.t], y=[0.0, 1.0], scales={"x": sx, "y": self._acc_scale},
                                colors=[MARKER], stroke_width=1.5)
-        axes = [bq.Axis(scale=sx, label="t", num_ticks=6),
-                bq.Axis(scale=self._loss_scale, label="loss", orientation="vertical", tick_format=".0e"),
+        self._loss_axis = bq.Axis(scale=self._loss_scale, label="loss", orientation="vertical", tick_format=".2~e")
+        axes = [bq.Axis(scale=sx, label="t", tick_values=np.linspace(0, 1, 6), tick_format=".1f"), self._loss_axis,
                 bq.Axis(scale=self._acc_scale, label="accuracy", orientation="vertical", side="right",
-                        tick_format=".0%", num_ticks=5)]
+                        tick_format=".0%", tick_values=np.linspace(0, 1, 5))]
         self.profile_figure = bq.Figure(marks=[self.loss_lines, self.line_loss_mark, self.acc_lines, self.t_mark],
-                                        axes=axes, title="along the curve",
+                                        axes=axes, title="along the curve", title_style=dict(TITLE_STYLE),
                                         fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 60},
                                         layout=widgets.Layout(width="420px", height="280px"))
         self.profile_figure.add_class("rw-curve-profile")
@@ -198,6 +198,11 @@ class CurveExplorer(Explorer):
             self.loss_lines.y = np.stack([np.maximum(prof[k], floor) for k in losses])
         with self.line_loss_mark.hold_sync():
             self.line_loss_mark.x, self.line_loss_mark.y = ts, np.maximum(prof["line_loss"], floor)
+        shown = np.concatenate([np.maximum(prof[k], floor) for k in (*losses, "line_loss")])
+        lo, hi = float(shown.min()), float(shown.max())
+        with self._loss_scale.hold_sync():
+            self._loss_scale.min, self._loss_scale.max = lo, hi
+        self._loss_axis.tick_values = log_ticks(lo, hi)
         accs = [k for k in ("train_accuracy", "test_accuracy") if k in prof]
         if accs:
             with self.acc_lines.hold_sync():
@@ -306,3 +311,21 @@ class CurveExplorer(Explorer):
     def _figure_panels(self):
         return [("", self._draw_profile), ("", self.surface2d.to_matplotlib), ("3d", self.surface3d.to_matplotlib),
                 ("", self.spectrum.to_matplotlib)]
+
+
+def log_ticks(lo: float, hi: float, max_ticks: int = 6) -> np.ndarray:
+    """Round ticks for a log axis over ``[lo, hi]`` that never crowd: whole decades, or 1-2-5 steps when
+    the range spans less than two decades.
+
+    Example:
+        >>> log_ticks(0.05, 0.4).tolist()
+        [0.05, 0.1, 0.2]
+    """
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    for mantissas in ((1.0,), (1.0, 2.0, 5.0)):
+        ticks = np.array([m * 10.0 ** e for e in range(first, last + 1) for m in mantissas])
+        ticks = ticks[(ticks >= lo * (1 - 1e-9)) & (ticks <= hi * (1 + 1e-9))]
+        if len(ticks) >= 2:
+            step = max(1, int(np.ceil(len(ticks) / max_ticks)))
+            return ticks[::step]
+    return np.array([lo, hi])

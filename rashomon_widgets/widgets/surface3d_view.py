@@ -35,7 +35,7 @@ STYLES = {
                        "ticklabel": {"color": "#333333"}}},
 }
 #: where the camera looks from (it looks at the box's centre): oblique, a little further than the default
-CAMERA_POSITION = (-1.6, 1.05, 2.25)
+CAMERA_POSITION = (-1.9, 1.25, 2.7)
 
 
 def grid_triangles(ny: int, nx: int) -> np.ndarray:

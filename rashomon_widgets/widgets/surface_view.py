@@ -47,7 +47,7 @@ class SurfaceView(widgets.VBox):
     log_color = Bool(False, help="colour by log10(loss), so that near-zero loss is visible").tag(sync=False)
 
     def __init__(self, surface: Surface | None = None, *, log_color: bool = False, title: str = "",
-                 xlabel: str = "direction 1", ylabel: str = "direction 2", width: int = 420, height: int = 380,
+                 xlabel: str = "direction 1", ylabel: str = "direction 2", width: int = 440, height: int = 380,
                  **kwargs):
         sx, sy = bq.LinearScale(), bq.LinearScale()
         self._colour = bq.ColorScale(scheme="viridis")
@@ -65,7 +65,7 @@ class SurfaceView(widgets.VBox):
                 self.colour_axis]
         self.figure = bq.Figure(marks=[self.heatmap, self.contours, self.extra, self.marker], axes=axes,
                                 title=title, title_style=dict(TITLE_STYLE),
-                                fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 80},
+                                fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 115},  # room for the colour bar's label
                                 layout=widgets.Layout(width=px(width), height=f"{height}px"))
         self.figure.add_class("rw-surface2d")
         self.legend = widgets.HTML("")

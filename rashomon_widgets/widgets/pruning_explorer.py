@@ -28,6 +28,7 @@ from ._base import (
     slider_grid,
     tagged,
 )
+from ._legend import nice_ticks, tick_format
 from .similarity_view import SimilarityView
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]  # matplotlib's tab colours, never the marker's red
@@ -184,8 +185,8 @@ class PruningExplorer(Explorer):
                           self.progress, explanation]
 
     def _build_tradeoff_figure(self) -> None:
-        sx = bq.LinearScale(min=0.0, max=self.max_threshold)
-        sy = bq.LinearScale(min=0.0, max=1.0)
+        sx = bq.LinearScale(min=0.0, max=self.max_threshold, allow_padding=False)
+        sy = bq.LinearScale(min=0.0, max=1.0, allow_padding=False)
         x = self.study.thresholds
         zeros = np.zeros((len(self.models), len(x)))
         colours = _COLOURS[:len(self.models)]
@@ -196,12 +197,14 @@ class PruningExplorer(Explorer):
                                        line_style="dashed", stroke_width=2, labels=[f"{m} sparsity" for m in names])
         self.threshold_mark = bq.Lines(x=[self.threshold] * 2, y=[0.0, 1.0], scales={"x": sx, "y": sy},
                                        colors=[MARKER], stroke_width=1.5, labels=["threshold"])
-        axes = [bq.Axis(scale=sx, label="pruning threshold |w|", num_ticks=5, tick_format=".2f"),
-                bq.Axis(scale=sy, label="accuracy, sparsity", orientation="vertical", num_ticks=5, tick_format=".1f")]
+        x_ticks = nice_ticks(0.0, self.max_threshold, max_ticks=5)
+        axes = [bq.Axis(scale=sx, label="pruning threshold |w|", tick_values=x_ticks, tick_format=tick_format(x_ticks)),
+                bq.Axis(scale=sy, label="accuracy, sparsity", orientation="vertical",
+                        tick_values=np.linspace(0.0, 1.0, 6), tick_format=".1f")]
         self.tradeoff_figure = tagged(
             bq.Figure(marks=[self.accuracy_lines, self.sparsity_lines, self.threshold_mark], axes=axes,
                       title="accuracy and sparsity over the threshold", title_style={"font-size": "13px"},
-                      fig_margin={"top": 40, "bottom": 50, "left": 55, "right": 15},
+                      fig_margin={"top": 40, "bottom": 50, "left": 55, "right": 30},
                       layout=widgets.Layout(width=f"{_WIDTH}px", height="300px")),
             "rw-tradeoff")
         which = "test" if self.study.test_data is not None else "train"

@@ -32,7 +32,7 @@ class SimilarityView(widgets.VBox):
                                    display_format=".2f" if show_values else None,
                                    font_style={"font-size": "10px", "fill": "white"})
         self.colour_axis = bq.ColorAxis(scale=self._colour, orientation="vertical", side="right", tick_format=".2f")
-        axes = [bq.Axis(scale=self._cols, tick_rotate=-40, tick_style={"font-size": "10px"}),
+        axes = [bq.Axis(scale=self._cols, tick_rotate=40, tick_style={"font-size": "10px", "text-anchor": "start"}),
                 bq.Axis(scale=self._rows, orientation="vertical", tick_style={"font-size": "10px"}),
                 self.colour_axis]
         width = min(int(size), MAX_WIDTH)

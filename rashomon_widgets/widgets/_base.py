@@ -325,6 +325,16 @@ class Explorer(widgets.VBox):
         """Draw ``state``; return False when a newer request made it stop early."""
         raise NotImplementedError
 
+    def _settled(self, current: Callable[[], bool], seconds: float = 0.15) -> bool:
+        """Wait ``seconds`` for a newer request; True if none came. Secondary panels (the spectrum) draw
+        only once a drag pauses, so their updates never hold up the next frame of the main views."""
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            if not current():
+                return False
+            time.sleep(0.01)
+        return current()
+
     def _record(self, state: dict) -> None:
         """Remember a drawn state (the last :attr:`history_size` ones)."""
         self.history.append(state)

@@ -254,7 +254,7 @@ class CurveExplorer(Explorer):
                 self._drawn = (id(surf), log)
         self.surface2d.set_point(*xy)
         self.surface3d.set_point(*xy)
-        if not current():
+        if not self._settled(current):
             return False
         self.spectrum.show(self.spectrum_at(t, progress=lambda d, n: self._progress_status(
             started, "spectrum", d, n, current)))

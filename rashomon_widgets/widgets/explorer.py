@@ -188,8 +188,9 @@ class NullSpaceExplorer(Explorer):
             surf = self.ls.surface(plane, span=state["span"], resolution=res,
                                    progress=lambda d, n: self._progress_status(started, "loss surface", d, n, current))
             self.surface2d.update(surf)
-            self.surface3d.update(surf)
-        if current():  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives
+            if res == self.resolution or not self.exact:  # exact models refine at once: one 3-D redraw
+                self.surface3d.update(surf)
+        if self._settled(current):  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives
             self.spectrum.show(spectrum_at(self.ls, point, exact=self.exact, slq_vectors=2, slq_steps=20,
                                            progress=lambda d, n: self._progress_status(started, "spectrum", d, n,
                                                                                        current)))

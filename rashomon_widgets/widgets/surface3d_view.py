@@ -20,6 +20,7 @@ import html
 import ipyvolume as ipv
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..core import Surface
 from ._legend import VIEW_CLASS, viridis_rgb
@@ -58,6 +59,13 @@ def _limits(values) -> tuple[float, float]:
         pad = max(abs(lo), 1.0) * 1e-3
         lo, hi = lo - pad, hi + pad
     return lo, hi
+
+
+def _round_limits(lo: float, hi: float) -> tuple[float, float]:
+    """``[lo, hi]`` widened to round numbers (the outer ticks of a 5-tick scale), so that the small changes
+    of a live slider leave the height axis, and the scene, as they are."""
+    ticks = MaxNLocator(nbins=10).tick_values(lo, hi)
+    return float(min(ticks[0], lo)), float(max(ticks[-1], hi))
 
 
 class Surface3DView(widgets.VBox):
@@ -130,9 +138,13 @@ class Surface3DView(widgets.VBox):
         self._surface, self._h = surface, h
         gx, gy = np.meshgrid(surface.xs, surface.ys)
         hmin, hmax = _limits(h)
-        with self.figure.hold_sync():
-            self.figure.xlim, self.figure.zlim = _limits(surface.xs), _limits(surface.ys)
-            self.figure.ylim = (hmin, hmax)
+        limits = {"xlim": list(_limits(surface.xs)), "zlim": list(_limits(surface.ys)),
+                  "ylim": list(_round_limits(hmin, hmax))}
+        changed = {k: v for k, v in limits.items() if list(getattr(self.figure, k)) != v}
+        if changed:  # new limits redraw the whole scene in the browser (about 0.2 s): only when they move
+            with self.figure.hold_sync():
+                for k, v in changed.items():
+                    setattr(self.figure, k, v)
         self._caption()
         with self.mesh.hold_sync():
             if self.mesh.x.shape != (h.size,):  # the grid's shape changed (coarse <-> refined): new triangles
@@ -175,7 +187,7 @@ class Surface3DView(widgets.VBox):
             raise ValueError("to_matplotlib: nothing shown yet; call view.update(surface) first")
         s, h = self._surface, self._h
         gx, gy = np.meshgrid(s.xs, s.ys)
-        lo, hi = self.figure.ylim
+        lo, hi = _limits(h)
         art = ax3d.plot_surface(gx, gy, h, cmap="viridis", vmin=lo, vmax=hi, linewidth=0, antialiased=True)
         mx, mh, mz = float(np.mean(self.marker.x)), float(np.mean(self.marker.y)), float(np.mean(self.marker.z))
         ax3d.scatter([mx], [mz], [mh], color="red", s=30, depthshade=False)

@@ -168,7 +168,8 @@ def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
     view = rw.Surface3DView(_surface(loss, xs, ys), log_color=True)
     h = np.log10(loss)
     assert view.figure.xlim == (-2.0, 2.0) and view.figure.zlim == (-0.5, 1.5)
-    assert view.figure.ylim == pytest.approx((h.min(), h.max()))
+    lo, hi = view.figure.ylim  # widened to round numbers, so that small changes leave the scene as it is
+    assert lo <= h.min() < h.max() <= hi and hi - lo < 1.3 * (h.max() - h.min())
     np.testing.assert_allclose(view.mesh.y, h.ravel())
     np.testing.assert_allclose(view.mesh.x, np.meshgrid(xs, ys)[0].ravel())
     # the mesh's colours are viridis of the 2-D view's colour values, over the same range
@@ -198,7 +199,7 @@ def test_surface3d_labels_and_style():
         view.set_theme("blue")
     loss = np.linspace(0.2, 0.9, 12).reshape(3, 4)
     view.update(_surface(loss))
-    assert view.figure.ylabel == "loss" and view.figure.ylim == pytest.approx((0.2, 0.9))
+    assert view.figure.ylabel == "loss" and view.figure.ylim[0] <= 0.2 and view.figure.ylim[1] >= 0.9
     fig = plt.figure()
     ax = fig.add_subplot(projection="3d")
     art = view.to_matplotlib(ax)

@@ -325,7 +325,7 @@ class Explorer(widgets.VBox):
         """Draw ``state``; return False when a newer request made it stop early."""
         raise NotImplementedError
 
-    def _settled(self, current: Callable[[], bool], seconds: float = 0.15) -> bool:
+    def _settled(self, current: Callable[[], bool], seconds: float = 0.3) -> bool:
         """Wait ``seconds`` for a newer request; True if none came. Secondary panels (the spectrum) draw
         only once a drag pauses, so their updates never hold up the next frame of the main views."""
         end = time.perf_counter() + seconds

@@ -67,6 +67,9 @@ def format_ticks(ticks) -> list[str]:
 def set_colour_ticks(axis, lo: float, hi: float, *, max_ticks: int = 4) -> np.ndarray:
     """Put few round ticks with an exact short format on a bqplot (colour) axis; return them."""
     ticks = nice_ticks(lo, hi, max_ticks=max_ticks)
+    old = axis.tick_values
+    if old is not None and np.shape(old) == ticks.shape and np.array_equal(old, ticks):
+        return ticks  # unchanged: an array trait would be sent (and the axis redrawn) all the same
     with axis.hold_sync():
         axis.tick_values = ticks
         axis.tick_format = tick_format(ticks)

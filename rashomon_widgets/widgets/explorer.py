@@ -182,14 +182,15 @@ class NullSpaceExplorer(Explorer):
         for view in (self.surface2d, self.surface3d):
             view.log_color = state["log_color"]
             view.set_labels(f"{x} (parameter units)", f"{y} (parameter units)")
-        for res in (self.coarse, self.resolution):
+        # exact (small) models: the refined grid costs milliseconds, so it is the first frame; the browser
+        # draws one frame per move instead of two. Large models draw a coarse grid first.
+        for res in ((self.resolution,) if self.exact else (self.coarse, self.resolution)):
             if not current():
                 return False
             surf = self.ls.surface(plane, span=state["span"], resolution=res,
                                    progress=lambda d, n: self._progress_status(started, "loss surface", d, n, current))
             self.surface2d.update(surf)
-            if res == self.resolution or not self.exact:  # exact models refine at once: one 3-D redraw
-                self.surface3d.update(surf)
+            self.surface3d.update(surf)
         if self._settled(current):  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives
             self.spectrum.show(spectrum_at(self.ls, point, exact=self.exact, slq_vectors=2, slq_steps=20,
                                            progress=lambda d, n: self._progress_status(started, "spectrum", d, n,

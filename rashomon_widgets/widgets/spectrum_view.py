@@ -88,6 +88,7 @@ class SpectrumView(widgets.VBox):
         self.near_zero: int | float | None = None
         self.result: Spectrum | SpectrumEstimate | None = None
         self._hist = None
+        self._drawn = None
         super().__init__([self.figure, self.legend, self.label], **kwargs)
         self.add_class(VIEW_CLASS)
 
@@ -123,6 +124,20 @@ class SpectrumView(widgets.VBox):
         self.result, self.near_zero = result, result.num_near_zero
         centres = (edges[:-1] + edges[1:]) / 2
         top = float((pos + neg).max()) or 1.0
+        key = (edges.round(2).tobytes(), pos.round(6).tobytes(), neg.round(6).tobytes(), n_near, exact,
+               float(f"{threshold:.2g}"))
+        if key != self._drawn:  # a live slider often leaves the histogram as it was: send nothing then
+            self._drawn = key
+            self._draw(edges, centres, pos, neg, n_near, exact, top, threshold)
+        runs = f" ({result.num_vectors} vectors &times; {result.num_steps} steps)" if not exact and result.num_vectors else ""
+        source = "" if exact else f" &mdash; estimated by stochastic Lanczos quadrature{runs}"
+        count = f"{self.near_zero:,}" if exact else f"about {self.near_zero:,.0f}"
+        largest = f"; largest |λ| {scale:.4g}" if exact else ""
+        self.label.value = (f"<b>{count}</b> of {total:,} eigenvalues near zero (|λ| &le; {tol:g} &times; "
+                            f"{scale:.3g}){largest}{source}")
+        return self.near_zero
+
+    def _draw(self, edges, centres, pos, neg, n_near, exact, top, threshold) -> None:
         if exact:
             yticks = MaxNLocator(nbins=5, integer=True).tick_values(0, top)
             ymax = float(yticks[-1])
@@ -151,13 +166,6 @@ class SpectrumView(widgets.VBox):
         self.legend.value = legend_html(entries) + (
             f"<div style='font-size:11px;color:#777'>x = log10 |λ|; values below {floor:.1g} (and exact zeros) "
             "are drawn in the first bin</div>")
-        runs = f" ({result.num_vectors} vectors &times; {result.num_steps} steps)" if not exact and result.num_vectors else ""
-        source = "" if exact else f" &mdash; estimated by stochastic Lanczos quadrature{runs}"
-        count = f"{self.near_zero:,}" if exact else f"about {self.near_zero:,.0f}"
-        largest = f"; largest |λ| {scale:.4g}" if exact else ""
-        self.label.value = (f"<b>{count}</b> of {total:,} eigenvalues near zero (|λ| &le; {tol:g} &times; "
-                            f"{scale:.3g}){largest}{source}")
-        return self.near_zero
 
     # ------------------------------------------------------------------------------------ export
     def to_matplotlib(self, ax):

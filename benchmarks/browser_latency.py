@@ -8,9 +8,14 @@ WebGL) and reports:
   the animation frame that paints the first change of the ``.rw-loss`` readout, of the ``.rw-surface2d``
   figure (a DOM mutation: bqplot's HeatMap swaps its image), and to the first WebGL draw call of the
   3-D view; "settled" is the last such change before the page stays quiet for --quiet-ms.
-Timings on shared machines vary: compare runs on the same machine only.
+The explorers draw a coarse grid first and refine it: the first change of the 2-D view is the first
+(coarse) frame, its last change the refined frame. The summary compares them with the targets of
+"Explorers 2.0" (XOR quickstart: refined frame median < 150 ms; digits MLP: first frame p90 < 600 ms).
+Timings on shared machines vary: compare runs on the same machine only; the tests assert none of them.
 
     .venv/bin/python benchmarks/browser_latency.py [notebook.ipynb] [--presses 20] [--mode voila|lab]
+    .venv/bin/python benchmarks/browser_latency.py --presses 10                          # XOR quickstart
+    .venv/bin/python benchmarks/browser_latency.py --presses 10 --set MODEL='"digits"'   # digits MLP
 """
 from __future__ import annotations
 
@@ -75,6 +80,45 @@ COLLECT_JS = r"""
   return out;
 }
 """
+
+
+# (label, statistic key) of the frames reported, and the targets of "Explorers 2.0" by model
+FRAMES = (("first frame (coarse)", "surface2d.first"), ("refined frame", "surface2d.last"))
+TARGETS = {"xor": {("refined frame", "median"): 150.0}, "digits": {("first frame (coarse)", "p90"): 600.0}}
+
+
+def model_of(notebook: str) -> str:
+    """The quickstart's MODEL parameter ("xor" unless a --set changed it); other notebooks: ""."""
+    if "00_quickstart" not in notebook:
+        return ""
+    import nbformat
+    nb = nbformat.read(REPO / notebook, as_version=4)
+    for c in nb.cells:
+        if "parameters" in c.get("metadata", {}).get("tags", []):
+            found = None
+            for line in c.source.splitlines():
+                if line.replace(" ", "").startswith("MODEL="):
+                    found = line.split("=", 1)[1].split("#")[0].strip().strip("'\"")
+            return found or ""
+    return ""
+
+
+def summary(res: dict) -> list[str]:
+    """One line per frame (median and p90), with the target that applies to this model, if any."""
+    model = model_of(res["notebook"])
+    lines = []
+    for label, key in FRAMES:
+        st = res["latency_ms"].get(key)
+        if st is None:
+            lines.append(f"  {label:<21} not measured (no 2-D view watched)")
+            continue
+        line = f"  {label:<21} median {st['median']:7.1f} ms   p90 {st['p90']:7.1f} ms"
+        for (lab, stat), target in TARGETS.get(model, {}).items():
+            if lab == label:
+                ok = "meets" if st[stat] < target else "MISSES"
+                line += f"   {ok} the {model} target: {stat} < {target:.0f} ms"
+        lines.append(line)
+    return lines
 
 
 def percentile(xs, q):
@@ -182,6 +226,9 @@ def main(argv=None):
     print(f"  {'keydown ->':<20} {'median':>8} {'p90':>8} {'min':>8} {'max':>8}  (ms)")
     for name, st in res["latency_ms"].items():
         print(f"  {name:<20} {st['median']:8.1f} {st['p90']:8.1f} {st['min']:8.1f} {st['max']:8.1f}")
+    model = model_of(res["notebook"])
+    print(f"  summary ({model or 'notebook'}; 2-D view = {spec_of(res['notebook']).get('surface2d')}):")
+    print("\n".join(summary(res)))
     if res["console_widget_errors"]:
         print("  console widget errors:\n    " + "\n    ".join(res["console_widget_errors"]))
     if args.json:

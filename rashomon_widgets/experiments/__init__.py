@@ -21,11 +21,11 @@ Example:
 from . import skeletons, writeups
 from .skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask, Variant, compare_skeletons,
                         l1_finetune, ood_similarity, skeleton_task, skeleton_variants)
-from .sweep import SweepResult, TextProgress, default_executor, load_results, sweep, mlp_run
+from .sweep import ResultsWarning, SweepResult, TextProgress, default_executor, load_results, mlp_run, sweep
 
 __all__ = [
     # sweeps
-    "sweep", "SweepResult", "load_results",
+    "sweep", "SweepResult", "load_results", "ResultsWarning",
     # runs
     "mlp_run",
     # helpers

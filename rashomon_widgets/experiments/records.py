@@ -2,7 +2,7 @@
 
 Every finished run is one line of the results file, written by one ``write`` on a file opened with
 ``O_APPEND`` and synced, so a killed sweep keeps everything it finished; a torn last line is skipped on
-reading. A record's ``"key"`` (:func:`run_key`) identifies its run.
+reading (with a warning) and the next record starts on a new line. A record's ``"key"`` (:func:`run_key`) identifies its run.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,38 +21,61 @@ def run_key(run_name: str, config: dict) -> str:
     return json.dumps({"run": run_name, **config}, sort_keys=True)
 
 
+class ResultsWarning(UserWarning):
+    """Lines of a results file that are not records (a run killed mid-write, or not UTF-8 JSON) were
+    skipped; their runs are redone."""
+
+
 def load_results(path) -> list[dict]:
-    """The records of a results file, in file order; torn or blank lines are skipped.
+    """The records of a results file, in file order; blank lines are skipped, and so are lines that are
+    not records (torn by a kill, or not UTF-8 JSON), with one :class:`ResultsWarning` naming them.
 
     Args:
         path: the JSON-lines file (a missing file has no records).
 
     Returns:
         one dict per record.
+
+    Example:
+        >>> load_results("xor_sweep.jsonl")[:1]                     # doctest: +SKIP
     """
     path = Path(path)
     if not path.exists():
         return []
-    records = []
-    with path.open("r", encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
+    records, skipped = [], []
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn line: that run is redone
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                skipped.append(number)  # that run is redone
+                continue
             if isinstance(record, dict):
                 records.append(record)
+            else:
+                skipped.append(number)
+    if skipped:
+        shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
+        warnings.warn(f"results: skipped {len(skipped)} line(s) of {str(path)!r} that are not records (line "
+                      f"{shown}: a run killed while writing, or not UTF-8 JSON); their runs are redone",
+                      ResultsWarning, stacklevel=2)
     return records
 
 
 def append_record(path: Path, record: dict) -> None:
-    """Append one record as one line, by one ``write`` on a file opened with ``O_APPEND``, synced."""
+    """Append one record as one line, by one ``write`` on a file opened with ``O_APPEND``, synced.
+
+    A file that does not end in a newline (a write torn by a kill) gets one first, so the record never
+    joins the torn line.
+    """
     data = (json.dumps(record, sort_keys=True, allow_nan=True) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
         view = memoryview(data)
         while view:
             written = os.write(fd, view)

@@ -20,13 +20,17 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 
 from ..core.validation import check_callable, check_choice, check_int, check_path
-from .records import SweepResult, TextProgress, append_record, load_results, run_key
+from .records import ResultsWarning, SweepResult, TextProgress, append_record, load_results, run_key
 
-__all__ = ["sweep", "mlp_run", "default_executor", "SweepResult", "TextProgress", "load_results", "Progress"]
+__all__ = ["sweep", "mlp_run", "default_executor", "SweepResult", "TextProgress", "load_results", "Progress",
+           "ResultsWarning"]
 
 #: ``progress(done, total, record)``
 Progress = Callable[[int, int, dict], None]
@@ -110,6 +114,22 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
 def _init_worker() -> None:
     import torch
     torch.set_num_threads(1)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """End this worker process when the process that started it dies (a killed sweep or kernel must not
+    leave workers behind, each holding hundreds of MiB). The parent's sentinel becomes ready when it is
+    gone, however it died."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="rashomon-parent-watch").start()
 
 
 def default_executor(max_workers: int = 2) -> cf.ProcessPoolExecutor:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rashomon_widgets.experiments import TextProgress, load_results, mlp_run, sweep
+from rashomon_widgets.experiments import ResultsWarning, TextProgress, load_results, mlp_run, sweep
 from rashomon_widgets.experiments.sweep import default_executor
 
 HERE = Path(__file__).resolve().parent
@@ -73,10 +73,75 @@ def test_a_torn_line_is_skipped_and_that_run_redone(tmp_path):
     first = sweep(range(3), (1,), results, run=slow_run, executor=ThreadPoolExecutor(1))
     lines = results.read_text().splitlines()
     results.write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])   # a crash mid-write
-    assert len(load_results(results)) == 2
-    again = sweep(range(3), (1,), results, run=slow_run, executor=ThreadPoolExecutor(1))
+    with pytest.warns(ResultsWarning, match="skipped 1 line.*line 3: a run killed while writing"):
+        assert len(load_results(results)) == 2
+    with pytest.warns(ResultsWarning):
+        again = sweep(range(3), (1,), results, run=slow_run, executor=ThreadPoolExecutor(1))
     assert again.ran == 1 and again.reused == 2
     assert [r["value"] for r in again.records] == [r["value"] for r in first.records]
+    # the redone record starts on a line of its own: read back from the file, nothing is lost
+    with pytest.warns(ResultsWarning, match="line 3"):
+        on_disk = load_results(results)
+    assert sorted(r["value"] for r in on_disk) == [r["value"] for r in first.records]
+    # with the same torn file, the old append (no newline first) glued the record onto the torn line
+    glued = tmp_path / "glued.jsonl"
+    glued.write_text(lines[0] + "\n" + lines[2][: len(lines[2]) // 2] + lines[2] + "\n")
+    with pytest.warns(ResultsWarning):
+        assert len(load_results(glued)) == 1
+
+
+def test_lines_that_are_not_utf8_json_are_skipped_with_a_warning(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    sweep(range(2), (1,), results, run=slow_run, executor=ThreadPoolExecutor(1))
+    with results.open("ab") as f:
+        f.write(b"\xff\xfe not a record\n[1, 2]\n")
+    with pytest.warns(ResultsWarning, match="skipped 2 line"):
+        again = sweep(range(2), (1,), results, run=slow_run, executor=ThreadPoolExecutor(1))
+    assert again.reused == 2 and again.ran == 0
+
+
+def test_killing_a_sweep_leaves_no_worker_behind_and_loses_no_record(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    results, log = tmp_path / "runs.jsonl", tmp_path / "calls.log"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from sweep_helpers import slow_run\n"
+        "from rashomon_widgets.experiments import sweep\n"
+        "if __name__ == '__main__':\n"
+        "    sweep(range(40), (1,), sys.argv[2], run=slow_run, delay=0.3, log=sys.argv[3])\n"
+    )
+    main = tmp_path / "main.py"
+    main.write_text(script)
+    proc = subprocess.Popen([sys.executable, str(main), str(HERE), str(results), str(log)])
+    try:
+        deadline = time.monotonic() + 120
+        while len(load_results(results)) < 3:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "the sweep wrote no results in 120 s"
+            time.sleep(0.02)
+        workers = {int(line.split()[0]) for line in log.read_text().splitlines()} - {proc.pid}
+        assert len(workers) == 2, f"expected the two process-pool workers, got {workers}"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def alive(pid):
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if alive(p)], "workers outlived the killed sweep"
+    finished = load_results(results)
+    again = sweep(range(40), (1,), results, run=slow_run, executor=ThreadPoolExecutor(4), delay=0.3, log=str(log))
+    assert again.reused == len(finished) and again.ran == 40 - len(finished)
+    keys = [r["key"] for r in load_results(results)]
+    assert len(keys) == len(set(keys)) == 40
 
 
 def test_a_failing_run_is_reported_after_the_others_are_written(tmp_path):

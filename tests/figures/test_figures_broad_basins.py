@@ -45,16 +45,14 @@ def test_3c_nudges_along_the_null_space_keep_the_loss_low(xor_min):
     r2 = ((thetas - xor_min.theta) ** 2).sum(1)
     # second-order prediction 1/2 r^2 u^T H u is exact as r -> 0, and is zero for null-space nudges
     assert spearmanr(share.numpy(), (losses / r2).numpy()).statistic < -0.3
-    from sklearn.manifold import TSNE
-    embedded = TSNE(2, perplexity=20, init="pca", random_state=0, max_iter=250).fit_transform(thetas.numpy())
-    assert embedded.shape == (200, 2) and np.isfinite(embedded).all()
 
 
-def test_3d_near_zero_counts_are_integers_within_0_and_n(tmp_path):
+def test_3d_near_zero_counts_are_the_spectra_s_own(tmp_path):
     result = sweep(range(6), (2, 3), tmp_path / "xor.jsonl", executor=ThreadPoolExecutor(1))
-    for width, counts in result.by_width("near_zero", converged_only=False).items():
-        n = 4 * width + 1
-        assert all(isinstance(c, int) and 0 <= c <= n for c in counts)
+    for r in result.records:
+        # every run, converged or not: the count is the spectrum's own (a miscounted record fails here)
+        values = np.abs(np.array(r["spectrum"]))
+        assert isinstance(r["near_zero"], int) and r["near_zero"] == int((values <= r["tol"] * values.max()).sum())
     for r in result.records:
         if r["converged"]:
             # an XOR fit needs rank G >= 3 (the output bias and the targets span two dimensions, and

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test unit notebooks browser bench venv chromium clean
+.PHONY: lab lab-workspace lab-reset test unit notebooks browser bench venv chromium clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,47 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-## Set everything up and open the tutorials in JupyterLab on 127.0.0.1.
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
+## Set everything up and open the tutorials in JupyterLab on 127.0.0.1, in the browser where there is
+## one (else it prints the URL to open). Students work on copies in workspace/ (git-ignored, made from
+## notebooks/ on the first run; notebooks added later are copied in, edited ones are kept), so saving
+## never touches a committed file. `make lab FRESH=1` (or `make lab-reset`) starts again from notebooks/,
+## keeping the old copies in workspace/.previous/. Settings: jupyter-config/ (kernel of a closed tab shut
+## down, abandoned kernels culled, no news pop-up), also used by Binder. Stop with Ctrl+C twice.
+## LAB_PORT=8888 (the next free port if taken), LAB_BROWSER=auto|yes|no, LAB_ARGS=more jupyter options.
+WORKSPACE   := workspace
+LAB_PORT    ?= 8888
+LAB_BROWSER ?= auto
+LAB_ARGS    ?=
+FRESH       ?=
+# auto: a browser on macOS, on Windows, or where Linux has a display; else print the URL only.
+LAB_HAS_DISPLAY := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s)),$(filter Windows_NT,$(OS))),yes,no)
+LAB_OPEN := $(if $(filter auto,$(LAB_BROWSER)),$(LAB_HAS_DISPLAY),$(LAB_BROWSER))
+
+lab: $(STAMP) lab-workspace
+	@echo "Starting JupyterLab with the tutorials of $(WORKSPACE)/. If no browser opens, open the"
+	@echo "http://127.0.0.1:... URL (with its token) that it prints below. Ctrl+C twice stops it."
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	  --ServerApp.root_dir="$(CURDIR)/$(WORKSPACE)" $(if $(filter yes,$(LAB_OPEN)),,--no-browser) \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
+
+## The students' copies of the tutorials: workspace/<notebook> for every notebooks/<notebook> missing there.
+lab-workspace:
+	@$(if $(filter 1 yes,$(FRESH)),$(MAKE) --no-print-directory lab-reset,true)
+	@mkdir -p $(WORKSPACE)
+	@for f in notebooks/*.ipynb; do \
+	  t=$(WORKSPACE)/$${f#notebooks/}; \
+	  if [ ! -e "$$t" ]; then cp -p "$$f" "$$t"; \
+	  elif ! cmp -s "$$f" "$$t" && [ "$$f" -nt "$$t" ]; then \
+	    echo "note: $$f changed since $$t was copied; \`make lab FRESH=1\` replaces the copies"; fi; \
+	done
+
+## Start the tutorials again from notebooks/: the current copies go to workspace/.previous/.
+lab-reset:
+	@if [ -d $(WORKSPACE) ]; then \
+	  rm -rf $(WORKSPACE)/.previous && mkdir -p $(WORKSPACE)/.previous && \
+	  find $(WORKSPACE) -mindepth 1 -maxdepth 1 ! -name .previous -exec mv {} $(WORKSPACE)/.previous/ \; ; fi
+	@$(MAKE) --no-print-directory lab-workspace FRESH=
 
 ## Set everything up and run every test: unit tests, notebooks under nbval, the browser suite.
 # RASHOMON_SMALL=1 makes every notebook's parameters cell pick its test size (nbval and the browser suite).
@@ -54,3 +92,7 @@ bench: $(PEERS_STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+## Screenshots of the three explorers for the README (docs/img/*.png): Voila + headless Chromium, 1280 px.
+screenshots: $(STAMP) chromium
+	$(PY) tests/browser/make_screenshots.py

@@ -1,0 +1,27 @@
+"""Jupyter server settings for a workshop, shipped with the project.
+
+`make lab` and Binder (binder/start) put this folder on JUPYTER_CONFIG_PATH, so JupyterLab (and Voila
+served by it under /voila) read this file; a standalone `voila` reads voila.json next to it. A
+teacher's own ~/.jupyter settings still win over these.
+
+Memory: Binder gives server and kernels 2 GiB together, and one tutorial kernel peaks near 1 GB. So
+- closing a notebook's tab shuts its kernel down (lab/settings/overrides.json: "kernelShutdown");
+- a kernel nobody is connected to any more (the browser tab or window closed, the laptop gone) is shut
+  down after 10 idle minutes. A kernel with an open notebook or Voila page is never culled, however
+  long the student thinks, and neither is a busy one (a long computation still finishes);
+- no news pop-up and no update check (they cover the lower right of the page and reach the internet).
+"""
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - defined by traitlets when it loads this file
+
+# overrides.json (default settings of JupyterLab's plugins) lives next to this file; JupyterLab reads
+# it from its "app settings" folder, which has nothing else in it in a pip-installed JupyterLab.
+c.LabApp.app_settings_dir = str(Path(__file__).resolve().parent / "lab" / "settings")
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+
+c.MappingKernelManager.cull_idle_timeout = 600   # seconds idle and without a connection
+c.MappingKernelManager.cull_interval = 60
+c.MappingKernelManager.cull_connected = False    # an open tab keeps its kernel
+c.MappingKernelManager.cull_busy = False         # a running cell keeps its kernel

@@ -1,0 +1,83 @@
+"""Every ```python block of README.md runs as written, top to bottom, in one namespace.
+
+The blocks run in a fresh interpreter of this environment (a child process, in a temporary folder), so
+the explorers' worker threads and anything the blocks set up end with it. A block whose first line is
+exactly ``# needs: Jupyter`` (a magic, or a display that only a front end can do) or ``# needs: data``
+(files a user must download) is skipped; the skipped set is printed and kept small.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SKIP_MARKERS = ("# needs: Jupyter", "# needs: data")
+BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def python_blocks(text: str) -> list[str]:
+    return [m.group(1) for m in BLOCK.finditer(text)]
+
+
+def runnable(blocks: list[str]) -> tuple[list[str], list[str]]:
+    run, skipped = [], []
+    for block in blocks:
+        first = block.lstrip("\n").splitlines()[0].strip() if block.strip() else ""
+        (skipped if first in SKIP_MARKERS else run).append(block)
+    return run, skipped
+
+
+def test_readme_has_python_blocks():
+    blocks = python_blocks((REPO / "README.md").read_text())
+    assert len(blocks) >= 3, "README.md lost its examples?"
+    _, skipped = runnable(blocks)
+    assert len(skipped) <= 1, f"keep the blocks that cannot run here to a minimum: {skipped}"
+
+
+def test_readme_python_blocks_run_in_order(tmp_path):
+    run, _ = runnable(python_blocks((REPO / "README.md").read_text()))
+    # One script, each block introduced by a line that names it, so a failure points at its block.
+    parts = []
+    for i, block in enumerate(run, 1):
+        parts.append(f"print('--- README python block {i} of {len(run)}', flush=True)\n{block}")
+    # Let every explorer finish its latest request (`wait()`, "for scripts and tests") before the
+    # interpreter exits: a worker thread still inside torch at exit aborts the process.
+    parts.append("import ipywidgets as _w\nfor _v in list(globals().values()):\n"
+                 "    if isinstance(_v, _w.Widget) and callable(getattr(_v, 'wait', None)):\n"
+                 "        assert _v.wait(), f'{type(_v).__name__} did not finish its work'\n")
+    script = tmp_path / "readme_blocks.py"
+    script.write_text("\n".join(parts))
+    proc = subprocess.run([sys.executable, "-W", "error::SyntaxWarning", str(script)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, f"a README block failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    assert f"--- README python block {len(run)} of {len(run)}" in proc.stdout
+
+
+def test_readme_binder_link_command(tmp_path):
+    """The bash line that prints the Binder link from `git remote get-url origin`, for the usual forms."""
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"^```bash[ \t]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    (command,) = [b.strip() for b in blocks if "git remote get-url origin" in b]
+    want = "https://mybinder.org/v2/gh/alice/rashomon-widgets/HEAD?urlpath=lab/tree/notebooks/00_quickstart.ipynb"
+    assert want.replace("alice/rashomon-widgets", "<owner>/<repo>") in text, "README states the rule"
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for url in ("git@github.com:alice/rashomon-widgets.git", "https://github.com/alice/rashomon-widgets",
+                "https://github.com/alice/rashomon-widgets.git", "ssh://git@github.com/alice/rashomon-widgets.git"):
+        subprocess.run(["git", "-C", str(tmp_path), "remote", "remove", "origin"], capture_output=True, check=False)
+        subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", url], check=True)
+        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == want, (url, out.stdout, out.stderr)
+
+
+def test_readme_images_exist_and_are_small():
+    text = (REPO / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\((docs/img/[^)\s]+\.png)\)", text)
+    assert {"docs/img/null_space_explorer.png", "docs/img/curve_explorer.png",
+            "docs/img/pruning_explorer.png"} <= set(images)
+    for rel in images:
+        path = REPO / rel
+        assert path.is_file(), f"{rel} is missing: run `make screenshots`"
+        assert path.stat().st_size < 150_000, f"{rel} is {path.stat().st_size} bytes; keep it under 150 kB"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

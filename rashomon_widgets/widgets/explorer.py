@@ -168,17 +168,15 @@ class NullSpaceExplorer(Explorer):
     def _job(self, state, current, started):
         coeffs = np.array(state["coefficients"], dtype=float)
         x, y = state["x_axis"], state["y_axis"]
-        plane_check = self.chart.plane(self.theta0, x, y)  # refuses the same direction twice
-        del plane_check
         # small models: re-project at once (milliseconds); large ones: first frame on the tangent step,
         # re-projection (Jacobian products) when idle
         point = self.chart.point(coeffs, retracted=self.exact)
+        plane = self.chart.plane(point, x, y)  # refuses the same direction twice, before anything is shown
         if not current():
             return False
         self.point = point
         self._record(state)
         self._show_loss(point)
-        plane = self.chart.plane(point, x, y)
         for view in (self.surface2d, self.surface3d):
             view.log_color = state["log_color"]
             view.set_labels(f"{x} (parameter units)", f"{y} (parameter units)")

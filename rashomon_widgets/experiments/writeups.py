@@ -267,3 +267,54 @@ def merged_inputs_landscape(num_merged: int, *, num_inputs: int = 8, seed: int =
         x = torch.cat([active, merged])
         y = model(x)
     return Landscape(model, _sum_of_squares, (x, y), reduction="sum")
+
+
+#: Widths of :func:`merged_later_landscape`'s net: inputs, first and second hidden layer.
+LATER_WIDTHS = (4, 16, 8)
+
+
+def merged_later_landscape(num_merged: int, *, num_inputs: int = 8, seed: int = 0) -> Landscape:
+    """A 4-16-8-1 tanh net (225 parameters) on ``num_inputs`` inputs, ``num_merged`` of them merged at
+    the **second** hidden layer, with no dead unit anywhere (write-up 4d, the comments' harder case).
+
+    The inputs are distinct and so are their first-layer activations ``a_1(x_i)`` (tanh is one-to-one).
+    The second layer's weights are chosen so that the differences ``a_1(x_i) - a_1(x_j)`` of the merged
+    inputs lie in their null space: ``W_2 = A (I - P)`` with ``P`` the projection onto those differences
+    and ``A`` random. So the merged inputs have identical second-layer activations and outputs, and their
+    behavioural gradients are identical for the output layer's 9 parameters (the last 9 of ``theta``),
+    but differ for the 216 parameters before it, which still see distinct activations. The targets are the
+    net's own outputs (a perfect-behaviour global minimum of the sum of squares).
+
+    Args:
+        num_merged: how many inputs are merged, 0 to ``min(num_inputs, 16)`` (their differences must fit in
+            the first layer's 16 dimensions).
+        num_inputs: samples.
+        seed: seed of the weights and inputs.
+
+    Returns:
+        a :class:`Landscape` (sum of squares, ``reduction="sum"``).
+
+    Example:
+        >>> ls = merged_later_landscape(3)
+        >>> G = ls.jacobian().T                     # parameters x inputs
+        >>> bool(torch.allclose(G[-9:, -3:], G[-9:, -1:].expand(-1, 3)))   # output layer: identical
+        True
+    """
+    check_int(num_inputs, "num_inputs", 1, 10**6)
+    d, h1, h2 = LATER_WIDTHS
+    check_int(num_merged, "num_merged", 0, min(num_inputs, h1))
+    g = torch.Generator().manual_seed(check_seed(seed))
+    model = nn.Sequential(nn.Linear(d, h1), nn.Tanh(), nn.Linear(h1, h2), nn.Tanh(), nn.Linear(h2, 1)).double()
+    with torch.no_grad():
+        for layer in model[::2]:
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=g, dtype=torch.float64) / layer.in_features ** 0.5)
+            layer.bias.copy_(0.1 * torch.randn(layer.bias.shape, generator=g, dtype=torch.float64))
+        x = torch.randn(num_inputs, d, generator=g, dtype=torch.float64)
+        merged = x[num_inputs - num_merged:]
+        a1 = model[1](model[0](merged))
+        if num_merged > 1:
+            q = torch.linalg.qr((a1[1:] - a1[:1]).T).Q               # h1 x (m - 1): the differences' span
+            w2 = model[2].weight
+            model[2].weight.copy_(w2 - (w2 @ q) @ q.T)
+        y = model(x)
+    return Landscape(model, _sum_of_squares, (x, y), reduction="sum")

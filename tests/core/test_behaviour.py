@@ -3,9 +3,9 @@ against dense float64 references computed a second way (torch.autograd.functiona
 import numpy as np
 import pytest
 import torch
+from conftest import reference_hessian
 
 import rashomon_widgets as rw
-from conftest import reference_hessian
 from rashomon_widgets.core.comparison import behaviour as B
 from rashomon_widgets.experiments import writeups as W
 
@@ -80,7 +80,7 @@ def test_contour_angle_sets_the_manifold_dimension(angle, rank):
 def test_merging_inputs_drops_the_rank_of_g():
     """4d: m inputs merged by dead ReLUs have identical gradients; the deficit is m - 1 and grows."""
     deficits = []
-    for m in range(0, 9):
+    for m in range(9):
         ls = W.merged_inputs_landscape(m)
         G = B.behavioural_gradients(ls)
         rank_g = B.behaviour_rank(ls)
@@ -91,6 +91,39 @@ def test_merging_inputs_drops_the_rank_of_g():
             assert float(merged[:30].abs().max()) == 0.0          # no gradient before the ReLU layer
         deficits.append(8 - rank_g)
     assert deficits == [0, 0, 1, 2, 3, 4, 5, 6, 7]
+
+
+def test_merging_at_a_later_layer_without_dead_units_leaves_g_full_rank():
+    """4d, the harder case: m inputs merged at the second tanh layer share outputs and output-layer
+    gradients (that block loses m - 1 ranks), but the 216 parameters before the layer still tell them
+    apart, so rank G stays full and the basin gains no flat direction."""
+    out_block, full = [], []
+    for m in range(9):
+        ls = W.merged_later_landscape(m)
+        x, _ = ls.batches[0]
+        with torch.no_grad():
+            a2 = ls._f.module[:4](x)
+        if m >= 2:
+            torch.testing.assert_close(a2[8 - m:], a2[-1:].expand(m, -1), rtol=0, atol=1e-12)
+        first = torch.tanh(ls._f.module[0](x))
+        assert float(first.abs().max()) < 1 and float((1 - first ** 2).min()) > 1e-3   # no saturated unit
+        G = B.behavioural_gradients(ls)
+        out_block.append(int(torch.linalg.matrix_rank(G[-9:], rtol=1e-6)))
+        full.append(B.behaviour_rank(ls))
+        assert full[-1] == B.hessian_rank(ls)
+    assert out_block == [8, 8, 7, 6, 5, 4, 3, 2, 1]
+    assert full == [8] * 9
+
+
+def test_later_merge_breaks_if_the_null_space_construction_is_skipped():
+    """The construction is what merges them: perturbing W_2 separates the merged inputs again."""
+    ls = W.merged_later_landscape(4)
+    x, _ = ls.batches[0]
+    with torch.no_grad():
+        ls._f.module[2].weight.add_(1e-3 * torch.randn(ls._f.module[2].weight.shape, dtype=torch.float64,
+                                                    generator=torch.Generator().manual_seed(0)))
+        a2 = ls._f.module[:4](x)
+    assert float((a2[-4:] - a2[-1:]).abs().max()) > 1e-6
 
 
 def test_behaviour_helpers_reject_bad_tolerances(xor_min):

@@ -1,0 +1,255 @@
+"""The large XOR sweeps of notebooks 03 and 04, shipped with the package as gzipped JSON lines.
+
+Deciding a trend of a few percent between widths takes thousands of trainings per width (a 95%
+interval on a share from 100 runs is several percent wide). Those runs take about half an hour on two
+cores, so their records ship in ``rashomon_widgets/data/files/xor_sweeps.jsonl.gz`` (one
+:func:`~rashomon_widgets.experiments.mlp_run` record per line, as :func:`~rashomon_widgets.experiments.sweep`
+writes it, with eigenvalues and loss rounded to 6 significant digits, eigenvalues below 1e-12 of
+the largest stored as 0, and the machine-dependent ``seconds`` left out), and the notebooks read them by default. They are made by one command::
+
+    python -m rashomon_widgets.experiments.shipped --seeds 2000 --engine dask --workers 2
+
+which runs :data:`GRID` through :func:`~rashomon_widgets.experiments.sweep` on a Dask ``LocalCluster``
+(``--engine processes`` uses a local process pool instead), keeps the raw records in a resumable work
+file (``--work``) and writes the shipped file (``--out``). ``tests/experiments/test_shipped.py`` re-runs
+a sample of seeds and checks that they match the shipped records.
+
+Example:
+    >>> from rashomon_widgets.experiments import shipped
+    >>> result = shipped.load((2, 6), task="xor", activation="sigmoid", init_std=1.0)   # doctest: +SKIP
+    >>> result.by_width("near_zero")[2][:5]                                                # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .records import SweepResult, run_key
+from .sweep import _check_ints, mlp_run, sweep
+
+__all__ = ["GRID", "PATH", "compact", "load", "make", "matches", "records", "write"]
+
+#: The file the package ships.
+PATH = Path(__file__).resolve().parents[1] / "data" / "files" / "xor_sweeps.jsonl.gz"
+
+#: What the shipped file holds: ``(options of mlp_run, widths)``; every setup with seeds ``range(seeds)``.
+#: Notebook 03 uses XOR with sigmoid and ReLU units at widths 2, 3, 4, 6; notebook 04 XOR and 4 random
+#: points at widths 2, 3, 5, 8.
+GRID: tuple[tuple[dict, tuple[int, ...]], ...] = (
+    ({"task": "xor", "activation": "sigmoid", "init_std": 1.0}, (2, 3, 4, 5, 6, 8)),
+    ({"task": "xor", "activation": "relu", "init_std": 1.0}, (2, 3, 4, 5, 6, 8)),
+    ({"task": "random", "activation": "sigmoid", "init_std": 1.0}, (2, 3, 5, 8)),
+)
+
+_DIGITS = 6
+_FLOOR = 1e-12
+_RUN_NAME = f"{mlp_run.__module__}.{mlp_run.__qualname__}"
+
+
+# ----------------------------------------------------------------------------- reading
+_cache: dict[tuple[str, float], list[dict]] = {}
+
+
+def records(path=None) -> list[dict]:
+    """Every record of a shipped (gzipped JSON-lines) file, read once per process and cached.
+
+    Args:
+        path: the file (default :data:`PATH`).
+
+    Returns:
+        the records, sorted by setup, width and seed (do not modify them: they are shared).
+
+    Raises:
+        FileNotFoundError: the file is missing (a checkout without the data file: make it with the
+            command in this module's docstring).
+    """
+    path = Path(PATH if path is None else path)
+    if not path.is_file():
+        raise FileNotFoundError(f"shipped sweeps: {str(path)!r} is missing; make it with `python -m "
+                                "rashomon_widgets.experiments.shipped`, or recompute the sweep in the notebook")
+    stamp = (str(path), path.stat().st_mtime)
+    if stamp not in _cache:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            _cache[stamp] = [json.loads(line) for line in f if line.strip()]
+    return _cache[stamp]
+
+
+def load(widths: Iterable[int], *, seeds: Iterable[int] | None = None, path=None, **options) -> SweepResult:
+    """The shipped records of one setup, as the :class:`SweepResult` that :func:`sweep` would return.
+
+    Args:
+        widths: hidden widths wanted (each must be in the shipped grid).
+        seeds: seeds wanted (default: all shipped).
+        path: the shipped file (default :data:`PATH`).
+        **options: the run's options exactly as passed to :func:`sweep`, e.g. ``task="xor",
+            activation="sigmoid", init_std=1.0`` (records whose key has the same options are returned).
+
+    Returns:
+        a :class:`SweepResult` (``ran == 0``; ``reused`` is the number of records).
+
+    Raises:
+        ValueError: a width or an option set that the file does not hold, with what it holds.
+
+    Example:
+        >>> result = load((2, 3), task="xor", activation="relu", init_std=1.0)   # doctest: +SKIP
+        >>> len(result.records)                                                   # doctest: +SKIP
+        4000
+    """
+    widths = _check_ints(widths, "widths", 1)
+    wanted_seeds = None if seeds is None else set(_check_ints(seeds, "seeds", 0))
+    out, held = [], {}
+    for r in records(path):
+        config = {k: v for k, v in json.loads(r["key"]).items() if k not in ("run", "width", "seed")}
+        held.setdefault(json.dumps(config, sort_keys=True), set()).add(r["width"])
+        if config == options and r["width"] in widths and (wanted_seeds is None or r["seed"] in wanted_seeds):
+            out.append(r)
+    have = held.get(json.dumps(options, sort_keys=True))
+    if have is None:
+        raise ValueError(f"shipped sweeps: no records with the options {options!r}; the file holds "
+                         f"{sorted(held)} (set RECOMPUTE = True in the notebook to run the sweep for other options)")
+    missing = [w for w in widths if w not in have]
+    if missing:
+        raise ValueError(f"shipped sweeps: widths {missing} are not shipped for {options!r} (shipped: "
+                         f"{sorted(have)}); set RECOMPUTE = True in the notebook to run them")
+    out.sort(key=lambda r: (r["width"], r["seed"]))
+    return SweepResult(out, Path(PATH if path is None else path), 0, len(out))
+
+
+# ----------------------------------------------------------------------------- writing
+def _count(spectrum, tol: float) -> int:
+    values = np.abs(np.asarray(spectrum, dtype=float))
+    return int((values <= tol * values.max()).sum()) if values.size else 0
+
+
+def _round(x: float, digits: int) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def compact(record: dict) -> dict:
+    """A sweep record as shipped: ``seconds`` dropped, the loss and the eigenvalues rounded to 6
+    significant digits (more where rounding would change the near-zero count), and eigenvalues below
+    1e-12 of the largest (round-off, far below any tolerance used) stored as 0."""
+    out = {k: v for k, v in record.items() if k != "seconds"}
+    out["loss"] = _round(record["loss"], _DIGITS)
+    floor = _FLOOR * max((abs(v) for v in record["spectrum"]), default=0.0)
+    for digits in (_DIGITS, 10, 17):
+        out["spectrum"] = [_round(v, digits) if abs(v) >= floor else 0.0 for v in record["spectrum"]]
+        if _count(out["spectrum"], record["tol"]) == record["near_zero"]:
+            break
+    return out
+
+
+def write(records_: Iterable[dict], out) -> Path:
+    """Write records, compacted and sorted by key, as a gzipped JSON-lines file with a fixed timestamp,
+    so the same records always give the same bytes."""
+    out = Path(out)
+    lines = sorted(json.dumps(compact(r), sort_keys=True) for r in records_)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as f:
+        f.write(("\n".join(lines) + "\n").encode("utf-8"))
+    out.write_bytes(buffer.getvalue())
+    return out
+
+
+def _one_thread() -> None:
+    import torch
+    torch.set_num_threads(1)
+
+
+def _executor(engine: str, workers: int):
+    """(executor, closer) for ``engine``: a Dask LocalCluster's, or the default process pool."""
+    if engine == "dask":
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+        client.run(_one_thread)
+
+        def close() -> None:
+            client.close()
+            cluster.close()
+        return client.get_executor(), close
+    from .sweep import default_executor
+    pool = default_executor(max_workers=workers)
+    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make(num_seeds: int, *, work, out=PATH, engine: str = "dask", workers: int = 2, progress="text") -> Path:
+    """Run every setup of :data:`GRID` for seeds ``range(num_seeds)`` and write the shipped file.
+
+    Args:
+        num_seeds: seeds per setup and width.
+        work: the sweep's plain JSON-lines results file (resumable: a killed run continues from it).
+        out: the shipped file to write.
+        engine: ``"dask"`` (a ``distributed.LocalCluster``) or ``"processes"`` (a local process pool).
+        workers: worker processes.
+        progress: passed to :func:`sweep`.
+
+    Returns:
+        the path written.
+    """
+    executor, close = _executor(engine, workers)
+    try:
+        kept = []
+        for options, widths in GRID:
+            print(f"setup {options}, widths {widths}", flush=True)
+            kept += sweep(range(num_seeds), widths, work, executor=executor, progress=progress, **options).records
+    finally:
+        close()
+    return write(kept, out)
+
+
+def matches(shipped: dict, fresh: dict, *, rtol: float = 1e-6) -> list[str]:
+    """How a freshly computed record differs from its shipped one (empty if it matches).
+
+    The key, ``converged``, ``near_zero``, ``rank_G``, ``num_params`` and ``epochs`` must be equal;
+    the loss and every eigenvalue within ``rtol`` relative (plus an absolute ``rtol`` times the
+    largest eigenvalue, as the near-zero rule measures), after the shipped file's rounding.
+    """
+    problems = []
+    for field in ("key", "converged", "near_zero", "rank_G", "num_params", "epochs"):
+        if shipped.get(field) != fresh.get(field):
+            problems.append(f"{field}: shipped {shipped.get(field)!r}, fresh {fresh.get(field)!r}")
+    a, b = np.asarray(shipped["spectrum"], dtype=float), np.asarray(compact(fresh)["spectrum"], dtype=float)
+    if a.shape != b.shape or not np.allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max()):
+        problems.append("spectrum differs")
+    loss_a, loss_b = shipped["loss"], compact(fresh)["loss"]
+    if not np.isclose(loss_a, loss_b, rtol=rtol, atol=1e-12):
+        problems.append(f"loss: shipped {loss_a!r}, fresh {loss_b!r}")
+    return problems
+
+
+def rerun(record: dict) -> dict:
+    """Run the shipped record's configuration again (in this process) and return the fresh record."""
+    config = {k: v for k, v in json.loads(record["key"]).items() if k != "run"}
+    return {**mlp_run(**config), **config, "key": run_key(_RUN_NAME, config)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rashomon_widgets.experiments.shipped",
+                                     description="Make the shipped XOR sweeps of notebooks 03 and 04.")
+    parser.add_argument("--seeds", type=int, default=2000, help="seeds per setup and width (default 2000)")
+    parser.add_argument("--engine", choices=("dask", "processes"), default="dask",
+                        help="a Dask LocalCluster (default) or a local process pool")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--work", default="xor_sweeps_work.jsonl",
+                        help="resumable plain JSON-lines results file (default ./xor_sweeps_work.jsonl)")
+    parser.add_argument("--out", default=str(PATH), help=f"the shipped file (default {PATH})")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    path = make(args.seeds, work=args.work, out=args.out, engine=args.engine, workers=args.workers)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Verdicts from data: Wilson intervals and trends that can come out either way."""
+import pytest
+from scipy.stats import binomtest
+
+from rashomon_widgets.experiments.verdicts import trend, wilson
+
+
+def test_wilson_matches_scipy_and_handles_the_edges():
+    share = wilson(7, 97)
+    ci = binomtest(7, 97).proportion_ci(method="wilson")
+    assert (share.low, share.high) == pytest.approx((ci.low, ci.high))
+    assert wilson(0, 150).low == 0.0 and wilson(150, 150).high == pytest.approx(1.0)
+    assert (wilson(0, 0).low, wilson(0, 0).high) == (0.0, 1.0)
+    assert "7/97 = 7.2%" in str(share)
+    with pytest.raises(ValueError, match="k"):
+        wilson(5, 4)
+
+
+@pytest.mark.parametrize("counts, direction", [
+    ({2: (40, 2000), 4: (10, 2000), 6: (1, 2000)}, "falls"),
+    ({2: (1, 2000), 6: (40, 2000)}, "rises"),
+    ({2: (2, 97), 6: (0, 150)}, "not decided"),       # the 150-seed sweep's numbers: two runs decide nothing
+    ({2: (20, 2000), 6: (20, 2000)}, "not decided"),
+])
+def test_trend_decides_only_when_the_intervals_do_not_overlap(counts, direction):
+    result = trend(counts)
+    assert result.direction == direction
+    assert ("not decided" in result.verdict) == (direction == "not decided")
+
+
+def test_trend_needs_two_widths_with_runs():
+    with pytest.raises(ValueError, match="two widths"):
+        trend({2: (1, 10), 6: (0, 0)})

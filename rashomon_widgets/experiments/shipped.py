@@ -136,7 +136,14 @@ def _round(x: float, digits: int) -> float:
 def compact(record: dict) -> dict:
     """A sweep record as shipped: ``seconds`` dropped, the loss and the eigenvalues rounded to 6
     significant digits (more where rounding would change the near-zero count), and eigenvalues below
-    1e-12 of the largest (round-off, far below any tolerance used) stored as 0."""
+    1e-12 of the largest (round-off, far below any tolerance used) stored as 0.
+
+    Args:
+        record: a record of :func:`~rashomon_widgets.experiments.mlp_run` as :func:`sweep` writes it.
+
+    Returns:
+        the compacted copy (the record itself is not changed).
+    """
     out = {k: v for k, v in record.items() if k != "seconds"}
     out["loss"] = _round(record["loss"], _DIGITS)
     floor = _FLOOR * max((abs(v) for v in record["spectrum"]), default=0.0)
@@ -147,11 +154,19 @@ def compact(record: dict) -> dict:
     return out
 
 
-def write(records_: Iterable[dict], out) -> Path:
-    """Write records, compacted and sorted by key, as a gzipped JSON-lines file with a fixed timestamp,
-    so the same records always give the same bytes."""
+def write(runs: Iterable[dict], out) -> Path:
+    """Write records, compacted and sorted, as a gzipped JSON-lines file with a fixed timestamp, so the
+    same records always give the same bytes.
+
+    Args:
+        runs: sweep records (see :func:`compact`).
+        out: the file to write (its folder is created).
+
+    Returns:
+        the path written.
+    """
     out = Path(out)
-    lines = sorted(json.dumps(compact(r), sort_keys=True) for r in records_)
+    lines = sorted(json.dumps(compact(r), sort_keys=True) for r in runs)
     out.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9) as f:
@@ -214,6 +229,14 @@ def matches(shipped: dict, fresh: dict, *, rtol: float = 1e-6) -> list[str]:
     The key, ``converged``, ``near_zero``, ``rank_G``, ``num_params`` and ``epochs`` must be equal;
     the loss and every eigenvalue within ``rtol`` relative (plus an absolute ``rtol`` times the
     largest eigenvalue, as the near-zero rule measures), after the shipped file's rounding.
+
+    Args:
+        shipped: the record from the shipped file.
+        fresh: the record of the same run computed again (:func:`rerun`).
+        rtol: relative tolerance of the loss and the eigenvalues.
+
+    Returns:
+        one line per difference; an empty list when they match.
     """
     problems = []
     for field in ("key", "converged", "near_zero", "rank_G", "num_params", "epochs"):
@@ -229,7 +252,14 @@ def matches(shipped: dict, fresh: dict, *, rtol: float = 1e-6) -> list[str]:
 
 
 def rerun(record: dict) -> dict:
-    """Run the shipped record's configuration again (in this process) and return the fresh record."""
+    """Run the shipped record's configuration again (in this process).
+
+    Args:
+        record: a shipped record (its ``"key"`` names the run).
+
+    Returns:
+        the fresh record, in the sweep's format.
+    """
     config = {k: v for k, v in json.loads(record["key"]).items() if k != "run"}
     return {**mlp_run(**config), **config, "key": run_key(_RUN_NAME, config)}
 

@@ -22,7 +22,13 @@ __all__ = ["Share", "Trend", "trend", "wilson"]
 
 @dataclass(frozen=True)
 class Share:
-    """``k`` of ``n`` with its 95% Wilson interval ``[low, high]``."""
+    """``k`` of ``n`` with its 95% Wilson interval ``[low, high]``.
+
+    Attributes:
+        k: successes.
+        n: trials.
+        low, high: the 95% Wilson interval of ``k / n``.
+    """
     k: int
     n: int
     low: float

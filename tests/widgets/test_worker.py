@@ -43,3 +43,46 @@ def test_errors_are_reported_and_superseded_jobs_end_quietly():
     assert worker.wait(10)
     assert [type(e).__name__ for e in errors] == ["ValueError"] and str(errors[0]) == "bad input"
     assert done == [True]
+
+
+def test_stop_supersedes_the_running_job_and_joins_the_thread():
+    errors, seen = [], []
+    started = threading.Event()
+    worker = LatestWorker(errors.append)
+
+    def busy(current):
+        started.set()
+        while current():
+            threading.Event().wait(0.01)
+        seen.append("stopped")
+
+    worker.submit(busy)
+    assert started.wait(10)
+    assert worker.stop(10)
+    assert seen == ["stopped"] and errors == []
+
+
+def test_a_job_still_running_at_interpreter_exit_is_stopped_cleanly(tmp_path):
+    """A daemon thread inside torch at interpreter teardown can abort the process; the atexit hook stops
+    and joins it first, so the script exits 0 and the job ends at its next stage."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "ended"
+    script = f"""
+import threading, torch
+from rashomon_widgets.widgets._worker import LatestWorker
+started = threading.Event()
+def job(current):
+    a = torch.randn(300, 300)
+    started.set()
+    while current():
+        a = torch.tanh(a @ a.T / 300)
+    open({str(marker)!r}, "w").write("stopped")
+LatestWorker(print).submit(job)
+started.wait(30)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "terminate called" not in done.stderr
+    assert marker.read_text() == "stopped"

@@ -3,7 +3,9 @@
 - :func:`xor`: the four XOR points (write-up 3).
 - :func:`digits`: scikit-learn's bundled 8x8 handwritten digits, the default in-distribution task.
 - :func:`photo_patches`: 8x8 grayscale patches of scikit-learn's two sample photos, the
-  out-of-distribution set for digits models.
+  out-of-distribution set for digits models; :func:`ood_families`: several out-of-distribution
+  families at once (photos, noise, smooth noise, gratings, typeset, inverted and rotated digits);
+  :func:`font_digits`: digits typeset in matplotlib's fonts.
 - :func:`read_cifar10`, :func:`read_mnist`: the seed-scale data, read from files the user already has;
   :func:`synthetic_cifar` stands in for CIFAR-10 in tests.
 - :func:`batches`: split an ``(inputs, targets)`` pair into mini-batches.
@@ -17,12 +19,12 @@ Example:
 from .batches import batches
 from .digits import Split, digits
 from .local import mnist_as_cifar, read_cifar10, read_mnist, synthetic_cifar
-from .ood import photo_patches
+from .ood import font_digits, ood_families, photo_patches
 from .xor import xor
 
 __all__ = [
     # shipped or generated
-    "xor", "digits", "Split", "photo_patches", "synthetic_cifar",
+    "xor", "digits", "Split", "photo_patches", "ood_families", "font_digits", "synthetic_cifar",
     # local files (never downloaded)
     "read_cifar10", "read_mnist", "mnist_as_cifar",
     # utilities

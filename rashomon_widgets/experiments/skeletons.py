@@ -13,6 +13,9 @@ permutation, keep the same weights.
   (both in :mod:`.variants`, importable from here).
 - :func:`compare_skeletons`: OOD similarity, mask overlap and weight cosine, before and after
   aligning the hidden units (:func:`rashomon_widgets.core.comparison.alignment.weight_matching`).
+- :func:`similarity_controls`: checks that the OOD similarity can tell models apart at all: a copy of a
+  model scores 1, and an independently trained model scores clearly higher than a model trained on
+  shuffled labels.
 - :class:`SkeletonStudy`: the whole study for one set of base models, one setting at a time, with
   every fine-tuned epoch kept: :meth:`SkeletonStudy.setting` gives a :class:`SkeletonRecord` (accuracy,
   sparsity, OOD similarity, comparison), :meth:`SkeletonStudy.tradeoff` the accuracy and sparsity over
@@ -41,7 +44,7 @@ from torch import nn
 
 from ..core.comparison.alignment import weight_matching
 from ..core.comparison.pruning import mask_overlap, masks_of, prune, sparsity
-from ..core.comparison.similarity import cosine_similarity, prediction_vectors
+from ..core.comparison.similarity import cosine_similarity, label_agreement, predicted_classes, prediction_vectors
 from ..core.validation import check_callable, check_choice, check_int, check_real
 from ..models import MLP
 from ..models._seeding import seeded
@@ -49,7 +52,7 @@ from .variants import Progress, Variant, evaluate, l1_finetune, make_variant, sk
 
 __all__ = ["SkeletonTask", "skeleton_task", "l1_finetune", "Variant", "evaluate", "make_variant",
            "skeleton_variants", "ood_similarity", "SkeletonComparison", "compare_skeletons", "Progress",
-           "SkeletonStudy", "SkeletonRecord"]
+           "SkeletonStudy", "SkeletonRecord", "SimilarityControls", "similarity_controls"]
 
 
 # ----------------------------------------------------------------------------- data and models
@@ -208,6 +211,88 @@ def compare_skeletons(model_a: nn.Module, model_b: nn.Module, ood: torch.Tensor,
         overlap_chance=keep_a * keep_b / either if either else 1.0,
         weight_cosine_before=alignment.cosine_before, weight_cosine_after=alignment.cosine_after,
         sparsity_a=1.0 - keep_a, sparsity_b=1.0 - keep_b)
+
+
+# ----------------------------------------------------------------------------- controls of the measure
+@dataclass(frozen=True)
+class SimilarityControls:
+    """Controls of the OOD similarity measure (:func:`similarity_controls`).
+
+    Attributes:
+        self_similarity: cosine similarity of the model with a copy that must behave identically.
+        pair_similarity, control_similarity: cosine similarity of the model with the other model (trained
+            on the true labels) and with the control (trained on shuffled labels).
+        pair_agreement, control_agreement: the same as label agreement (share of OOD inputs on which the
+            two predict the same class).
+        margin: by how much the pair must beat the control, in both measures.
+    """
+    self_similarity: float
+    pair_similarity: float
+    control_similarity: float
+    pair_agreement: float
+    control_agreement: float
+    margin: float
+
+    def failures(self) -> list[str]:
+        """What failed, in words (empty when every control passed).
+
+        Returns:
+            a list of sentences.
+        """
+        out = []
+        if self.self_similarity < 1.0 - 1e-6:
+            out.append(f"a copy of the model scores {self.self_similarity:.6f}, not 1")
+        for what, pair, control in (("cosine similarity", self.pair_similarity, self.control_similarity),
+                                    ("label agreement", self.pair_agreement, self.control_agreement)):
+            if not pair - control >= self.margin:
+                out.append(f"{what}: the independently trained model scores {pair:.3f}, the shuffled-label "
+                           f"control {control:.3f}, less than {self.margin:g} apart")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        """Whether every control passed."""
+        return not self.failures()
+
+
+def similarity_controls(model: nn.Module, other: nn.Module, control: nn.Module, ood: torch.Tensor, *,
+                        copy: nn.Module | None = None, margin: float = 0.2,
+                        behaviour: str = "softmax") -> SimilarityControls:
+    """Check that the OOD similarity can tell models apart, before reading anything into it.
+
+    Two controls a broken measure (mixed-up models or inputs, a constant, a similarity dominated by
+    something all models share) would fail: a copy of ``model`` that must behave identically scores 1;
+    and ``other``, trained like ``model`` on the true labels, is more similar to it, by at least
+    ``margin`` in cosine similarity and in label agreement, than ``control``, trained on shuffled labels.
+
+    Args:
+        model: a trained model.
+        other: a model trained on the same task with the true labels (e.g. another seed).
+        control: a model of the same outputs trained on shuffled labels.
+        ood: (M, D) out-of-distribution inputs.
+        copy: the copy that must score 1 (default: ``model`` pruned at threshold 0, which removes nothing).
+        margin: the smallest gap, a number in [0, 1].
+        behaviour: what the cosine compares (see :func:`ood_similarity`).
+
+    Returns:
+        a :class:`SimilarityControls`; :attr:`~SimilarityControls.passed` says whether all held.
+
+    Raises:
+        TypeError, ValueError: a margin outside [0, 1]; the errors of :func:`ood_similarity`.
+
+    Example:
+        >>> checks = similarity_controls(model_1, model_2, shuffled, ood)   # doctest: +SKIP
+        >>> checks.passed, checks.failures()                                # doctest: +SKIP
+        (True, [])
+    """
+    margin = check_real(margin, "margin", 0.0, 1.0)
+    copy = prune(model, threshold=0.0) if copy is None else copy
+    models = [model, copy, other, control]
+    sim = ood_similarity(models, ood, behaviour=behaviour)
+    agree = label_agreement(predicted_classes(models, ood))
+    return SimilarityControls(self_similarity=float(sim[0, 1]), pair_similarity=float(sim[0, 2]),
+                              control_similarity=float(sim[0, 3]), pair_agreement=float(agree[0, 2]),
+                              control_agreement=float(agree[0, 3]), margin=margin)
 
 
 # ----------------------------------------------------------------------------- the study, one setting at a time

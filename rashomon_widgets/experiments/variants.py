@@ -155,9 +155,12 @@ def make_variant(model: nn.Module, loss_fn: Callable, train_data, test_data=None
 def skeleton_variants(models: Sequence[nn.Module], loss_fn: Callable, train_data, test_data=None, *,
                       strengths: Sequence[float] = (1e-4, 3e-4, 1e-3), epochs: Sequence[int] = (5, 20),
                       thresholds: Sequence[float] = (0.01, 0.05), lr: float = 1e-3, batch_size: int | None = 64,
-                      seed: int = 0, progress: Progress | None = None) -> list[Variant]:
+                      seed: int = 0, progress: Progress | None = None, unpruned: bool = False) -> list[Variant]:
     """Write-up 2's grid: for every base model, the original, the original pruned at every threshold
     (the control: pruning without L1), and every (strength, epochs, threshold) of L1 + pruning.
+
+    With ``unpruned=True`` every L1 fine-tuned model is also kept before pruning (threshold 0, just before
+    its pruned copies), so that what pruning changes can be told from what L1 changes.
 
     Args:
         models: the trained base models (not changed).
@@ -168,6 +171,7 @@ def skeleton_variants(models: Sequence[nn.Module], loss_fn: Callable, train_data
         thresholds: the magnitude pruning thresholds.
         lr, batch_size, seed: of the fine-tuning (see :func:`l1_finetune`).
         progress: ``progress(done, total, message)`` before each fine-tuning run and at the end.
+        unpruned: also keep every L1 fine-tuned model unpruned.
 
     Returns:
         The variants, base model by base model, in the order above.
@@ -180,6 +184,7 @@ def skeleton_variants(models: Sequence[nn.Module], loss_fn: Callable, train_data
     strengths = [float(s) for s in strengths]
     epoch_list = sorted({int(e) for e in epochs})
     thresholds = [float(threshold) for threshold in thresholds]
+    tuned_thresholds = ([0.0] if unpruned else []) + [t for t in thresholds if not (unpruned and t == 0)]
     if not epoch_list or epoch_list[0] < 1:
         raise ValueError(f"epochs: expected epoch counts >= 1, got {list(epochs)}")
     total, done = len(models) * len(strengths), 0
@@ -195,7 +200,7 @@ def skeleton_variants(models: Sequence[nn.Module], loss_fn: Callable, train_data
                                 checkpoints=epoch_list, lr=lr, batch_size=batch_size, seed=seed)
             for e in epoch_list:
                 variants += [measure(snaps[e], base=i, l1=s, epochs=e, threshold=threshold)
-                             for threshold in thresholds]
+                             for threshold in tuned_thresholds]
             done += 1
     if progress is not None:
         progress(total, total, "done")

@@ -112,3 +112,114 @@ def cosine_similarity(vectors: torch.Tensor) -> np.ndarray:
     sim = 0.5 * (sim + sim.T)
     sim.fill_diagonal_(1.0)
     return sim.numpy()
+
+
+# ----------------------------------------------------------------------------- predicted classes
+def predicted_classes(models: Sequence[nn.Module], inputs: torch.Tensor, *, batch_size: int = 1024) -> np.ndarray:
+    """The class each model predicts (arg-max of its outputs) for every input.
+
+    Args:
+        models: networks mapping ``inputs`` to (N, C) outputs (see :func:`prediction_vectors`).
+        inputs: (N, ...) tensor.
+        batch_size: inputs per forward pass.
+
+    Returns:
+        int64 numpy array (len(models), N).
+
+    Raises:
+        TypeError, ValueError: as :func:`prediction_vectors`.
+
+    Example:
+        >>> import torch
+        >>> predicted_classes([torch.nn.Linear(4, 3)], torch.randn(5, 4)).shape
+        (1, 5)
+    """
+    outputs = prediction_vectors(models, inputs, behaviour="logits", batch_size=batch_size)
+    return outputs.reshape(len(models), inputs.shape[0], -1).argmax(dim=2).numpy()
+
+
+def _check_labels(labels, name: str = "labels") -> np.ndarray:
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape[1] == 0 or not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
+        raise ValueError(f"{name}: expected an integer array (V, N) of class indices >= 0 with N >= 1, got "
+                         f"{describe(labels)}")
+    return labels
+
+
+def label_agreement(labels) -> np.ndarray:
+    """Pairwise label agreement: the share of inputs on which two models predict the same class.
+
+    Unlike the cosine of softmax vectors it ignores confidence, and it is easy to read: 0.9 means the two
+    models disagree on one input in ten. It is inflated when both models call most inputs one class (see
+    :func:`chance_agreement`).
+
+    Args:
+        labels: (V, N) integer class indices, one row per model (e.g. from :func:`predicted_classes`).
+
+    Returns:
+        (V, V) float64 numpy array in [0, 1], symmetric, ones on the diagonal.
+
+    Raises:
+        ValueError: not a 2-D array of class indices >= 0 with at least one column.
+
+    Example:
+        >>> label_agreement([[0, 1, 2, 2], [0, 1, 1, 1]])[0, 1]
+        0.5
+    """
+    labels = _check_labels(labels)
+    return (labels[:, None, :] == labels[None, :, :]).mean(axis=2)
+
+
+def class_shares(labels, n_classes: int | None = None) -> np.ndarray:
+    """The share of inputs each model assigns to each class.
+
+    A row with one large entry is a model with a *default class* on these inputs.
+
+    Args:
+        labels: (V, N) integer class indices, one row per model.
+        n_classes: the number of classes C (default: the largest index + 1).
+
+    Returns:
+        (V, C) float64 numpy array; each row sums to 1.
+
+    Raises:
+        ValueError: bad labels (see :func:`label_agreement`), or an ``n_classes`` not above the largest index.
+
+    Example:
+        >>> class_shares([[0, 0, 0, 2]], 3)
+        array([[0.75, 0.  , 0.25]])
+    """
+    labels = _check_labels(labels)
+    if n_classes is None:
+        n_classes = int(labels.max()) + 1
+    n_classes = check_int(n_classes, "n_classes", int(labels.max()) + 1)
+    counts = np.stack([np.bincount(row, minlength=n_classes) for row in labels])
+    return counts / labels.shape[1]
+
+
+def chance_agreement(labels, n_classes: int | None = None) -> np.ndarray:
+    """The label agreement two models would have by chance, given only how often each calls each class.
+
+    If model a calls a share ``p_c`` of the inputs class c and model b a share ``q_c``, two independent
+    draws agree with probability ``sum_c p_c q_c``. Two models that both call 85% of the inputs "4" agree
+    at least 72% of the time by chance alone. ``(agreement - chance) / (1 - chance)`` is Cohen's kappa:
+    0 for agreement no better than chance, 1 for identical labels.
+
+    Args:
+        labels: (V, N) integer class indices, one row per model.
+        n_classes: the number of classes (default: the largest index + 1).
+
+    Returns:
+        (V, V) float64 numpy array in [0, 1].
+
+    Raises:
+        ValueError: as :func:`class_shares`.
+
+    Example:
+        >>> chance_agreement([[0, 0, 0, 1], [0, 0, 1, 1]])[0, 1]
+        0.5
+    """
+    shares = class_shares(labels, n_classes)
+    return shares @ shares.T

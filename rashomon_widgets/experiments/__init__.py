@@ -9,6 +9,8 @@
   :func:`compare_skeletons`, and :class:`SkeletonStudy`: one setting at a time, cached).
 - :mod:`.writeups`: small constructions of write-ups 3 and 4 (2-D toy landscapes, nudges, the
   3-parameter contour model, a soft-target classifier, a net with merged inputs).
+- :mod:`.shipped`: the large XOR sweeps of notebooks 03 and 04, shipped as data, and the command that makes them.
+- :mod:`.verdicts`: shares with 95% Wilson intervals and trends across widths that can come out either way.
 - :func:`load_results`, :class:`SweepResult`, :class:`TextProgress`, :func:`default_executor`.
 
 Example:
@@ -18,7 +20,9 @@ Example:
     >>> result = sweep(range(150), (2, 3, 4), "runs.jsonl",
     ...                executor=Client().get_executor())                      # doctest: +SKIP
 """
-from . import skeletons, writeups
+from . import shipped, skeletons, verdicts, writeups
+from .cyclic import (Barriers, CyclicWalk, DirectionVerdict, Directions, compare_directions, cycle_schedule,
+                     cyclic_walk, directions, pairwise_barriers, project_onto_plane)
 from .skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask, Variant, compare_skeletons,
                         l1_finetune, ood_similarity, skeleton_task, skeleton_variants)
 from .sweep import ResultsWarning, SweepResult, TextProgress, default_executor, load_results, mlp_run, sweep
@@ -34,5 +38,7 @@ __all__ = [
     "skeleton_task", "SkeletonTask", "l1_finetune", "skeleton_variants", "Variant", "ood_similarity",
     "compare_skeletons", "SkeletonComparison", "SkeletonStudy", "SkeletonRecord",
     # write-up constructions
-    "skeletons", "writeups",
+    "shipped", "skeletons", "verdicts", "writeups",
 ]
+__all__ += ["cyclic_walk", "CyclicWalk", "cycle_schedule", "directions", "Directions", "compare_directions",
+            "DirectionVerdict", "pairwise_barriers", "Barriers", "project_onto_plane"]  # write-up 1: cyclic walk

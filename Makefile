@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab lab-workspace lab-reset test unit notebooks browser bench venv chromium clean
+.PHONY: lab lab-workspace lab-reset test unit notebooks browser bench sweeps venv chromium clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,15 @@ chromium:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+## The shipped XOR sweeps that notebooks 03 and 04 read (rashomon_widgets/data/files/xor_sweeps.jsonl.gz),
+## made again on a Dask LocalCluster: 2,000 seeds per setup and width, about 30-40 minutes on two cores. Resumable:
+## the raw records go to sweeps-work.jsonl (git-ignored), so a killed run continues where it stopped.
+## tests/experiments/test_shipped.py re-runs a sample and compares. SWEEP_SEEDS=2000 SWEEP_WORKERS=2.
+SWEEP_SEEDS   ?= 2000
+SWEEP_WORKERS ?= 2
+sweeps: $(STAMP)
+	$(PY) -m rashomon_widgets.experiments.shipped --seeds $(SWEEP_SEEDS) --workers $(SWEEP_WORKERS) --work sweeps-work.jsonl
 
 ## Benchmarks against PyHessian, curvlinops and loss-landscapes (benchmarks/results.md). The peers get
 ## their own venv, benchmarks/.venv-peers: the lock, then the peers with torch held at 2.13.0 and

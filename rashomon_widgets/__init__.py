@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 
-from .core import BezierCurve, Landscape, NullSpacePath, Plane, PolyChain, Surface, fit_curve, null_space_path
+from .core import (BezierCurve, Landscape, NullSpacePath, Plane, PolyChain, RashomonSearch, Surface, fit_curve,
+                   null_space_path, rashomon_search)
 
 __version__ = "0.1.0"
 
@@ -21,7 +22,8 @@ _LAZY = {name: ".widgets" for name in ("CurveExplorer", "NullSpaceExplorer", "Pr
 
 __all__ = [
     # core
-    "Landscape", "Plane", "Surface", "null_space_path", "NullSpacePath", "BezierCurve", "PolyChain", "fit_curve",
+    "Landscape", "Plane", "Surface", "null_space_path", "NullSpacePath", "rashomon_search", "RashomonSearch",
+    "BezierCurve", "PolyChain", "fit_curve",
     # subpackages
     "models", "data",
 ] + sorted(_LAZY)

@@ -4,8 +4,8 @@ Three sub-packages, one concept per module:
 
 * ``curvature``: ``Landscape`` (evaluation at any theta, thread-safe), HVP forms, the Hessian and
   Jacobian operators, spectra (``Spectrum``, Lanczos eigenpairs), density, trace, null space;
-* ``geometry``: planes and surfaces, curves between minima and their fitting, paths and walks inside a
-  Rashomon set, the manifold chart (tangent basis, retraction);
+* ``geometry``: planes and surfaces, curves between minima and their fitting, paths, walks and searches
+  inside a Rashomon set, the manifold chart (tangent basis, retraction);
 * ``comparison``: pruning, behavioural similarity, hidden-unit alignment, behavioural gradients.
 
 ``validation`` holds every input check of the package; ``SizePolicy`` is the one rule for what counts
@@ -17,9 +17,9 @@ from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behav
 from .curvature import (BatchStatisticsWarning, CurvatureWarning, HessianOperator, HVPFormWarning, JacobianOperator,
                         Landscape, SizePolicy, Spectrum, SpectrumEstimate, count_near_zero, default_tol,
                         spectrum_estimate)
-from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, Surface, along_curve, fit_curve,
-                       load_curve, loss_profile, ManifoldChart, manifold_walk, null_space_path, spectrum_at,
-                       with_batch_statistics)
+from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, RashomonSearch, Surface, along_curve,
+                       fit_curve, load_curve, loss_profile, ManifoldChart, manifold_walk, null_space_path, path_in_set,
+                       rashomon_search, spectrum_at, with_batch_statistics)
 
 __all__ = [
     # evaluation and curvature (rashomon_widgets.core.curvature)
@@ -32,7 +32,8 @@ __all__ = [
     "BezierCurve", "PolyChain", "fit_curve", "load_curve", "with_batch_statistics", "along_curve", "loss_profile", "CurveTable",
     "spectrum_at",
     # paths inside a Rashomon set
-    "null_space_path", "NullSpacePath", "manifold_walk", "ManifoldChart",
+    "null_space_path", "NullSpacePath", "manifold_walk", "ManifoldChart", "rashomon_search", "RashomonSearch",
+    "path_in_set",
     # behavioural gradients (write-up 4)
     "behavioural_gradients", "behaviour_rank", "dimension_bound", "hessian_rank", "gauss_newton", "matrix_rank",
     # pruned skeletons and behavioural similarity (write-up 2)

@@ -20,7 +20,7 @@ Example:
     >>> result = sweep(range(150), (2, 3, 4), "runs.jsonl",
     ...                executor=Client().get_executor())                      # doctest: +SKIP
 """
-from . import shipped, skeletons, verdicts, writeups
+from . import skeletons, verdicts, writeups
 from .cyclic import (Barriers, CyclicWalk, DirectionVerdict, Directions, compare_directions, cycle_schedule,
                      cyclic_walk, directions, pairwise_barriers, project_onto_plane)
 from .skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask, Variant, compare_skeletons,
@@ -42,3 +42,12 @@ __all__ = [
 ]
 __all__ += ["cyclic_walk", "CyclicWalk", "cycle_schedule", "directions", "Directions", "compare_directions",
             "DirectionVerdict", "pairwise_barriers", "Barriers", "project_onto_plane"]  # write-up 1: cyclic walk
+
+
+def __getattr__(name):
+    # ``shipped`` is imported on first use, so that ``python -m rashomon_widgets.experiments.shipped`` runs
+    # the module once, as __main__, and not a second time as an attribute of this package
+    if name == "shipped":
+        import importlib
+        return importlib.import_module(".shipped", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

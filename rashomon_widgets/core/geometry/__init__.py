@@ -1,4 +1,4 @@
-"""Geometry in parameter space: planes and loss surfaces, curves between minima, paths and walks
+"""Geometry in parameter space: planes and loss surfaces, curves between minima, paths, walks and searches
 inside a Rashomon set, and the chart (tangent + retraction) that keeps them on it."""
 from .curve_base import Curve
 from .curve_table import CurveTable
@@ -8,7 +8,8 @@ from .fitting import fit_curve, with_batch_statistics
 from .manifold import ManifoldChart
 from .paths import NullSpacePath, manifold_walk, null_space_path
 from .plane import Plane, Surface
+from .search import RashomonSearch, path_in_set, rashomon_search
 
 __all__ = ["Plane", "Surface", "Curve", "BezierCurve", "PolyChain", "fit_curve", "load_curve",
            "with_batch_statistics", "along_curve", "loss_profile", "spectrum_at", "CurveTable", "null_space_path", "NullSpacePath",
-           "manifold_walk", "ManifoldChart"]
+           "manifold_walk", "ManifoldChart", "rashomon_search", "RashomonSearch", "path_in_set"]

@@ -185,7 +185,7 @@ def _executor(engine: str, workers: int):
     if engine == "dask":
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
         client.run(_one_thread)
 
@@ -228,7 +228,8 @@ def matches(shipped: dict, fresh: dict, *, rtol: float = 1e-6) -> list[str]:
 
     The key, ``converged``, ``near_zero``, ``rank_G``, ``num_params`` and ``epochs`` must be equal;
     the loss and every eigenvalue within ``rtol`` relative (plus an absolute ``rtol`` times the
-    largest eigenvalue, as the near-zero rule measures), after the shipped file's rounding.
+    largest eigenvalue, as the near-zero rule measures), after the shipped file's rounding of both
+    (so a record of a sweep run here, not rounded, can be compared too).
 
     Args:
         shipped: the record from the shipped file.
@@ -242,10 +243,12 @@ def matches(shipped: dict, fresh: dict, *, rtol: float = 1e-6) -> list[str]:
     for field in ("key", "converged", "near_zero", "rank_G", "num_params", "epochs"):
         if shipped.get(field) != fresh.get(field):
             problems.append(f"{field}: shipped {shipped.get(field)!r}, fresh {fresh.get(field)!r}")
-    a, b = np.asarray(shipped["spectrum"], dtype=float), np.asarray(compact(fresh)["spectrum"], dtype=float)
+    # both sides rounded as shipped (compact is idempotent), so a record of a sweep run here compares too
+    shipped, fresh = compact(shipped), compact(fresh)
+    a, b = np.asarray(shipped["spectrum"], dtype=float), np.asarray(fresh["spectrum"], dtype=float)
     if a.shape != b.shape or not np.allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max()):
         problems.append("spectrum differs")
-    loss_a, loss_b = shipped["loss"], compact(fresh)["loss"]
+    loss_a, loss_b = shipped["loss"], fresh["loss"]
     if not np.isclose(loss_a, loss_b, rtol=rtol, atol=1e-12):
         problems.append(f"loss: shipped {loss_a!r}, fresh {loss_b!r}")
     return problems

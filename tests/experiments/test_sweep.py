@@ -182,7 +182,7 @@ def test_dask_local_cluster_executor(tmp_path, monkeypatch):
     distributed = pytest.importorskip(
         "distributed", reason="dask.distributed is not installed (pip install dask distributed) to run sweeps on a cluster")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         result = sweep(range(4), (1, 2), tmp_path / "dask.jsonl", run=slow_run, executor=client.get_executor())
         worker_pids = set(client.run(os.getpid).values())

@@ -22,6 +22,7 @@ import numpy as np
 _CACHE: OrderedDict[str, object] = OrderedDict()  # digest -> unpickled object, in each worker process
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
+_LOADS = [0]  # unpickled payloads in this process (what a test asks each worker)
 BLOCKS_PER_WORKER = 4
 
 
@@ -59,10 +60,20 @@ def _cached(digest: str, payload: bytes):
             _CACHE.move_to_end(digest)
             return _CACHE[digest]
         obj = pickle.loads(payload)
+        _LOADS[0] += 1
         _CACHE[digest] = obj
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
         return obj
+
+
+def cache_loads() -> int:
+    """How many payloads this process has unpickled (a worker's count: each landscape and plane once).
+
+    Returns:
+        the count.
+    """
+    return _LOADS[0]
 
 
 def remote_rows(ls_ref: tuple[str, bytes], plane_ref: tuple[str, bytes], xs: np.ndarray, ys: np.ndarray,

@@ -27,8 +27,15 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
     train-mode randomness enters any result. Every tensor follows the model's dtype and device;
     floating-point data are cast to the model's dtype.
 
+    Losses alone (``loss``, ``losses(strategy="loop")``) skip ``functional_call``: the parameter vector is
+    written in place into a second private copy whose parameters are views of one flat tensor, and the
+    copy runs a plain forward. ``losses_strategy`` says how ``losses`` evaluates many points (a fixed
+    rule on the model's size, kind and device).
+
     A Landscape can be shared by any number of threads (an explorer's worker and a notebook cell):
-    each thread evaluates its own private copy of the model, so results equal single-threaded ones.
+    each thread evaluates its own private copies of the model, so results equal single-threaded ones.
+    It pickles (for ``surface(executor=...)``'s workers) without its locks, per-thread copies and
+    one-time choices, which are made again where it is unpickled.
 
     Args:
         model: a ``torch.nn.Module`` with floating-point parameters on one device. Frozen parameters

@@ -34,6 +34,16 @@ def test_thread_pool_blocks_equal_the_serial_grid_and_report_progress(ls):
     assert len(seen) == 4 and seen[-1] == (49, 49) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+def test_default_blocks_are_near_equal_and_four_per_worker(ls):
+    plane = rw.Plane.random(ls, seed=6)
+    seen = []
+    with cf.ThreadPoolExecutor(2) as pool:
+        surf = ls.surface(plane, span=0.8, resolution=9, executor=pool, progress=lambda d, n: seen.append(d))
+    np.testing.assert_allclose(surf.loss, _serial(ls, plane, 9).loss, rtol=1e-12, atol=0)
+    steps = np.diff([0, *sorted(seen)]) // 9  # rows per finished block
+    assert len(seen) == 8 and sorted(steps.tolist()) == [1] * 7 + [2]
+
+
 def test_serial_block_rows_and_a_wrong_executor(ls):
     plane = rw.Plane.random(ls, seed=2)
     seen = []

@@ -279,7 +279,7 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
             executor: any ``concurrent.futures.Executor`` (a process pool, a Dask cluster's
                 ``client.get_executor()``): the grid's rows are split into blocks evaluated by its
                 workers, each of which unpickles this landscape once. None: evaluate here.
-            block_rows: grid rows per block (default: about four blocks per worker with an executor;
+            block_rows: grid rows per block (default: four near-equal blocks per worker with an executor;
                 here, as many rows as fit in ``GRID_CHUNK_BYTES`` of parameter vectors).
             **kwargs: passed to :meth:`Landscape.losses` (``strategy``, ``progress``).
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import math
 import os
 import pickle
 import threading
@@ -130,7 +129,7 @@ def executor_losses(ls, plane, xs: np.ndarray, ys: np.ndarray, executor: cf.Exec
     Args:
         ls, plane, xs, ys: the landscape, the plane and the grid.
         executor: a ``concurrent.futures.Executor``.
-        block_rows: rows per task; None: about :data:`BLOCKS_PER_WORKER` tasks per worker.
+        block_rows: rows per task; None: :data:`BLOCKS_PER_WORKER` near-equal blocks per worker.
         chunk_bytes: see :func:`rows_losses` (applies inside each task).
         progress: ``progress(done, total)`` as blocks finish.
         losses_kwargs: passed to ``ls.losses`` on the workers.
@@ -138,16 +137,19 @@ def executor_losses(ls, plane, xs: np.ndarray, ys: np.ndarray, executor: cf.Exec
     Returns:
         (len(ys), len(xs)) float64 numpy array.
     """
-    if block_rows is None:
-        block_rows = math.ceil(len(ys) / (BLOCKS_PER_WORKER * executor_workers(executor)))
-    starts = range(0, len(ys), block_rows)
+    if block_rows is None:  # near-equal blocks, a multiple of the workers: no worker is left with the tail
+        count = min(len(ys), BLOCKS_PER_WORKER * executor_workers(executor))
+        sizes = [len(ys) // count + (i < len(ys) % count) for i in range(count)]
+    else:
+        sizes = [min(block_rows, len(ys) - r0) for r0 in range(0, len(ys), block_rows)]
+    blocks = [(r0, r0 + n) for r0, n in zip(np.cumsum([0, *sizes[:-1]]).tolist(), sizes)]
     if isinstance(executor, cf.ThreadPoolExecutor):  # same process: the objects themselves
-        futures = {executor.submit(rows_losses, ls, plane, xs, ys[r0:r0 + block_rows], chunk_bytes,
-                                   **losses_kwargs): r0 for r0 in starts}
+        futures = {executor.submit(rows_losses, ls, plane, xs, ys[a:b], chunk_bytes, **losses_kwargs): a
+                   for a, b in blocks}
     else:
         ls_ref, plane_ref = _pickled(ls, "landscape"), _pickled(plane, "plane")
-        futures = {executor.submit(remote_rows, ls_ref, plane_ref, xs, ys[r0:r0 + block_rows], chunk_bytes,
-                                   losses_kwargs): r0 for r0 in starts}
+        futures = {executor.submit(remote_rows, ls_ref, plane_ref, xs, ys[a:b], chunk_bytes, losses_kwargs): a
+                   for a, b in blocks}
     loss, done, total = np.empty((len(ys), len(xs))), 0, len(xs) * len(ys)
     try:
         for future in cf.as_completed(futures):

@@ -241,7 +241,7 @@ class Plane:
             ls: the :class:`Landscape` of this plane's model.
             span, resolution: the grid (see :meth:`grid`).
             executor: a ``concurrent.futures.Executor`` to evaluate row blocks on, or None (here).
-            block_rows: grid rows per block; default with an executor: about four blocks per worker
+            block_rows: grid rows per block; default with an executor: four near-equal blocks per worker
                 (``_max_workers`` of a pool, the threads of a Dask client, else the CPU count); without
                 one, as many rows as ``GRID_CHUNK_BYTES`` holds.
             **losses_kwargs: passed to :meth:`Landscape.losses` (``strategy``, ``progress``).

@@ -1,12 +1,20 @@
 """Flat parameter vectors <-> a module's named parameters, and evaluation at any vector.
 
-The user's module is never mutated: it is copied, put in evaluation mode, and evaluated with
-``torch.func.functional_call`` on views of a flat vector ``theta``.
+The user's module is never mutated: it is copied, put in evaluation mode, and evaluated in one of two
+ways:
 
-``functional_call`` swaps the given tensors into the module for the duration of the call, so one module
-shared by two threads would let each see the other's parameters. Every thread therefore evaluates its
-own private copy (made on its first call, dropped with the thread): a :class:`FunctionalModel` is safe
-to call from any number of threads at once.
+* differentiably, with ``torch.func.functional_call`` on views of a flat vector ``theta``
+  (:meth:`FunctionalModel.__call__`: gradients, HVPs, ``vmap``);
+* loss-only, by writing ``theta`` in place into a second private copy whose parameters are views into
+  one flat tensor (:meth:`FunctionalModel.at`): one ``copy_`` and a plain forward, without
+  ``functional_call``'s per-call cost (what loss-landscapes does, on its own copy of the model). It is
+  never given to ``functional_call``, which leaves tied parameters swapped after a call.
+
+``functional_call`` swaps the given tensors into the module for the duration of the call, and ``at``
+writes into it, so one module shared by two threads would let each see the other's parameters. Every
+thread therefore evaluates its own private copies (one for each way, made on first use, dropped with
+the thread): a :class:`FunctionalModel` is safe to call from any number of threads at once. It pickles
+without its per-thread copies and locks (they are made again where it is unpickled).
 """
 from __future__ import annotations
 
@@ -82,14 +90,60 @@ class FunctionalModel:
         self._local = threading.local()
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_local"], state["_lock"]  # per-thread copies and the lock are made again on unpickling
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def _copy(self) -> torch.nn.Module:
+        with self._lock:
+            return copy.deepcopy(self._template)
+
     @property
     def module(self) -> torch.nn.Module:
-        """This thread's private copy of the model (evaluation mode, parameters frozen)."""
+        """This thread's private copy of the model for ``functional_call`` (evaluation mode, parameters
+        frozen)."""
         module = getattr(self._local, "module", None)
         if module is None:
-            with self._lock:
-                module = copy.deepcopy(self._template)
-            self._local.module = module
+            module = self._local.module = self._copy()
+        return module
+
+    def _in_place_copy(self) -> tuple[torch.nn.Module, torch.Tensor]:
+        """This thread's (module, flat) for :meth:`at`: another private copy, never given to
+        ``functional_call`` (which leaves tied parameters swapped after a call), whose trainable
+        parameters are views into ``flat``."""
+        state = getattr(self._local, "in_place", None)
+        if state is None:
+            module = self._copy()
+            layout = self.layout
+            flat = layout.flatten(module)
+            params = dict(module.named_parameters())  # tied parameters: one object, listed once
+            with torch.no_grad():
+                for (name, sl), shape in zip(layout.slices().items(), layout.shapes):
+                    params[name].data = flat[sl].view(shape)  # the same Parameter object, storage in flat
+            state = self._local.in_place = (module, flat)
+        return state
+
+    def at(self, theta: torch.Tensor) -> torch.nn.Module:
+        """This thread's private copy with its parameters set to ``theta`` in place (not differentiable).
+
+        Call the returned module at once, in the same thread, under ``torch.no_grad()``: the next
+        ``at`` in this thread overwrites the parameters.
+
+        Args:
+            theta: (P,) in the model's dtype and device.
+
+        Returns:
+            the module, ready for a plain forward.
+        """
+        module, flat = self._in_place_copy()
+        with torch.no_grad():
+            flat.copy_(theta)
         return module
 
     def __call__(self, theta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

@@ -27,8 +27,15 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
     train-mode randomness enters any result. Every tensor follows the model's dtype and device;
     floating-point data are cast to the model's dtype.
 
+    Losses alone (``loss``, ``losses(strategy="loop")``) skip ``functional_call``: the parameter vector is
+    written in place into a second private copy whose parameters are views of one flat tensor, and the
+    copy runs a plain forward. ``losses_strategy`` says how ``losses`` evaluates many points (a fixed
+    rule on the model's size, kind and device).
+
     A Landscape can be shared by any number of threads (an explorer's worker and a notebook cell):
-    each thread evaluates its own private copy of the model, so results equal single-threaded ones.
+    each thread evaluates its own private copies of the model, so results equal single-threaded ones.
+    It pickles (for ``surface(executor=...)``'s workers) without its locks, per-thread copies and
+    one-time choices, which are made again where it is unpickled.
 
     Args:
         model: a ``torch.nn.Module`` with floating-point parameters on one device. Frozen parameters
@@ -93,8 +100,9 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         self._local = threading.local()      # per-thread bookkeeping (last_num_products)
         self._hvp_form: str | None = None
         self._hvp_batched: bool | None = None  # blocks of products in one batched pass, measured once
-        self._losses_strategy: str | None = None
+        self._losses_strategy: str | None = None   # the fixed rule's answer (see losses_strategy)
         self._bytes_per_point: int | None = None
+        self._forward_profile: tuple[int, int] | None = None
         self._check_loss()
         stats = batch_statistics_modules(self._f.module)
         if stats and len(self.batches) > 1:
@@ -117,6 +125,31 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
             raise ValueError("loss_fn: the loss does not depend on the parameters (no gradient flows from it "
                              "to theta); expected loss_fn(outputs, targets) computed from the outputs. Did a "
                              ".detach(), .item(), .numpy() or torch.no_grad() slip into the model or the loss?")
+
+    _CACHES = ("_hvp_form", "_hvp_batched", "_losses_strategy", "_bytes_per_point", "_forward_profile")
+
+    def __getstate__(self) -> dict:
+        """What pickling keeps: everything but the lock, the per-thread state and the one-time choices
+        (made again where the landscape is unpickled, e.g. on a worker of ``surface(executor=...)``).
+
+        Returns:
+            the state dict.
+        """
+        state = self.__dict__.copy()
+        del state["_lock"], state["_local"]
+        for name in self._CACHES:
+            state[name] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled landscape with a new lock and per-thread state.
+
+        Args:
+            state: what :meth:`__getstate__` returned.
+        """
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._local = threading.local()
 
     # ----------------------------------------------------------------- the public interface of a point
     @property
@@ -213,8 +246,9 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         Returns:
             the loss over all data, as a float.
         """
+        point = self.check_theta(theta)
         with torch.no_grad():
-            return float(self._total_loss(self.check_theta(theta)))
+            return float(self._loss_in_place(point))
 
     def outputs(self, theta=None) -> torch.Tensor:
         """The behaviour at ``theta``: the model's outputs on all data (mapped by ``behaviour`` if given),
@@ -234,19 +268,26 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         out = self._f(theta, x)
         return out if self.behaviour is None else self.behaviour(out)
 
-    def surface(self, plane, span: float | tuple = 1.0, resolution: int = 21, **kwargs):
-        """Loss over a grid on ``plane``. See :meth:`Plane.surface`.
+    def surface(self, plane, span: float | tuple = 1.0, resolution: int = 21, *, executor=None,
+                block_rows: int | None = None, **kwargs):
+        """Loss over a grid on ``plane``, here or on workers. See :meth:`Plane.surface`.
 
         Args:
             plane: an :class:`rw.Plane` in this model's parameter space.
             span: a number s (``[-s, s]`` on both axes) or ``((x0, x1), (y0, y1))``.
             resolution: grid points per axis.
+            executor: any ``concurrent.futures.Executor`` (a process pool, a Dask cluster's
+                ``client.get_executor()``): the grid's rows are split into blocks evaluated by its
+                workers, each of which unpickles this landscape once. None: evaluate here.
+            block_rows: grid rows per block (default: four near-equal blocks per worker with an executor;
+                here, as many rows as fit in ``GRID_CHUNK_BYTES`` of parameter vectors).
             **kwargs: passed to :meth:`Landscape.losses` (``strategy``, ``progress``).
 
         Returns:
             an :class:`rw.Surface`.
         """
-        return plane.surface(self, span=span, resolution=resolution, **kwargs)
+        return plane.surface(self, span=span, resolution=resolution, executor=executor, block_rows=block_rows,
+                             **kwargs)
 
     def __repr__(self) -> str:
         return (f"Landscape({type(self._f.module).__name__}, P={self.num_params}, "

@@ -1,6 +1,7 @@
 """Two-dimensional slices of parameter space, and the loss surface over a grid on them."""
 from __future__ import annotations
 
+import concurrent.futures as cf
 import numbers
 from dataclasses import dataclass
 
@@ -8,8 +9,9 @@ import numpy as np
 import torch
 
 from ..validation import check_choice, check_int, check_point, check_positive, check_seed
+from . import _grid
 
-GRID_CHUNK_BYTES = 64 * 2**20  # parameter vectors of the grid built at once by Plane.surface
+GRID_CHUNK_BYTES = 4 * 2**20  # parameter vectors of the grid built at once by Plane.surface (per worker)
 
 
 @dataclass(frozen=True)
@@ -216,15 +218,32 @@ class Plane:
                 raise ValueError(f"span: expected a number or ((x0, x1), (y0, y1)), got {span!r}") from None
         return np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
 
-    def surface(self, ls, span=None, resolution: int = 21, **losses_kwargs) -> Surface:
+    def surface(self, ls, span=None, resolution: int = 21, *, executor=None, block_rows: int | None = None,
+                **losses_kwargs) -> Surface:
         """The loss over a ``resolution x resolution`` grid (see :meth:`grid`), evaluated in
-        batches through :meth:`Landscape.losses`; the grid's parameter vectors are built a few rows
+        blocks of rows through :meth:`Landscape.losses`; the grid's parameter vectors are built a few rows
         at a time (at most ``GRID_CHUNK_BYTES`` of them at once). ``progress(done, total)``, if
         given, counts points over the whole grid.
+
+        With ``executor`` (any ``concurrent.futures.Executor``: a ``ProcessPoolExecutor``, a Dask
+        cluster's ``client.get_executor()``), the rows are split into blocks of ``block_rows``, one task
+        each. Each task carries the pickled landscape and plane (so ``loss_fn``, ``behaviour`` and the
+        model must be picklable: module-level functions and classes) and a worker unpickles them once,
+        however many blocks it runs; the strategy is settled here (:attr:`Landscape.losses_strategy`)
+        and sent along. Workers should use one torch thread each where they share a machine
+        (``rw.experiments.default_executor`` does; Dask's ``LocalCluster`` sets it). Dask's nannies also
+        set ``MALLOC_TRIM_THRESHOLD_=65536`` in their workers, which makes every large torch allocation an
+        ``mmap`` (PreResNet20's forward took 1.4-1.8x longer here); start the cluster inside
+        ``dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})`` to
+        keep glibc's default. A ``ThreadPoolExecutor`` gets the landscape itself, unpickled.
 
         Args:
             ls: the :class:`Landscape` of this plane's model.
             span, resolution: the grid (see :meth:`grid`).
+            executor: a ``concurrent.futures.Executor`` to evaluate row blocks on, or None (here).
+            block_rows: grid rows per block; default with an executor: four near-equal blocks per worker
+                (``_max_workers`` of a pool, the threads of a Dask client, else the CPU count); without
+                one, as many rows as ``GRID_CHUNK_BYTES`` holds.
             **losses_kwargs: passed to :meth:`Landscape.losses` (``strategy``, ``progress``).
 
         Returns:
@@ -232,28 +251,36 @@ class Plane:
 
         Raises:
             ValueError: a plane in another model's parameter space, or a bad grid.
+            TypeError: an executor that is not a ``concurrent.futures.Executor``, or, with one, a
+                landscape that cannot be pickled (the message says what to change).
 
         Example:
             >>> surf = ls.surface(rw.Plane.random(ls, seed=0), span=1.0, resolution=21)  # doctest: +SKIP
             >>> surf.loss.shape
             (21, 21)
+            >>> with distributed.Client(n_workers=2) as client:                           # doctest: +SKIP
+            ...     surf = ls.surface(plane, resolution=41, executor=client.get_executor())
         """
         if self.origin.numel() != ls.num_params or self.origin.dtype != ls.dtype:
             raise ValueError(f"plane: expected a plane in this model's parameter space (P={ls.num_params}, "
                              f"{ls.dtype}), got one with P={self.origin.numel()}, {self.origin.dtype}")
         xs, ys = self.grid(span, resolution)
+        if block_rows is not None:
+            block_rows = check_int(block_rows, "block_rows", 1)
         progress = losses_kwargs.pop("progress", None)
-        total = len(xs) * len(ys)
-        # build the grid's parameter vectors a few rows at a time: all M x P at once can be gigabytes
-        bytes_per_row = len(xs) * self.origin.numel() * self.origin.element_size()
-        rows = max(1, min(len(ys), GRID_CHUNK_BYTES // bytes_per_row))
-        loss = np.empty((len(ys), len(xs)))
-        for r0 in range(0, len(ys), rows):
-            block = self.points(xs, ys[r0:r0 + rows]).to(ls.device)
-            done = r0 * len(xs)
-            inner = None if progress is None else (lambda d, _n, done=done: progress(done + d, total))
-            values = ls.losses(block, progress=inner, **losses_kwargs)
-            loss[r0:r0 + rows] = values.reshape(-1, len(xs)).double().cpu().numpy()
+        if executor is None:
+            chunk = GRID_CHUNK_BYTES
+            if block_rows is not None:
+                chunk = block_rows * len(xs) * self.origin.numel() * self.origin.element_size()
+            loss = _grid.rows_losses(ls, self, xs, ys, chunk, progress, **losses_kwargs)
+            return Surface(self, xs, ys, loss)
+        if not isinstance(executor, cf.Executor):
+            raise TypeError(f"executor: expected a concurrent.futures.Executor (a process pool, a Dask client's "
+                            f"get_executor()) or None, got {type(executor).__name__}")
+        if losses_kwargs.get("strategy", "auto") == "auto":
+            losses_kwargs["strategy"] = ls.losses_strategy  # settled once, here, for every worker
+        loss = _grid.executor_losses(ls, self, xs, ys, executor, block_rows, GRID_CHUNK_BYTES, progress,
+                                     losses_kwargs)
         return Surface(self, xs, ys, loss)
 
 

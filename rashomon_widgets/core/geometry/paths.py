@@ -52,7 +52,7 @@ class NullSpacePath:
     @property
     def length(self) -> float:
         """The length of the polygon through the points."""
-        return float((self.thetas[1:] - self.thetas[:-1]).norm(dim=1).sum()) if len(self.thetas) > 1 else 0.0
+        return polygon_length(self.thetas)
 
     def __len__(self) -> int:
         return self.thetas.shape[0]
@@ -60,6 +60,18 @@ class NullSpacePath:
     def __repr__(self) -> str:
         return (f"NullSpacePath({len(self)} points, length {self.length:.4g}, max loss {self.max_loss:.3g}, "
                 f"reached={self.reached}: {self.reason})")
+
+
+def polygon_length(thetas: torch.Tensor) -> float:
+    """The length of the polygon through the rows of ``thetas``.
+
+    Args:
+        thetas: (M, P) the points, in order.
+
+    Returns:
+        the summed lengths of the M - 1 segments (0 for one point).
+    """
+    return float((thetas[1:] - thetas[:-1]).norm(dim=1).sum()) if len(thetas) > 1 else 0.0
 
 
 def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: float | None = None,

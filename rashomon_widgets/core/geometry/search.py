@@ -48,7 +48,7 @@ import torch
 from ..validation import (check_callable, check_choice, check_int, check_positive, check_real, check_seed,
                           check_tolerance, check_vectors)
 from .manifold import retract
-from .paths import _as_point
+from .paths import _as_point, polygon_length
 
 __all__ = ["RashomonSearch", "path_in_set", "rashomon_search"]
 
@@ -94,7 +94,7 @@ class RashomonSearch:
     @property
     def length(self) -> float:
         """The length of the polygon through the points."""
-        return float((self.thetas[1:] - self.thetas[:-1]).norm(dim=1).sum()) if len(self.thetas) > 1 else 0.0
+        return polygon_length(self.thetas)
 
     def __len__(self) -> int:
         return self.thetas.shape[0]

@@ -167,6 +167,7 @@ class Explorer(widgets.VBox):
         self.export_button.on_click(lambda _: self._export_clicked())
         self._worker = LatestWorker(self._show_error)
         self._start_state: dict | None = None
+        self._errors_shown = 0   # counts _show_error calls: a job clears only errors older than itself
 
     # ------------------------------------------------------------------ state
     @classmethod
@@ -310,12 +311,15 @@ class Explorer(widgets.VBox):
 
     def _run(self, state: dict, current: Callable[[], bool]) -> None:
         started = time.perf_counter()
+        errors_before = self._errors_shown
         timer = threading.Timer(0.5, lambda: current() and setattr(self.status_html, "value",
                                                                    "&#9203; computing&hellip;"))
         timer.start()
         try:
             if self._job(state, current, started) is False or not current():
                 return
+            if self._errors_shown != errors_before:
+                return   # an input was refused while this job ran: its message stays until the next job
             self.error_html.value = ""
             self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
         finally:
@@ -347,6 +351,7 @@ class Explorer(widgets.VBox):
 
     def _show_error(self, exc: BaseException) -> None:
         """Put ``exc`` in the widget's error area; the widget stays usable."""
+        self._errors_shown += 1
         self.error_html.value = ("<div style='color:#b00020'>&#9888; " + html.escape(f"{type(exc).__name__}: {exc}")
                                  + "</div>")
         self.status_html.value = "error: the last request failed or was refused; the widget still works"

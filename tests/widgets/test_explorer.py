@@ -1,6 +1,7 @@
 """NullSpaceExplorer through its synced state (get_state), against core objects computed independently."""
 import json
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -117,6 +118,33 @@ def test_bad_span_is_refused_and_the_next_good_value_works(explorer, bad):
     assert explorer.wait(60)
     assert explorer.error_html.value == ""
     assert explorer.surface2d.surface.xs.max() == pytest.approx(0.5)
+
+
+def test_a_refusal_during_a_running_job_is_not_wiped_when_that_job_ends(explorer):
+    # seen in the browser suite on a busy machine: the job in flight finished after the refusal and
+    # cleared its message, so the user saw nothing
+    assert explorer.wait(60)
+    release, entered = threading.Event(), threading.Event()
+    job = explorer._job
+
+    def slow_job(state, current, started):
+        entered.set()
+        release.wait(30)
+        return job(state, current, started)
+
+    explorer._job = slow_job
+    explorer.sliders[0].value = 0.3
+    assert entered.wait(30)
+    explorer.span_box.value = -1.0          # refused while the job runs
+    assert "span: expected a finite number" in explorer.error_html.value
+    release.set()
+    assert explorer.wait(60)
+    assert "span: expected a finite number" in explorer.error_html.value
+    assert "error" in explorer.status_html.value
+    explorer._job = job
+    explorer.sliders[0].value = 0.0         # the next job clears it
+    assert explorer.wait(60)
+    assert explorer.error_html.value == "" and "updated" in explorer.status_html.value
 
 
 def test_same_axis_twice_is_an_error_in_the_widget(explorer):

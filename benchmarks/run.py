@@ -722,7 +722,7 @@ def bench_grid(case: Case, ls: rw.Landscape, resolution: int, floor: dict) -> tu
                     m, m / loop_wall, ours["pps"] / (m / loop_wall), "points x median time of one forward"))
     if "forward_loss" in floor:  # what every method must also pay: the loss on the outputs
         loss_wall = m * floor["forward_loss"]
-        ours["loss_floor_ratio"] = wall / loss_wall
+        ours["loss_floor_ratio"] = ours["wall"] / loss_wall   # (``wall`` now holds loss-landscapes' time)
         rows.append(row(f"{resolution}x{resolution} plane", "floor: loop of plain forwards + loss (`no_grad`)",
                         loss_wall, m, m / loss_wall, ours["pps"] / (m / loss_wall),
                         "points x median time of one forward and its loss"))

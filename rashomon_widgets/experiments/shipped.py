@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core import count_near_zero
 from .records import SweepResult, run_key
 from .sweep import _check_ints, mlp_run, sweep
 
@@ -124,11 +125,6 @@ def load(widths: Iterable[int], *, seeds: Iterable[int] | None = None, path=None
 
 
 # ----------------------------------------------------------------------------- writing
-def _count(spectrum, tol: float) -> int:
-    values = np.abs(np.asarray(spectrum, dtype=float))
-    return int((values <= tol * values.max()).sum()) if values.size else 0
-
-
 def _round(x: float, digits: int) -> float:
     return float(f"{x:.{digits}g}")
 
@@ -149,7 +145,7 @@ def compact(record: dict) -> dict:
     floor = _FLOOR * max((abs(v) for v in record["spectrum"]), default=0.0)
     for digits in (_DIGITS, 10, 17):
         out["spectrum"] = [_round(v, digits) if abs(v) >= floor else 0.0 for v in record["spectrum"]]
-        if _count(out["spectrum"], record["tol"]) == record["near_zero"]:
+        if count_near_zero(out["spectrum"], record["tol"]) == record["near_zero"]:
             break
     return out
 

@@ -169,9 +169,8 @@ class ManyLosses:
                              f"{str(exc).splitlines()[0]}); use strategy='loop' or 'auto'") from exc
 
     def _vmap_chunk(self) -> int:
-        if self._bytes_per_point is None:
-            self._bytes_per_point = self._profile()[0] + 2 * self.num_params * self._theta.element_size()
-        return max(1, self.memory_budget // self._bytes_per_point)
+        bytes_per_point = self._profile()[0] + 2 * self.num_params * self._theta.element_size()
+        return max(1, self.memory_budget // bytes_per_point)
 
     def _profile(self) -> tuple[int, int]:
         """(activation bytes of the largest batch, multiply-adds over all data), measured once by shapes."""

@@ -118,6 +118,10 @@ class Derivatives:
     def _flat_outputs(self, x):
         return lambda theta: self._behaviour(theta, x).reshape(-1)
 
+    def _all_flat_outputs(self, theta):
+        """The behaviour on all batches, flat and differentiable (``outputs(theta).reshape(-1)`` with grad)."""
+        return torch.cat([self._behaviour(theta, x).reshape(-1) for x, _ in self.batches])
+
     def jacobian(self, theta=None) -> torch.Tensor:
         """Behavioural gradients: row i is the gradient of scalar output i on the data.
 

@@ -101,7 +101,6 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         self._hvp_form: str | None = None
         self._hvp_batched: bool | None = None  # blocks of products in one batched pass, measured once
         self._losses_strategy: str | None = None   # the fixed rule's answer (see losses_strategy)
-        self._bytes_per_point: int | None = None
         self._forward_profile: tuple[int, int] | None = None
         self._check_loss()
         stats = batch_statistics_modules(self._f.module)
@@ -126,7 +125,7 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
                              "to theta); expected loss_fn(outputs, targets) computed from the outputs. Did a "
                              ".detach(), .item(), .numpy() or torch.no_grad() slip into the model or the loss?")
 
-    _CACHES = ("_hvp_form", "_hvp_batched", "_losses_strategy", "_bytes_per_point", "_forward_profile")
+    _CACHES = ("_hvp_form", "_hvp_batched", "_losses_strategy", "_forward_profile")
 
     def __getstate__(self) -> dict:
         """What pickling keeps: everything but the lock, the per-thread state and the one-time choices

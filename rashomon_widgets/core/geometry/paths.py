@@ -26,8 +26,27 @@ from ..validation import check_choice, check_int, check_positive, check_real, ch
 from .manifold import retract
 
 
+class PolygonPath:
+    """What every path through parameter space shares: its points ``thetas`` (M, P), their count
+    (``len``) and the length of the polygon through them. Mixed into :class:`NullSpacePath` and
+    :class:`~rashomon_widgets.core.geometry.search.RashomonSearch`.
+
+    Attributes:
+        thetas: (M, P) the points, in order (set by the class that mixes this in).
+    """
+    thetas: torch.Tensor
+
+    @property
+    def length(self) -> float:
+        """The length of the polygon through the points (0 for one point)."""
+        return float((self.thetas[1:] - self.thetas[:-1]).norm(dim=1).sum()) if len(self.thetas) > 1 else 0.0
+
+    def __len__(self) -> int:
+        return self.thetas.shape[0]
+
+
 @dataclass(frozen=True)
-class NullSpacePath:
+class NullSpacePath(PolygonPath):
     """The result of :func:`null_space_path`.
 
     Attributes:
@@ -49,29 +68,9 @@ class NullSpacePath:
         """The largest loss along the path."""
         return float(self.losses.max())
 
-    @property
-    def length(self) -> float:
-        """The length of the polygon through the points."""
-        return polygon_length(self.thetas)
-
-    def __len__(self) -> int:
-        return self.thetas.shape[0]
-
     def __repr__(self) -> str:
         return (f"NullSpacePath({len(self)} points, length {self.length:.4g}, max loss {self.max_loss:.3g}, "
                 f"reached={self.reached}: {self.reason})")
-
-
-def polygon_length(thetas: torch.Tensor) -> float:
-    """The length of the polygon through the rows of ``thetas``.
-
-    Args:
-        thetas: (M, P) the points, in order.
-
-    Returns:
-        the summed lengths of the M - 1 segments (0 for one point).
-    """
-    return float((thetas[1:] - thetas[:-1]).norm(dim=1).sum()) if len(thetas) > 1 else 0.0
 
 
 def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: float | None = None,

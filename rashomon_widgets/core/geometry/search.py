@@ -48,13 +48,13 @@ import torch
 from ..validation import (check_callable, check_choice, check_int, check_positive, check_real, check_seed,
                           check_tolerance, check_vectors)
 from .manifold import retract
-from .paths import _as_point, polygon_length
+from .paths import PolygonPath, _as_point
 
 __all__ = ["RashomonSearch", "path_in_set", "rashomon_search"]
 
 
 @dataclass(frozen=True)
-class RashomonSearch:
+class RashomonSearch(PolygonPath):
     """The result of :func:`rashomon_search`.
 
     Attributes:
@@ -90,14 +90,6 @@ class RashomonSearch:
         """The largest loss along the path: at its points and at the checked points of its segments."""
         inner = float(self.segment_losses.max()) if self.segment_losses.numel() else -math.inf
         return max(float(self.losses.max()), inner)
-
-    @property
-    def length(self) -> float:
-        """The length of the polygon through the points."""
-        return polygon_length(self.thetas)
-
-    def __len__(self) -> int:
-        return self.thetas.shape[0]
 
     def __repr__(self) -> str:
         return (f"RashomonSearch({len(self)} points, length {self.length:.4g} (straight {self.distance:.4g}), "
@@ -258,17 +250,6 @@ def _losses(ls, thetas: torch.Tensor) -> torch.Tensor:
     return ls.losses(thetas)
 
 
-def _outputs_fn(ls):
-    """theta -> the behaviour on all data, flat (differentiable; what :meth:`Landscape.outputs` returns)."""
-    def outputs(theta):
-        parts = []
-        for x, _ in ls.batches:
-            out = ls.forward(theta, x)
-            parts.append((out if ls.behaviour is None else ls.behaviour(out)).reshape(-1))
-        return torch.cat(parts)
-    return outputs
-
-
 def _retract_many(ls, points: torch.Tensor, target: torch.Tensor, *,
                   max_steps: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`retract` for a block of points (M, P): Gauss-Newton steps, all points at once.
@@ -290,7 +271,7 @@ def _retract_many(ls, points: torch.Tensor, target: torch.Tensor, *,
 
 
 def _retract_batched(ls, points, target, max_steps, scale):
-    outputs = _outputs_fn(ls)
+    outputs = ls._all_flat_outputs   # differentiable, vmap-able: what Landscape.outputs returns, flat
     rtol = 1e-10 if ls.dtype == torch.float64 else 1e-5
     pinv_rtol = 1e-12 if ls.dtype == torch.float64 else 1e-6
     points = points.detach().clone()

@@ -25,7 +25,7 @@ from ._base import (
     tagged,
 )
 from ._legend import TITLE_STYLE, legend_html
-from .spectrum_view import SpectrumView
+from .spectrum_view import TOP_K, SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
@@ -97,6 +97,7 @@ class CurveExplorer(Explorer):
         self.profile = None  # the CurveTable of loss_profile, once computed
         self._surfaces: collections.OrderedDict = collections.OrderedDict()
         self._spectra: collections.OrderedDict = collections.OrderedDict()
+        self._warm = None  # the top eigenvectors of the last spectrum computed (matrix-free models)
         self._drawn: tuple | None = None
         with self.hold_trait_notifications():
             self.t, self.margin, self.log_color = t, margin, log_color
@@ -274,7 +275,8 @@ class CurveExplorer(Explorer):
         key = round(float(t), 9)
         if key not in self._spectra:
             self._spectra[key] = spectrum_at(self.ls, self.curve(float(t)), exact=self.exact, progress=progress,
-                                             **self.slq)
+                                             top_k=0 if self.exact else TOP_K, start=self._warm, **self.slq)
+            self._warm = getattr(self._spectra[key], "top_vectors", None)  # the next t's Lanczos starts here
             while len(self._spectra) > 64:
                 self._spectra.popitem(last=False)
         return self._spectra[key]

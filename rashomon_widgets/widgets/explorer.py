@@ -20,7 +20,7 @@ from ._base import (
     slider_grid,
     tagged,
 )
-from .spectrum_view import SpectrumView
+from .spectrum_view import TOP_K, SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
@@ -84,6 +84,7 @@ class NullSpaceExplorer(Explorer):
         self.coarse = int(coarse or (11 if self.exact else 7))
         self.loss0 = ls.loss(self.theta0)
         self.point = self.theta0.clone()
+        self._warm = None  # the top eigenvectors of the last spectrum shown (matrix-free models)
         names = self.chart.names
         with self.hold_trait_notifications():
             self.coefficients = [0.0] * len(names)
@@ -190,9 +191,11 @@ class NullSpaceExplorer(Explorer):
             self.surface2d.update(surf)
             self.surface3d.update(surf)
         if self._settled(current):  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives
-            self.spectrum.show(spectrum_at(self.ls, point, exact=self.exact, slq_vectors=2, slq_steps=20,
-                                           progress=lambda d, n: self._progress_status(started, "spectrum", d, n,
-                                                                                       current)))
+            spectrum = spectrum_at(self.ls, point, exact=self.exact, slq_vectors=2, slq_steps=20,
+                                   top_k=0 if self.exact else TOP_K, start=self._warm,
+                                   progress=lambda d, n: self._progress_status(started, "spectrum", d, n, current))
+            self._warm = getattr(spectrum, "top_vectors", None)  # the next move's Lanczos starts from these
+            self.spectrum.show(spectrum)
         if not self.exact and np.any(coeffs[: self.chart.num_null] != 0) and current():
             point = self.chart.point(coeffs, retracted=True, progress=lambda d, n: self._progress_status(
                 started, "re-projecting onto the manifold", d, n, current))

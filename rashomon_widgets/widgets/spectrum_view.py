@@ -15,6 +15,9 @@ from ._legend import TITLE_STYLE, VIEW_CLASS, legend_html, nice_ticks, px, tick_
 POSITIVE, NEGATIVE, BAND = "#3b75af", "#e1812c", "#9e9e9e"
 #: values below FLOOR_FACTOR x the near-zero threshold (and exact zeros) are drawn in the first bin
 FLOOR_FACTOR = 1e-3
+#: largest eigenvalues an explorer computes and the label lists for matrix-free models (Lanczos, warm-started
+#: from the previous point's eigenvectors)
+TOP_K = 3
 
 
 def log_bins(threshold: float, scale: float, bins: int):
@@ -133,6 +136,8 @@ class SpectrumView(widgets.VBox):
         source = "" if exact else f" &mdash; estimated by stochastic Lanczos quadrature{runs}"
         count = f"{self.near_zero:,}" if exact else f"about {self.near_zero:,.0f}"
         largest = f"; largest |λ| {scale:.4g}" if exact else ""
+        if not exact and len(result.top_values):
+            largest = "; largest λ " + ", ".join(f"{v:.4g}" for v in result.top_values) + " (Lanczos)"
         self.label.value = (f"<b>{count}</b> of {total:,} eigenvalues near zero (|λ| &le; {tol:g} &times; "
                             f"{scale:.3g}){largest}{source}")
         return self.near_zero

@@ -15,7 +15,7 @@ fresh vector on the complement.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ import torch
 from ..validation import check_int, check_positive, check_seed, check_tolerance
 from ._lanczos import krylov, lanczos, quadrature, tridiagonal
 from ._random import gaussian, generator, rademacher
+from .spectra import lanczos_eigs
 from .trace import TraceEstimate, _mean_and_stderr, estimate
 
 __all__ = ["Density", "SpectrumEstimate", "broaden", "density", "lanczos", "quadrature", "rademacher", "slq",
@@ -123,6 +124,10 @@ class SpectrumEstimate:
         num_vectors: Rademacher start vectors (runs) of the quadrature.
         num_steps: Lanczos steps per run.
         seed: seed of the start vectors.
+        top_values: (k,) the k largest eigenvalues, descending, to :func:`lanczos_eigs`' accuracy
+            (``spectrum_at(..., top_k=k)``), or empty.
+        top_vectors: (P, k) their eigenvectors, or None: the warm start of the next point's
+            ``spectrum_at(..., start=est.top_vectors)`` (a slider's next position).
 
     Example:
         >>> est = SpectrumEstimate.from_nodes(np.array([0.0, 2.0]), np.array([0.75, 0.25]), 8, tol=1e-3)
@@ -139,10 +144,13 @@ class SpectrumEstimate:
     num_vectors: int = 0
     num_steps: int = 0
     seed: int = 0
+    top_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    top_vectors: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_nodes(cls, nodes, weights, num_params: int, *, tol: float = 1e-3, num_vectors: int = 0,
-                   num_steps: int = 0, seed: int = 0) -> SpectrumEstimate:
+                   num_steps: int = 0, seed: int = 0, top_values=None,
+                   top_vectors: torch.Tensor | None = None) -> SpectrumEstimate:
         """An estimate from quadrature nodes and weights (sorted here; scale and count computed).
 
         Args:
@@ -151,6 +159,7 @@ class SpectrumEstimate:
             num_params: P.
             tol: relative near-zero tolerance.
             num_vectors, num_steps, seed: how the quadrature was run (recorded only).
+            top_values, top_vectors: the largest eigenpairs, if computed (see the attributes).
 
         Returns:
             a :class:`SpectrumEstimate`.
@@ -168,7 +177,9 @@ class SpectrumEstimate:
         order = np.argsort(nodes, kind="stable")
         nodes, weights = nodes[order], weights[order]
         scale, near = _near_zero_weight(nodes, weights, tol)
-        return cls(nodes, weights, num_params, tol, scale, num_params * near, num_vectors, num_steps, seed)
+        top = np.sort(np.asarray([] if top_values is None else top_values, dtype=np.float64).ravel())[::-1].copy()
+        return cls(nodes, weights, num_params, tol, scale, num_params * near, num_vectors, num_steps, seed, top,
+                   top_vectors)
 
     @property
     def threshold(self) -> float:
@@ -195,7 +206,7 @@ class SpectrumEstimate:
 
 
 def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: int = 0,
-                      tol: float = 1e-3) -> SpectrumEstimate:
+                      tol: float = 1e-3, top_k: int = 0, start: torch.Tensor | None = None) -> SpectrumEstimate:
     """The spectrum of a large Hessian as a :class:`SpectrumEstimate`, by plain :func:`slq`.
 
     Args:
@@ -204,6 +215,9 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
         num_steps: Lanczos steps per vector (capped at P).
         seed: seed of the start vectors.
         tol: relative near-zero tolerance.
+        top_k: also the ``top_k`` largest eigenpairs, by :func:`lanczos_eigs` (default accuracy), kept
+            in ``top_values`` / ``top_vectors``.
+        start: warm start of that Lanczos run: the previous point's ``top_vectors``.
 
     Returns:
         a :class:`SpectrumEstimate` whose ``nodes``/``weights`` are ``slq(op, ...)``'s, sorted.
@@ -217,9 +231,15 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
         >>> est.num_near_zero                                       # doctest: +SKIP
     """
     tol = check_tolerance(tol, "tol")
+    top_k = check_int(top_k, "top_k", 0, max(0, op.shape[0] - 2))
+    top_values, top_vectors = None, None
+    if top_k:
+        top_values, top_vectors = lanczos_eigs(op, top_k, "largest", seed=seed, start=start)
+        top_values = top_values.double().cpu().numpy()
     nodes, weights = slq(op, num_vectors=num_vectors, num_steps=num_steps, seed=seed)
     return SpectrumEstimate.from_nodes(nodes, weights, op.shape[0], tol=tol, num_vectors=num_vectors,
-                                       num_steps=min(num_steps, op.shape[0]), seed=seed)
+                                       num_steps=min(num_steps, op.shape[0]), seed=seed, top_values=top_values,
+                                       top_vectors=top_vectors)
 
 
 def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0):

@@ -23,11 +23,13 @@ class CurvatureQueries:
             k: how many, 1 <= k <= P.
             which: ``"largest"`` (descending) or ``"smallest"`` (ascending).
             theta: (P,); default the trained parameters.
-            method: ``"lanczos"`` (matrix-free, :func:`spectra.lanczos_eigs`; ``tol``, ``ncv``,
-                ``maxiter``, ``seed`` pass through), ``"dense"`` (``eigh``), or ``"auto"`` (dense for
-                small models by :class:`SizePolicy`, or when k >= P - 1).
-            **kwargs: Lanczos options passed to :func:`spectra.lanczos_eigs` (``tol``, ``ncv``,
-                ``maxiter``, ``seed``).
+            method: ``"lanczos"`` (matrix-free, :func:`spectra.lanczos_eigs`), ``"dense"``
+                (``eigh``), or ``"auto"`` (dense for small models by :class:`SizePolicy`, or when
+                k >= P - 1).
+            **kwargs: Lanczos options passed to :func:`spectra.lanczos_eigs`: ``tol`` (relative
+                eigenvalue accuracy, default 1e-6), ``ncv``, ``maxiter``, ``seed``, ``start`` (a warm
+                start: the eigenvectors at a nearby point), ``solver`` (``"arpack"`` for scipy's
+                ``eigsh``), ``progress``.
 
         Returns:
             ``(values (k,), vectors (P, k))``; vectors orthonormal.
@@ -37,6 +39,8 @@ class CurvatureQueries:
 
         Example:
             >>> values, vectors = ls.eigs(5)                    # doctest: +SKIP
+            >>> nearby = ls.theta + 0.01 * vectors[:, 0]        # doctest: +SKIP
+            >>> ls.eigs(5, theta=nearby, start=vectors)         # fewer products  # doctest: +SKIP
         """
         point = self.check_theta(theta)
         check_choice(method, "method", ("auto", "lanczos", "dense"))

@@ -245,10 +245,24 @@ def test_matrix_free_explorer_on_a_wider_net():
     assert not e.exact
     assert e.wait(120)
     assert "stochastic Lanczos" in e.spectrum.label.value
+
+    dense = rw.Landscape(model, rw.models.sum_of_squares, (x, model(x).detach()), reduction="sum")
+
+    def top_three_listed(point):  # the label lists the 3 largest eigenvalues, as dense eigh finds them
+        exact = torch.linalg.eigvalsh(dense.hessian(point)).flip(0)[:3]
+        np.testing.assert_allclose(e.spectrum.result.top_values, exact.numpy(), rtol=1e-5)
+        assert "largest λ " + ", ".join(f"{v:.4g}" for v in e.spectrum.result.top_values) in e.spectrum.label.value
+
+    top_three_listed(e.point)
+    first = e._warm
+    assert first is not None and first.shape == (ls.num_params, 3)
     e.sliders[0].value = 0.5
     assert e.wait(120)
     assert "re-projected" in e.loss_html.value
     assert ls.loss(e.point) < 1e-6
+    assert e._warm is not first  # the move's Lanczos started from the first frame's vectors and replaced them
+    # the spectrum is of the tangent step's point (drawn before the re-projection), which is on the slider
+    top_three_listed(e.chart.point(e.coefficients, retracted=False))
 
 
 def test_displaying_an_explorer_waits_for_its_first_frame():

@@ -500,28 +500,57 @@ def vmap_floor(case: Case, thetas: torch.Tensor) -> float | None:
         return median_time(lambda: torch.vmap(loss_at, chunk_size=chunk)(thetas), min_runs=3, max_runs=7)
 
 
+#: eigsh settings for curvlinops' operator: the ones ours used to pass (ARPACK's residual tol 1e-6, ncv 20), and
+#: the cheapest found on these two models that still reaches relative error 1e-5 (a loose residual tol; ncv
+#: 11-12 missed an eigenvalue on PreResNet20)
+EIGSH_SETTINGS = {"curvlinops": (1e-6, 20), "curvlinops_loose": (1e-3, 2 * TOP_K + 3)}
+#: how far the warm start's nearby point is: a step of this share of |theta| along a random unit direction
+WARM_STEP = 0.01
+
+
 def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dict]:
-    """Top-5 eigenvalues: ours (Lanczos), PyHessian (power iteration), curvlinops (+ the same eigsh)."""
+    """Top-5 eigenvalues: ours (Krylov-Schur Lanczos to relative accuracy 1e-5; ARPACK; warm-started at a
+    nearby point), PyHessian (power iteration), curvlinops (+ scipy eigsh at two settings)."""
     p, ref_values, kw = ls.num_params, ref["values"], {"repeats": case.repeats, "warmup": case.warmup}
-    tol, ncv = 1e-6, min(p, max(2 * TOP_K + 1, 20))  # ours' defaults; curvlinops gets the same eigsh
     rows, summary = [], {}
 
-    def add(name, method, fn, notes):
+    def add(name, method, fn, notes, *, error=True):
         wall, results = seeded_runs(fn, **kw)  # each result: (eigenvalues, HVP count)
         summary[name] = {"wall": wall, "hvps": med_low(h for _, h in results),
-                         "error": med(eig_error(v, ref_values) for v, _ in results)}
+                         "error": med(eig_error(v, ref_values) for v, _ in results) if error else None}
         ratio = None if name == "ours" else wall / summary["ours"]["wall"]
         rows.append(row("top-5 eigenvalues", method, wall, summary[name]["hvps"], summary[name]["error"],
                         ratio, notes))
 
-    def ours(seed, method="lanczos"):
-        values = ls.eigs(TOP_K, which="largest", method=method, seed=seed)[0]
+    def ours(seed, method="lanczos", **options):
+        values = ls.eigs(TOP_K, which="largest", method=method, seed=seed, **options)[0]
         return values.tolist(), ls.last_num_products
 
-    add("ours", "**ours** `eigs(5, method='lanczos')`", ours, f"ARPACK tol={tol:g}, ncv={ncv}")
+    add("ours", "**ours** `eigs(5, method='lanczos', tol=1e-5)`", lambda seed: ours(seed, tol=1e-5),
+        "Krylov-Schur Lanczos, stops when every eigenvalue's error bound min(ρ, ρ²/gap) <= 1e-5 |θ|")
+    add("ours_arpack", "ours `eigs(5, method='lanczos', solver='arpack')`",
+        lambda seed: ours(seed, solver="arpack", tol=1e-6), f"scipy eigsh, tol=1e-6, ncv={min(p, 20)}: the former default")
     if p <= 64:
         add("ours_dense", "ours `eigs(5)` (auto: dense `eigh`)", lambda seed: ours(seed, "auto"),
             "what `method='auto'` picks for P <= 32")
+
+    # warm start: at theta + step, from the eigenvectors at theta, against a cold start at the same point
+    direction = torch.randn(p, generator=torch.Generator().manual_seed(0), dtype=ls.dtype)
+    nearby = ls.theta + WARM_STEP * float(ls.theta.norm()) * direction / direction.norm()
+    start = ls.eigs(TOP_K, method="lanczos", tol=1e-5)[1]
+    near_ref = ls.eigs(TOP_K, theta=nearby, method="lanczos", tol=1e-9)[0].tolist()
+
+    def at_nearby(seed, warm):
+        values = ls.eigs(TOP_K, theta=nearby, method="lanczos", tol=1e-5, seed=seed, start=start if warm else None)[0]
+        return values.tolist(), ls.last_num_products
+
+    for name, warm in (("nearby_cold", False), ("nearby_warm", True)):
+        add(name, f"ours at a point {WARM_STEP:g} |θ| away, {'warm-started' if warm else 'cold'}",
+            lambda seed, w=warm: at_nearby(seed, w),
+            ("`start=` the eigenvectors at θ" if warm else "random start vector")
+            + "; error against `eigs(tol=1e-9)` there", error=False)
+        summary[name]["error"] = med(eig_error(at_nearby(seed, warm)[0], near_ref) for seed in range(1))
+        rows[-1]["error"] = summary[name]["error"]
     model = case.peer_model()
 
     def pyhessian(seed):
@@ -531,12 +560,16 @@ def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dic
     add("pyhessian", "PyHessian `eigenvalues(top_n=5)`", pyhessian,
         "power iteration + deflation, its defaults maxIter=100, tol=1e-3")
 
-    def curvlinops(seed):
-        v0 = spectral.rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").numpy()
-        return curvlinops_eigs(case, model, tol=tol, ncv=ncv, v0=v0)
+    for name, (tol, ncv) in EIGSH_SETTINGS.items():
+        ncv = min(p, ncv)
 
-    add("curvlinops", "curvlinops `HessianLinearOperator` + `eigsh`", curvlinops,
-        "same eigsh settings and start vector as ours")
+        def curvlinops(seed, tol=tol, ncv=ncv):
+            v0 = spectral.rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").numpy()
+            return curvlinops_eigs(case, model, tol=tol, ncv=ncv, v0=v0)
+
+        add(name, f"curvlinops `HessianLinearOperator` + `eigsh(tol={tol:g}, ncv={ncv})`", curvlinops,
+            "ours' former eigsh settings" if name == "curvlinops" else "the cheapest eigsh setting found that "
+            "still reaches 1e-5 on both models")
     return rows, summary
 
 
@@ -936,10 +969,20 @@ def targets(case: Case, summary: dict) -> list[tuple[str, str, bool]]:
     """The issue's targets (reported, never asserted): (target, measured, met)."""
     out = []
     e = summary["eigs"]
-    o, ph, cl = e["ours"], e["pyhessian"], e["curvlinops"]
+    o, ph = e["ours"], e["pyhessian"]
     out.append(("top-5 eigenvalues: rel. error <= 1e-5", f"{o['error']:.1e}", o["error"] <= 1e-5))
     out.append(("eigs time <= 1/2 PyHessian's", f"{o['wall'] / ph['wall']:.2f} of it", o["wall"] <= ph["wall"] / 2))
-    out.append(("eigs time <= 1/3 curvlinops'", f"{o['wall'] / cl['wall']:.2f} of it", o["wall"] <= cl["wall"] / 3))
+    for name in EIGSH_SETTINGS:
+        cl = e[name]
+        tol, ncv = EIGSH_SETTINGS[name]
+        out.append((f"eigs time <= 1/3 curvlinops' (eigsh tol={tol:g}, ncv={min(case.num_params, ncv)})",
+                    f"{o['wall'] / cl['wall']:.2f} of it ({o['hvps']} against {cl['hvps']} HVPs; its error "
+                    f"{cl['error']:.1e})", o["wall"] <= cl["wall"] / 3))
+    cold, warm = e["nearby_cold"], e["nearby_warm"]
+    if case.num_params > 64:  # XOR's 9 parameters: both runs span the whole space
+        out.append((f"warm-started eigs {WARM_STEP:g} |θ| away: <= 1/3 of a cold start's HVPs",
+                    f"{warm['hvps']} against {cold['hvps']} (error {warm['error']:.1e})",
+                    3 * warm["hvps"] <= cold["hvps"]))
     t = summary["trace"]
     out.append(("trace within 2% (median over seeds)", f"{100 * t['ours']['error']:.2f}%", t["ours"]["error"] <= 0.02))
     out.append(("trace: HVPs <= 46 (the top of PyHessian's 23-46)", f"{t['ours']['hvps']} (PyHessian: "
@@ -1027,9 +1070,13 @@ def render(sections: list[dict], meta: dict) -> str:
               "`torch.eig` at run time with `torch.linalg.eigh` on the (symmetric) Lanczos matrix. Its random "
               "vectors are drawn in the model's dtype (default dtype set for the call).",
               "- curvlinops 3.0.1: `HessianLinearOperator(...).to_scipy()` with `check_deterministic=False`, "
-              "then scipy `eigsh` with ours' settings (k=5, which='LA', tol=1e-6, ncv=min(P, 20), same start "
-              "vector): the comparison isolates the cost of its HVP (forward-over-reverse, forward recomputed "
-              "per product).",
+              "then scipy `eigsh` (k=5, which='LA', ours' start vector) at two settings: ours' former one "
+              "(tol=1e-6, ncv=min(P, 20)), and the cheapest found that still reaches 1e-5 on both models "
+              "(tol=1e-3, ncv=13; ncv 11-12 missed an eigenvalue on PreResNet20). eigsh needs ncv + 1 products "
+              "before its first check; ours checks an eigenvalue error bound after every product.",
+              f"- Warm start: `eigs(5, theta=θ + {WARM_STEP:g} |θ| u, start=V)` for a random unit u, V the "
+              "eigenvectors at θ (what an explorer passes from the previous slider position), against a cold "
+              "start at the same point; errors against `eigs(tol=1e-9)` there.",
               "- loss-landscapes 3.0.6 `random_plane` evaluates a staggered grid (every other column runs "
               "backwards) and never puts the start model on it; its points/s count the `steps**2` points it "
               "evaluates. Ours includes drawing the plane (`Plane.random`) in its time.",

@@ -157,3 +157,23 @@ def test_explorer_rejects_bad_arguments():
         rw.CurveExplorer(ls, rw.BezierCurve(curve.theta_a, curve.theta_b))
     with pytest.raises(Exception, match=r"t: expected a finite number, at least 0 and at most 1, got 2"):
         rw.CurveExplorer(ls, curve, t=2)
+
+
+def test_matrix_free_spectrum_lists_the_top_eigenvalues_and_keeps_the_tables_count():
+    """exact=False: SLQ for the histogram (the count equals along_curve's with the same settings) plus the
+    3 largest eigenvalues by Lanczos, each t's run warm-started from the previous t's eigenvectors."""
+    ls, curve, _ = _case()
+    e = rw.CurveExplorer(ls, curve, resolution=7, coarse=5, num_t=5, exact=False, slq_vectors=2, slq_steps=12)
+    assert e.wait(60)
+    for t in (0.5, 0.52):
+        if e.t != t:
+            before = e._warm
+            e.t = t
+            assert e.wait(60)
+            assert e._warm is not before and e._warm.shape == (ls.num_params, 3)
+        result = e.spectrum.result
+        exact = torch.linalg.eigvalsh(ls.hessian(curve(t))).flip(0)[:3]
+        np.testing.assert_allclose(result.top_values, exact.numpy(), rtol=1e-5)
+        assert "largest λ " + ", ".join(f"{v:.4g}" for v in result.top_values) in e.spectrum.label.value
+        table = rw.core.along_curve(ls, curve, [t], exact=False, slq_vectors=2, slq_steps=12, trace_products=4)
+        assert e.spectrum.near_zero == pytest.approx(float(table["near_zero"][0]), abs=1e-9)

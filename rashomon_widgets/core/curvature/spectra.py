@@ -272,12 +272,12 @@ def _krylov_schur(op, k: int, largest: bool, v0: torch.Tensor, *, tol: float, nc
             theta, s = theta.flip(0), s.flip(1)
         scale = float(theta.abs().max()) if m else 0.0
         exhausted = m == p
-        if m >= k:
+        if m > k or exhausted:  # one Ritz value beyond the wanted ones, so that each has a gap to the rest
             rho = beta * s[m - 1, :k].abs()
             gaps = (theta[:k, None] - theta[None, :]).abs()
             gaps[torch.arange(k), torch.arange(k)] = float("inf")
             gap = gaps.min(1).values
-            bound = torch.minimum(rho, torch.where(gap > 0, rho ** 2 / gap, rho))
+            bound = torch.minimum(rho, torch.where(torch.isfinite(gap) & (gap > 0), rho ** 2 / gap, rho))
             limit = tol * torch.clamp(theta[:k].abs(), min=eps * scale)
             if exhausted or bool((bound <= limit).all()):
                 vectors = basis[:, :m] @ s[:, :k].to(dev)

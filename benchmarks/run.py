@@ -83,6 +83,15 @@ from rashomon_widgets.core.curvature import density as spectral  # noqa: E402
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results.md"
 TOP_K = 5
+#: where the models, data and products live (``--device``); the spectral-estimate study and the Dask rows
+#: always run on the CPU
+DEVICE = torch.device("cpu")
+
+
+def sync() -> None:
+    """Wait for the device's queued work, so that a timer stops when the work is done (CUDA is asynchronous)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def log(*args) -> None:
@@ -99,8 +108,10 @@ def timed(fn, *, repeats: int, warmup: int = 1):
     times, result = [], None
     for _ in range(repeats):
         gc.collect()
+        sync()
         start = time.perf_counter()
         result = fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
 
@@ -115,8 +126,10 @@ def seeded_runs(fn, *, repeats: int, warmup: int = 1, after=None):
     times, results = [], []
     for seed in range(repeats):
         gc.collect()
+        sync()
         start = time.perf_counter()
         result = fn(seed)
+        sync()
         times.append(time.perf_counter() - start)
         results.append(after(seed, result) if after else result)
     return statistics.median(times), results
@@ -136,11 +149,13 @@ def med_low(values):
 def median_time(fn, *, min_time: float = 0.2, min_runs: int = 5, max_runs: int = 200) -> float:
     """Median of at least ``min_runs`` runs, more while under ``min_time`` seconds (after one warm-up)."""
     fn()
+    sync()
     times = []
     start = time.perf_counter()
     while len(times) < min_runs or (time.perf_counter() - start < min_time and len(times) < max_runs):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -191,6 +206,12 @@ class Case:
             h.update(t.detach().cpu().contiguous().numpy().tobytes())
         h.update(torch.__version__.encode())
         return h.hexdigest()[:16]
+
+    def to(self, device: torch.device) -> "Case":
+        """The same case with its model and data on ``device`` (built and trained on the CPU first)."""
+        self.model.to(device)
+        self.X, self.y = self.X.to(device), self.y.to(device)
+        return self
 
     def landscape(self) -> rw.Landscape:
         return rw.Landscape(self.model, self.loss, (self.X, self.y), reduction=self.loss.reduction)
@@ -289,8 +310,8 @@ def reference_eigs(case: Case) -> dict:
 
         def matvec(x):
             count.n += 1
-            v = torch.as_tensor(np.ascontiguousarray(x).reshape(p), dtype=ref.theta.dtype)
-            return ref.matvec(v).double().numpy()
+            v = torch.as_tensor(np.ascontiguousarray(x).reshape(p), dtype=ref.theta.dtype, device=ref.theta.device)
+            return ref.matvec(v).double().cpu().numpy()
 
         v0 = np.random.default_rng(12345).standard_normal(p)
         values = eigsh(LinearOperator((p, p), matvec=matvec, dtype=np.float64), k=TOP_K, which="LA",
@@ -315,7 +336,7 @@ def reference_trace(case: Case) -> dict:
         g = torch.Generator().manual_seed(777)
 
         def rademacher(k):
-            return torch.randint(0, 2, (p, k), generator=g).to(ref.theta.dtype) * 2 - 1
+            return torch.randint(0, 2, (p, k), generator=g).to(ref.theta.device, ref.theta.dtype) * 2 - 1
 
         done = Counter()
 
@@ -352,7 +373,8 @@ def _exact_trace_backpack(case: Case, ref: ReferenceHessian, checks: int = 128) 
             loss(model(case.X), case.y).backward()
     diag = torch.cat([p.diag_h.reshape(-1) for p in model.parameters()]).double()
     idx = torch.randperm(len(diag), generator=torch.Generator().manual_seed(0))[:checks]
-    e, worst, floor = torch.zeros(len(diag), dtype=ref.theta.dtype), 0.0, 1e-12 * float(diag.abs().max())
+    e, worst = torch.zeros(len(diag), dtype=ref.theta.dtype, device=ref.theta.device), 0.0
+    floor = 1e-12 * float(diag.abs().max())
     for i in idx.tolist():
         e[i] = 1
         worst = max(worst, abs(float(ref.matvec(e)[i]) - float(diag[i])) / (abs(float(diag[i])) + floor))
@@ -416,7 +438,7 @@ def pyhessian_call(case: Case, model: nn.Module, method: str, *, seed: int, **kw
     with pyhessian_session(case, counter) as ph:
         torch.manual_seed(seed)
         model.zero_grad(set_to_none=True)  # its backward(create_graph=True) accumulates into .grad
-        comp = ph.hessian(model, case.loss, data=(case.X, case.y), cuda=False)
+        comp = ph.hessian(model, case.loss, data=(case.X, case.y), cuda=DEVICE.type == "cuda")
         result = getattr(comp, method)(**kwargs)
         del comp
         model.zero_grad(set_to_none=True)  # frees the graph PyHessian leaves in .grad
@@ -470,7 +492,7 @@ def bench_floor(case: Case, ls: rw.Landscape) -> dict:
     with torch.no_grad():
         t_fwd = median_time(lambda: model(case.X))
         t_fwd_loss = median_time(lambda: case.loss(model(case.X), case.y))
-    v = torch.randn(ls.num_params, generator=torch.Generator().manual_seed(0), dtype=ls.dtype)
+    v = torch.randn(ls.num_params, generator=torch.Generator().manual_seed(0), dtype=ls.dtype).to(ls.device)
     few = {"min_runs": 3, "max_runs": 3} if case.key == "resnet" else {"max_runs": 20}
     t_hvp = median_time(lambda: ls.hvp(v), **few)
     with ls.hessian_operator() as op:
@@ -535,7 +557,7 @@ def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dic
 
     # warm start: at theta + step, from the eigenvectors at theta, against a cold start at the same point; for
     # the top 5 and for the top eigenvalue alone (the sharpness)
-    direction = torch.randn(p, generator=torch.Generator().manual_seed(0), dtype=ls.dtype)
+    direction = torch.randn(p, generator=torch.Generator().manual_seed(0), dtype=ls.dtype).to(ls.device)
     nearby = ls.theta + WARM_STEP * float(ls.theta.norm()) * direction / direction.norm()
     near_ref = ls.eigs(TOP_K, theta=nearby, method="lanczos", tol=1e-9)[0].tolist()
     for k, suffix in ((TOP_K, ""), (1, "_k1")):
@@ -747,8 +769,11 @@ def bench_grid(case: Case, ls: rw.Landscape, resolution: int, floor: dict) -> tu
         rows.append(row(f"{resolution}x{resolution} plane", f"ours `losses(thetas, strategy='{strategy}')`",
                         w, m, m / w, None, f"points given; {w / floor_wall:.2f}x the floor's time"))
 
-    model = case.peer_model()
-    wall, (grid, points) = timed(lambda: loss_landscapes_plane(case, model, resolution), **kw)
+    # loss-landscapes draws its directions on the CPU (model_parameters.py: torch.randn without a device), so
+    # on a GPU it runs on a CPU copy of the case
+    ll_case = case if DEVICE.type == "cpu" else copy.deepcopy(case).to(torch.device("cpu"))
+    model = ll_case.peer_model()
+    wall, (grid, points) = timed(lambda: loss_landscapes_plane(ll_case, model, resolution), **kw)
     summary["loss_landscapes"] = {"wall": wall, "pps": points / wall, "points": points}
     rows.append(row(f"{resolution}x{resolution} plane", f"loss-landscapes `random_plane(steps={resolution})`",
                     wall, points, points / wall, ours["pps"] / (points / wall),
@@ -773,7 +798,7 @@ def bench_memory(case: Case, ls: rw.Landscape, n: int) -> dict:
     products inside one ``hessian_operator`` block, and after leaving the block."""
     import psutil
     proc = psutil.Process()
-    v = torch.randn(ls.num_params, generator=torch.Generator().manual_seed(0), dtype=ls.dtype)
+    v = torch.randn(ls.num_params, generator=torch.Generator().manual_seed(0), dtype=ls.dtype).to(ls.device)
 
     def rss():
         gc.collect()
@@ -1111,7 +1136,9 @@ def machine_info() -> dict:
         except md.PackageNotFoundError:
             return "missing"
 
+    device = "CPU" if DEVICE.type == "cpu" else f"CUDA: {torch.cuda.get_device_name(DEVICE)}"
     return {"CPU": f"{cpu}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}",
+            "device (`--device`)": device + " (the spectral-estimate study and the Dask rows: CPU)",
             "OS / Python": f"{platform.platform()} / Python {platform.python_version()}",
             "torch / numpy / scipy": f"{torch.__version__} / {np.__version__} / {version('scipy')}",
             "peers": f"PyHessian {version('pyhessian')}, curvlinops-for-pytorch {version('curvlinops-for-pytorch')}, "
@@ -1139,7 +1166,14 @@ def main(argv=None) -> int:
                         help="comma-separated subset of xor,mlp,resnet,estimates (the 2,410-parameter study),"
                              "dask (PreResNet20's grid on two Dask workers)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the Markdown table")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the xor/mlp/resnet models, data and products live (estimates and dask stay "
+                             "on the CPU; loss-landscapes runs on a CPU copy, since it draws its directions there)")
     args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch.cuda.is_available() is False on this machine")
+    global DEVICE
+    DEVICE = torch.device(args.device)
     keys = [k.strip() for k in args.only.split(",") if k.strip()]
     unknown = [k for k in keys if k not in BUILDERS and k not in ("estimates", "dask")]
     if unknown:
@@ -1151,7 +1185,7 @@ def main(argv=None) -> int:
     sections = []
     for key in (k for k in keys if k in BUILDERS):
         log(f"[{key}] building the model ...")
-        case = BUILDERS[key](args.quick)
+        case = BUILDERS[key](args.quick).to(DEVICE)
         ls = case.landscape()
         s = {"case": case, "rows": [], "grid_rows": [], "summary": {"grids": {}}}
         log(f"[{key}] floor ...")
@@ -1169,7 +1203,7 @@ def main(argv=None) -> int:
             log(f"[{key}] {res}x{res} grid ...")
             rows, s["summary"]["grids"][res] = bench_grid(case, ls, res, s["floor"])
             s["grid_rows"] += rows
-        if key == "mlp":
+        if key == "mlp" and DEVICE.type == "cpu":  # host RSS says nothing about GPU memory
             log(f"[{key}] memory ...")
             s["memory"] = bench_memory(case, ls, 100 if args.quick else 1000)
         sections.append(s)

@@ -3,6 +3,7 @@ the bend, the 3-D surface, the loss and accuracy over t and the Hessian spectrum
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import bqplot as bq
 import ipywidgets as widgets
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 from traitlets import Bool, Float, validate
 
-from ..core import Landscape
+from ..core import Landscape, SpectrumEstimate
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import loss_profile, spectrum_at
 from ._base import (
@@ -274,9 +275,12 @@ class CurveExplorer(Explorer):
         """
         key = round(float(t), 9)
         if key not in self._spectra:
-            self._spectra[key] = spectrum_at(self.ls, self.curve(float(t)), exact=self.exact, progress=progress,
-                                             top_k=0 if self.exact else TOP_K, start=self._warm, **self.slq)
-            self._warm = getattr(self._spectra[key], "top_vectors", None)  # the next t's Lanczos starts here
+            result = spectrum_at(self.ls, self.curve(float(t)), exact=self.exact, progress=progress,
+                                 top_k=0 if self.exact else TOP_K, start=self._warm, **self.slq)
+            if isinstance(result, SpectrumEstimate):  # the next t's Lanczos starts from these; the cache
+                self._warm = result.top_vectors  # keeps no P x 3 block per t
+                result = dataclasses.replace(result, top_vectors=None)
+            self._spectra[key] = result
             while len(self._spectra) > 64:
                 self._spectra.popitem(last=False)
         return self._spectra[key]

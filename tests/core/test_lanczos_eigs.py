@@ -173,3 +173,33 @@ def test_landscape_eigs_warm_start_and_spectrum_at_top_k():
         counts[label] = len(calls)
         torch.testing.assert_close(torch.as_tensor(later.top_values), near_exact, rtol=1e-6, atol=0)
     assert counts["warm"] < counts["cold"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_zero_eigenvalues_at_either_end_converge_to_the_rounding_floor(dtype):
+    """A minimum's null space: 40 exact zeros below a spread of positive eigenvalues. "smallest" asks for
+    zeros, which no relative tolerance can reach (the limit is the products' rounding, 10 eps x scale), and
+    for three copies of one eigenvalue, of which a single start vector sees one."""
+    values = torch.cat([torch.zeros(40), torch.linspace(0.5, 6.0, 80)])
+    op = DiagonalOp(values, dtype=dtype)
+    low, vectors = lanczos_eigs(op, 3, "smallest", tol=1e-8)
+    scale, eps = 6.0, torch.finfo(dtype).eps
+    # three zeros, not one zero and the next two eigenvalues (0.5, 0.57): one start vector sees one copy
+    assert float(low.abs().max()) <= (1e-9 if dtype == torch.float64 else 1e-5) * scale
+    # null vectors, to a residual of first order where the eigenvalues' bound is of second order
+    assert float((op.matrix @ vectors.double()).norm(dim=0).max()) <= (1e-6 if dtype == torch.float64 else 1e-3) * scale
+    torch.testing.assert_close(vectors.T.double() @ vectors.double(), torch.eye(3, dtype=torch.float64), atol=1e-6, rtol=0)
+    # rank 4 and k = 5 at the other end (XOR at a minimum): four eigenvalues and one zero
+    op = DiagonalOp(torch.cat([torch.tensor([4.0, 3.0, 2.0, 1.0]), torch.zeros(30)]), dtype=dtype)
+    top, _ = lanczos_eigs(op, 5, tol=1e-8)
+    torch.testing.assert_close(top.double(), torch.tensor([4.0, 3.0, 2.0, 1.0, 0.0], dtype=torch.float64),
+                               atol=1e3 * eps * 4, rtol=1e-6 if dtype == torch.float32 else 1e-8)
+
+
+def test_an_eigenvalue_found_twice_is_searched_for_again():
+    """5 with multiplicity 3: the first run finds it once or twice (rounding); two equal values send the
+    search to the complement, which finds the third copy."""
+    op = DiagonalOp(torch.cat([torch.tensor([5.0, 5.0, 5.0, 3.0]), torch.linspace(0.0, 1.0, 100)]))
+    values, vectors = lanczos_eigs(op, 4, tol=1e-10)
+    torch.testing.assert_close(values, torch.tensor([5.0, 5.0, 5.0, 3.0], dtype=torch.float64), rtol=1e-9, atol=0)
+    torch.testing.assert_close(vectors.T @ vectors, torch.eye(4, dtype=torch.float64), atol=1e-9, rtol=0)

@@ -170,12 +170,18 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
     float64 whatever the model's dtype. It stops after the product at which every wanted Ritz value
     ``theta`` has an error bound ``min(rho, rho**2 / gap)`` of at most ``tol * |theta|``: ``rho`` is the
     Ritz pair's residual norm (free from the recurrence) and ``gap`` the distance to the nearest other
-    Ritz value. ARPACK (``solver="arpack"``, scipy ``eigsh``) checks its residuals only once ``ncv``
+    Ritz value. The limit is never below the products' rounding, ``10 eps * max |theta|`` (eps of the
+    model's dtype): a zero eigenvalue is known to that absolute accuracy. ARPACK (``solver="arpack"``, scipy ``eigsh``) checks its residuals only once ``ncv``
     vectors are built and bounds residuals rather than eigenvalue errors, so it needs more products for
     the same accuracy (digits MLP, top 5: 21 against 12-13).
 
-    Like every Krylov method, it can miss an eigenvalue whose eigenvector is nearly orthogonal to the
-    start vector; a second ``seed`` is the check.
+    One start vector's Krylov space holds one direction of each eigenspace, so a repeated eigenvalue is
+    found once. Where that shows (an answer holding a zero eigenvalue, as at a minimum, or two equal
+    ones), the extreme eigenvalue on the complement of the vectors found is computed too, from a fresh
+    random vector, until it no longer belongs among the wanted ones (at most ``k`` times): the three
+    smallest eigenvalues at a minimum come out as three zeros, not one zero and the next two. Like
+    every Krylov method it can still miss an eigenvalue whose eigenvector is nearly orthogonal to the
+    start vector, or an exactly repeated non-zero one found once; a second ``seed`` is the check.
 
     Args:
         op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``, and
@@ -236,15 +242,57 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
         v0 = None
     if v0 is None:
         v0 = rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").to(op.device)
-    values, vectors = _krylov_schur(op, k, which == "largest", v0, tol=check_tolerance(tol, "tol"), ncv=ncv,
-                                    restarts=100 if maxiter is None else maxiter, seed=seed, progress=progress)
+    options = {"tol": check_tolerance(tol, "tol"), "ncv": ncv, "restarts": 100 if maxiter is None else maxiter,
+               "progress": progress}
+    values, vectors = _krylov_schur(op, k, which == "largest", v0, seed=seed, **options)
+    values, vectors = _more_copies(op, values, vectors, which == "largest", seed=seed, **options)
     return values.to(op.dtype), vectors.to(op.dtype)
 
 
+def _more_copies(op, values, vectors, largest: bool, *, seed: int, **options):
+    """Copies of a repeated eigenvalue that a single start vector cannot see.
+
+    The Krylov space of one vector holds one direction of each eigenspace, so an eigenvalue of
+    multiplicity m is found once (the others only by rounding). That is the rule, not the exception, for
+    a zero eigenvalue at a minimum (the null space), so when the answer holds an eigenvalue that is zero
+    by the package's near-zero rule (:func:`default_tol`), or two equal ones, the extreme eigenvalue of
+    the Hessian on the complement of the vectors found is computed from a fresh random vector; while it
+    belongs among the wanted ones it replaces the last of them. (An exactly repeated non-zero
+    eigenvalue found once gives no such sign and is not searched for.)
+    """
+    k, eps = len(values), torch.finfo(op.dtype).eps
+    for attempt in range(1, k + 1):
+        scale = float(values.abs().max())
+        limit = torch.clamp(options["tol"] * values.abs(), min=10 * eps * scale)
+        zero = bool((values.abs() <= default_tol(op.dtype) * scale).any())
+        equal = k > 1 and bool(((values[1:] - values[:-1]).abs() <= limit[1:] + limit[:-1]).any())
+        if not (zero or equal):
+            break
+        v0 = rademacher((op.shape[0],), seed=seed + 104729 * attempt, dtype=torch.float64,
+                        device="cpu").to(vectors.device)
+        value, vector = _krylov_schur(op, 1, largest, v0, seed=seed + attempt, locked=vectors, **options)
+        gain = (value[0] - values[-1]) if largest else (values[-1] - value[0])
+        if float(gain) <= float(limit[-1]):
+            break
+        values = torch.cat([values[:-1], value])
+        vectors = torch.cat([vectors[:, :-1], vector], 1)
+        order = torch.argsort(values, descending=largest, stable=True)
+        values, vectors = values[order], vectors[:, order]
+    return values, vectors
+
+
 def _krylov_schur(op, k: int, largest: bool, v0: torch.Tensor, *, tol: float, ncv: int, restarts: int,
-                  seed: int, progress):
-    """Restarted Lanczos with full reorthogonalisation (float64); see :func:`lanczos_eigs`."""
+                  seed: int, progress, locked: torch.Tensor | None = None):
+    """Restarted Lanczos with full reorthogonalisation (float64); see :func:`lanczos_eigs`. With ``locked``
+    (P, j) orthonormal float64 columns, on the complement of their span (H projected onto it)."""
     p, dev = op.shape[0], v0.device
+
+    def deflate(w):
+        if locked is not None:
+            w = w - locked @ (locked.T @ w)
+        return w
+
+    v0 = deflate(deflate(v0))
     eps = torch.finfo(op.dtype).eps
     basis = torch.zeros(p, ncv + 1, dtype=torch.float64, device=dev)
     proj = torch.zeros(ncv, ncv, dtype=torch.float64)  # Q^T H Q, built column by column
@@ -255,13 +303,13 @@ def _krylov_schur(op, k: int, largest: bool, v0: torch.Tensor, *, tol: float, nc
     while True:
         if progress is not None:
             progress(done, budget)
-        w = op.matvec(basis[:, m].to(op.dtype)).to(torch.float64)
+        w = deflate(op.matvec(basis[:, m].to(op.dtype)).to(torch.float64))
         done += 1
         q = basis[:, : m + 1]
         h = q.T @ w
-        w = w - q @ h
+        w = deflate(w - q @ h)
         h2 = q.T @ w  # twice is enough
-        w = w - q @ h2
+        w = deflate(w - q @ h2)
         h = (h + h2).cpu()
         proj[: m + 1, m] = h
         proj[m, : m + 1] = h
@@ -271,29 +319,31 @@ def _krylov_schur(op, k: int, largest: bool, v0: torch.Tensor, *, tol: float, nc
         if largest:
             theta, s = theta.flip(0), s.flip(1)
         scale = float(theta.abs().max()) if m else 0.0
-        exhausted = m == p
+        exhausted = m == p - (0 if locked is None else locked.shape[1])
         if m > k or exhausted:  # one Ritz value beyond the wanted ones, so that each has a gap to the rest
             rho = beta * s[m - 1, :k].abs()
             gaps = (theta[:k, None] - theta[None, :]).abs()
             gaps[torch.arange(k), torch.arange(k)] = float("inf")
             gap = gaps.min(1).values
             bound = torch.minimum(rho, torch.where(torch.isfinite(gap) & (gap > 0), rho ** 2 / gap, rho))
-            limit = tol * torch.clamp(theta[:k].abs(), min=eps * scale)
+            # relative to each eigenvalue, but never below the products' own rounding (10 eps of the model's
+            # dtype times the largest |Ritz value|), which is how accurately a zero eigenvalue can be known
+            limit = torch.clamp(tol * theta[:k].abs(), min=10 * eps * scale)
             if exhausted or bool((bound <= limit).all()):
                 vectors = basis[:, :m] @ s[:, :k].to(dev)
                 return theta[:k], vectors
             if done >= budget:
-                worst = float((bound / torch.clamp(theta[:k].abs(), min=eps * scale)).max())
+                worst = float((bound / limit).max())
                 raise NoConvergence(
-                    f"lanczos_eigs: {done} products ({restarts} restarts of ncv={ncv}) left the worst relative "
-                    f"error bound at {worst:.1e} > tol={tol:g}; raise maxiter or ncv, or loosen tol")
+                    f"lanczos_eigs: {done} products ({restarts} restarts of ncv={ncv}) left an error bound "
+                    f"{worst:.1e} times its limit (tol={tol:g} relative); raise maxiter or ncv, or loosen tol")
         # the Krylov space closed (to float64 rounding; the dropped residual is below 1e-13 of the scale, so
         # the Ritz values keep that accuracy): continue from a random vector orthogonal to it
         if beta <= 1e-13 * max(scale, 1e-300) and not exhausted:
             fresh += 1
             w = rademacher((p,), seed=seed + 7919 * fresh, dtype=torch.float64, device="cpu").to(dev)
             for _ in range(2):
-                w = w - basis[:, :m] @ (basis[:, :m].T @ w)
+                w = deflate(w - basis[:, :m] @ (basis[:, :m].T @ w))
             beta = float(w.norm())
         basis[:, m] = w / beta
         if m == ncv:  # restart: keep the best Ritz vectors and the residual direction

@@ -49,6 +49,17 @@ def test_outputs_are_the_models_eval_outputs(case):
         torch.testing.assert_close(ls.outputs(), ref(data[0]))
 
 
+def test_flat_outputs_are_the_outputs_differentiable_and_batchable(case):
+    """``flat_outputs`` is ``outputs().reshape(-1)`` with its graph, and goes through vmap and jacrev."""
+    model, loss_fn, data, reduction = case
+    ls = rw.Landscape(model, loss_fn, data, reduction=reduction)
+    torch.testing.assert_close(ls.flat_outputs(ls.theta), ls.outputs().reshape(-1))
+    points = ls.theta + 0.1 * torch.randn(3, ls.num_params, generator=torch.Generator().manual_seed(0), dtype=ls.dtype)
+    batched = torch.vmap(ls.flat_outputs)(points)
+    torch.testing.assert_close(batched, torch.stack([ls.outputs(p).reshape(-1) for p in points]))
+    torch.testing.assert_close(torch.func.jacrev(ls.flat_outputs)(ls.theta), ls.jacobian())
+
+
 @pytest.mark.parametrize("name", ["linear", "tanh_mlp", "ce_mlp", "bn_mlp"])
 def test_batched_data_equals_full_batch(name):
     model, loss_fn, (x, y), reduction = make_case(name)

@@ -118,8 +118,22 @@ class Derivatives:
     def _flat_outputs(self, x):
         return lambda theta: self._behaviour(theta, x).reshape(-1)
 
-    def _all_flat_outputs(self, theta):
-        """The behaviour on all batches, flat and differentiable (``outputs(theta).reshape(-1)`` with grad)."""
+    def flat_outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        """The behaviour on all batches, flat and differentiable: ``outputs(theta).reshape(-1)`` with its
+        graph, for ``torch.func`` transforms (``vmap``, ``jacrev``, ``jvp``) and autograd.
+
+        Unlike :meth:`outputs` it neither checks ``theta`` nor detaches: a transform's batched tensors
+        pass through it unchanged.
+
+        Args:
+            theta: (P,) parameters in the model's dtype and device.
+
+        Returns:
+            (K,) tensor, K = ``outputs().numel()``.
+
+        Example:
+            >>> torch.vmap(ls.flat_outputs)(points)          # (n, K) for points (n, P)  # doctest: +SKIP
+        """
         return torch.cat([self._behaviour(theta, x).reshape(-1) for x, _ in self.batches])
 
     def jacobian(self, theta=None) -> torch.Tensor:

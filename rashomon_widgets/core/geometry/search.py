@@ -271,7 +271,7 @@ def _retract_many(ls, points: torch.Tensor, target: torch.Tensor, *,
 
 
 def _retract_batched(ls, points, target, max_steps, scale):
-    outputs = ls._all_flat_outputs   # differentiable, vmap-able: what Landscape.outputs returns, flat
+    outputs = ls.flat_outputs
     rtol = 1e-10 if ls.dtype == torch.float64 else 1e-5
     pinv_rtol = 1e-12 if ls.dtype == torch.float64 else 1e-6
     points = points.detach().clone()

@@ -59,6 +59,25 @@ def make_case(name, seed=0, dtype=torch.float64):
     return _case(name, seed, dtype)
 
 
+class Stop(Exception):
+    """What :func:`stopping_progress` raises: an explorer's "a newer slider value arrived"."""
+
+
+def stopping_progress(at: int):
+    """A ``progress(done, total)`` callback that records its calls and raises :class:`Stop` at ``done == at``.
+
+    Returns ``(progress, calls)``; ``calls`` is the list of ``(done, total)`` it saw.
+    """
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+        if done == at:
+            raise Stop(f"stopped at {done} of {total}")
+
+    return progress, calls
+
+
 def reference_loss_fn(model, loss_fn, data):
     """theta -> loss, written independently of the package (eval mode, functional_call)."""
     import copy

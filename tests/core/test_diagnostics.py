@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
+from conftest import Stop, stopping_progress
 from curve_cases import fitted
 from rashomon_widgets.core import along_curve, count_near_zero, default_tol
 from rashomon_widgets.core.geometry.diagnostics import input_jacobian_norm
@@ -185,16 +186,7 @@ def test_long_stages_stop_when_their_progress_callback_raises():
     model = torch.nn.Sequential(torch.nn.Linear(3, 12), torch.nn.Tanh(), torch.nn.Linear(12, 1)).double()
     ls = rw.Landscape(model, rw.models.sum_of_squares, (x, model(x).detach()), reduction="sum", dense_limit=20)
 
-    class Stop(Exception):
-        pass
-
-    calls = []
-
-    def stop_at_three(done, total):
-        calls.append((done, total))
-        if done == 3:
-            raise Stop
-
+    stop_at_three, calls = stopping_progress(3)
     with pytest.raises(Stop):
         rw.core.spectrum_at(ls, ls.theta, exact=False, slq_vectors=2, slq_steps=20, progress=stop_at_three)
     assert calls == [(0, 20), (1, 20), (2, 20), (3, 20)]
@@ -202,12 +194,7 @@ def test_long_stages_stop_when_their_progress_callback_raises():
     assert full.num_near_zero == rw.core.spectrum_at(ls, ls.theta, exact=False, slq_vectors=2, slq_steps=20).num_near_zero
     chart = rw.core.ManifoldChart(ls, num_null=1, num_top=0)
     assert not chart.exact
-    calls.clear()
-
-    def stop_at_once(done, total):
-        calls.append((done, total))
-        raise Stop
-
+    stop_at_once, calls = stopping_progress(0)
     with pytest.raises(Stop):
         chart.point([0.5], retracted=True, progress=stop_at_once)
     assert calls == [(0, 2)]  # two Gauss-Newton steps for a matrix-free chart; stopped before the first

@@ -6,6 +6,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 
 import rashomon_widgets as rw
+from conftest import Stop, stopping_progress
 from rashomon_widgets.core.curvature.spectra import NoConvergence, lanczos_eigs
 
 
@@ -131,14 +132,8 @@ def test_errors_say_what_was_expected():
 
 def test_progress_may_stop_the_run():
     op = DiagonalOp(_spread())
-    seen = []
-
-    def progress(done, total):
-        seen.append((done, total))
-        if done == 4:
-            raise KeyboardInterrupt("newer value")
-
-    with pytest.raises(KeyboardInterrupt):
+    progress, seen = stopping_progress(4)
+    with pytest.raises(Stop):
         lanczos_eigs(op, 5, progress=progress)
     assert op.num_products == 4 and seen[0][0] == 0 and all(t == seen[0][1] for _, t in seen)
 

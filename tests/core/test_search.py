@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
+from conftest import Stop, stopping_progress
 from rashomon_widgets.core import path_in_set, permute_hidden_units, weight_matching
 from rashomon_widgets.core.geometry.manifold import retract
 from rashomon_widgets.core.geometry.paths import manifold_walk
@@ -149,14 +150,8 @@ def test_bad_points_say_what_was_expected(xor_min):
 
 def test_progress_is_reported_and_can_stop_the_search(xor_min):
     target = manifold_walk(xor_min, num_steps=40, step=0.1, seed=1)[-1]
-    calls = []
-
-    def progress(done, total):
-        calls.append((done, total))
-        if done == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
+    progress, calls = stopping_progress(3)
+    with pytest.raises(Stop):
         rw.rashomon_search(xor_min, xor_min.theta, target, loss_tol=1e-4, step=0.1, max_nodes=50, progress=progress)
     assert calls == [(1, 50), (2, 50), (3, 50)]
 

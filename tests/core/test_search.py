@@ -7,9 +7,8 @@ import torch
 import rashomon_widgets as rw
 from conftest import Stop, stopping_progress
 from rashomon_widgets.core import path_in_set, permute_hidden_units, weight_matching
-from rashomon_widgets.core.geometry.manifold import retract
+from rashomon_widgets.core.geometry.manifold import retract, retract_many
 from rashomon_widgets.core.geometry.paths import manifold_walk
-from rashomon_widgets.core.geometry.search import _retract_many
 
 
 class TwoCircles(torch.nn.Module):
@@ -194,7 +193,7 @@ def test_batched_retraction_matches_the_point_by_point_one(xor_min):
     basis = xor_min.null_space()
     points = xor_min.theta + 0.3 * torch.cat([basis.T, -basis.T])
     target = xor_min.outputs()
-    batched, residuals = _retract_many(xor_min, points, target)
+    batched, residuals = retract_many(xor_min, points, target)
     single = torch.stack([retract(xor_min, p, target)[0] for p in points])
     torch.testing.assert_close(batched, single, rtol=0, atol=1e-9)
     assert float(residuals.max()) <= 1e-9

@@ -68,7 +68,7 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
         ``(theta, residual)``: the retracted point and the final relative residual. A residual that
         stays large means the point is not reachable inside the manifold (too long a step).
     """
-    rtol = (1e-10 if ls.dtype == torch.float64 else 1e-5) if rtol is None else rtol
+    rtol = _default_rtol(ls.dtype) if rtol is None else rtol
     target = target.reshape(-1)
     scale = float(target.norm()) + 1e-30
     dense = ls.policy.fits_dense(target.numel() * ls.num_params)
@@ -91,6 +91,66 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
             break
         best = (point, res)
     return best
+
+
+def _default_rtol(dtype: torch.dtype) -> float:
+    """The relative behaviour residual at which a retraction stops."""
+    return 1e-10 if dtype == torch.float64 else 1e-5
+
+
+def retract_many(ls, points: torch.Tensor, target: torch.Tensor, *,
+                  max_steps: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`retract` for a block of points: Gauss-Newton steps, all points at once.
+
+    Small models batch the Jacobians with ``torch.vmap`` (one pass for the block instead of one per point);
+    others, and models vmap cannot batch, retract point by point.
+
+    Args:
+        ls: the :class:`Landscape`.
+        points: (M, P) the points to pull back.
+        target: the outputs to reach, as returned by :meth:`Landscape.outputs`.
+        max_steps: Gauss-Newton iterations at most.
+
+    Returns:
+        ``(points (M, P), residuals (M,))``: the residuals relative to ``max(|target|, 1)`` (absolute
+        where the outputs are small or zero), float64 on the CPU.
+    """
+    target = target.reshape(-1)
+    scale = max(float(target.norm()), 1.0)   # relative to the outputs, absolute where they are small (or zero)
+    if ls.policy.is_small(ls.num_params) and ls.policy.fits_dense(points.shape[0] * target.numel() * ls.num_params):
+        try:
+            return _retract_batched(ls, points, target, max_steps, scale)
+        except (RuntimeError, NotImplementedError):  # vmap cannot batch this model: point by point
+            pass
+    out = torch.stack([retract(ls, p, target, max_steps=max_steps)[0] for p in points])
+    residuals = torch.stack([(ls.outputs(p).reshape(-1) - target).norm() / scale for p in out])
+    return out, residuals.double().cpu()
+
+
+def _retract_batched(ls, points, target, max_steps, scale):
+    outputs = ls.flat_outputs
+    rtol = _default_rtol(ls.dtype)
+    pinv_rtol = 1e-12 if ls.dtype == torch.float64 else 1e-6
+    points = points.detach().clone()
+    with torch.no_grad():
+        errors = torch.vmap(outputs)(points) - target
+    residual = errors.norm(dim=1) / scale
+    for _ in range(max_steps):
+        active = torch.nonzero(residual > rtol).flatten()
+        if active.numel() == 0:
+            break
+        block = points[active]
+        jac = torch.vmap(torch.func.jacrev(outputs))(block).detach()
+        with torch.no_grad():
+            moved = block - (torch.linalg.pinv(jac, rtol=pinv_rtol) @ errors[active][..., None])[..., 0]
+            moved_errors = torch.vmap(outputs)(moved) - target
+        new_residual = moved_errors.norm(dim=1) / scale
+        better = (new_residual < residual[active]) & torch.isfinite(moved).all(dim=1)
+        if not bool(better.any()):   # no progress: keep the best points
+            break
+        kept = active[better]
+        points[kept], errors[kept], residual[kept] = moved[better], moved_errors[better], new_residual[better]
+    return points, residual.double().cpu()
 
 
 def _lsqr_step(ls, theta, r, iter_lim, progress=None, total=0):

@@ -47,7 +47,7 @@ import torch
 
 from ..validation import (check_callable, check_choice, check_int, check_positive, check_real, check_seed,
                           check_tolerance, check_vectors)
-from .manifold import retract
+from .manifold import retract_many
 from .paths import PolygonPath, _as_point
 
 __all__ = ["RashomonSearch", "path_in_set", "rashomon_search"]
@@ -250,52 +250,6 @@ def _losses(ls, thetas: torch.Tensor) -> torch.Tensor:
     return ls.losses(thetas)
 
 
-def _retract_many(ls, points: torch.Tensor, target: torch.Tensor, *,
-                  max_steps: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`retract` for a block of points (M, P): Gauss-Newton steps, all points at once.
-
-    Small models batch the Jacobians with ``torch.vmap`` (one pass for the block instead of one per point);
-    others, and models vmap cannot batch, retract point by point. Returns the points and their behaviour
-    residuals (M,), relative to ``max(|target|, 1)`` (absolute where the outputs are small or zero).
-    """
-    target = target.reshape(-1)
-    scale = max(float(target.norm()), 1.0)   # relative to the outputs, absolute where they are small (or zero)
-    if ls.policy.is_small(ls.num_params) and ls.policy.fits_dense(points.shape[0] * target.numel() * ls.num_params):
-        try:
-            return _retract_batched(ls, points, target, max_steps, scale)
-        except (RuntimeError, NotImplementedError):  # vmap cannot batch this model: point by point
-            pass
-    out = torch.stack([retract(ls, p, target, max_steps=max_steps)[0] for p in points])
-    residuals = torch.stack([(ls.outputs(p).reshape(-1) - target).norm() / scale for p in out])
-    return out, residuals.double().cpu()
-
-
-def _retract_batched(ls, points, target, max_steps, scale):
-    outputs = ls.flat_outputs
-    rtol = 1e-10 if ls.dtype == torch.float64 else 1e-5
-    pinv_rtol = 1e-12 if ls.dtype == torch.float64 else 1e-6
-    points = points.detach().clone()
-    with torch.no_grad():
-        errors = torch.vmap(outputs)(points) - target
-    residual = errors.norm(dim=1) / scale
-    for _ in range(max_steps):
-        active = torch.nonzero(residual > rtol).flatten()
-        if active.numel() == 0:
-            break
-        block = points[active]
-        jac = torch.vmap(torch.func.jacrev(outputs))(block).detach()
-        with torch.no_grad():
-            moved = block - (torch.linalg.pinv(jac, rtol=pinv_rtol) @ errors[active][..., None])[..., 0]
-            moved_errors = torch.vmap(outputs)(moved) - target
-        new_residual = moved_errors.norm(dim=1) / scale
-        better = (new_residual < residual[active]) & torch.isfinite(moved).all(dim=1)
-        if not bool(better.any()):   # no progress: keep the best points
-            break
-        kept = active[better]
-        points[kept], errors[kept], residual[kept] = moved[better], moved_errors[better], new_residual[better]
-    return points, residual.double().cpu()
-
-
 _ON_MANIFOLD = 1e-6   # the largest relative behaviour residual of a node (as manifold_walk)
 
 
@@ -370,7 +324,7 @@ class _Search:
             return []
         candidates = candidates[free]
         self.tried += candidates.shape[0]
-        points, residuals = _retract_many(self.ls, candidates, self.behaviour)
+        points, residuals = retract_many(self.ls, candidates, self.behaviour)
         edges = (points - origin).norm(dim=1)
         # on the manifold, and not pulled far from the step (a retraction across a fold) nor back to the start
         ok = (torch.isfinite(points).all(dim=1) & (residuals.to(points.device) <= _ON_MANIFOLD)

@@ -3,7 +3,6 @@ the bend, the 3-D surface, the loss and accuracy over t and the Hessian spectrum
 from __future__ import annotations
 
 import collections
-import dataclasses
 
 import bqplot as bq
 import ipywidgets as widgets
@@ -11,9 +10,9 @@ import numpy as np
 import torch
 from traitlets import Bool, Float, validate
 
-from ..core import Landscape, SpectrumEstimate
+from ..core import Landscape
 from ..core.geometry.curves import Curve, check_curve_for
-from ..core.geometry.diagnostics import loss_profile, spectrum_at
+from ..core.geometry.diagnostics import loss_profile
 from ._base import (
     MARKER,
     Explorer,
@@ -26,7 +25,7 @@ from ._base import (
     tagged,
 )
 from ._legend import TITLE_STYLE, legend_html
-from .spectrum_view import TOP_K, SpectrumView
+from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
@@ -98,7 +97,7 @@ class CurveExplorer(Explorer):
         self.profile = None  # the CurveTable of loss_profile, once computed
         self._surfaces: collections.OrderedDict = collections.OrderedDict()
         self._spectra: collections.OrderedDict = collections.OrderedDict()
-        self._warm = None  # the top eigenvectors of the last spectrum computed (matrix-free models)
+        self._spectrum_at = WarmSpectra(ls, self.exact)  # each t's Lanczos starts from the last one's
         self._drawn: tuple | None = None
         with self.hold_trait_notifications():
             self.t, self.margin, self.log_color = t, margin, log_color
@@ -275,12 +274,7 @@ class CurveExplorer(Explorer):
         """
         key = round(float(t), 9)
         if key not in self._spectra:
-            result = spectrum_at(self.ls, self.curve(float(t)), exact=self.exact, progress=progress,
-                                 top_k=0 if self.exact else TOP_K, start=self._warm, **self.slq)
-            if isinstance(result, SpectrumEstimate):  # the next t's Lanczos starts from these; the cache
-                self._warm = result.top_vectors  # keeps no P x 3 block per t
-                result = dataclasses.replace(result, top_vectors=None)
-            self._spectra[key] = result
+            self._spectra[key] = self._spectrum_at(self.curve(float(t)), progress=progress, **self.slq)
             while len(self._spectra) > 64:
                 self._spectra.popitem(last=False)
         return self._spectra[key]

@@ -8,7 +8,6 @@ import torch
 from traitlets import Bool, Float, List, TraitError, Unicode, validate
 
 from ..core import Landscape, ManifoldChart
-from ..core.geometry.diagnostics import spectrum_at
 from ._base import (
     MARKER,
     Explorer,
@@ -20,7 +19,7 @@ from ._base import (
     slider_grid,
     tagged,
 )
-from .spectrum_view import TOP_K, SpectrumView
+from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
@@ -84,7 +83,7 @@ class NullSpaceExplorer(Explorer):
         self.coarse = int(coarse or (11 if self.exact else 7))
         self.loss0 = ls.loss(self.theta0)
         self.point = self.theta0.clone()
-        self._warm = None  # the top eigenvectors of the last spectrum shown (matrix-free models)
+        self._spectrum_at = WarmSpectra(ls, self.exact)  # each move's Lanczos starts from the last one's
         names = self.chart.names
         with self.hold_trait_notifications():
             self.coefficients = [0.0] * len(names)
@@ -191,11 +190,8 @@ class NullSpaceExplorer(Explorer):
             self.surface2d.update(surf)
             self.surface3d.update(surf)
         if self._settled(current):  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives
-            spectrum = spectrum_at(self.ls, point, exact=self.exact, slq_vectors=2, slq_steps=20,
-                                   top_k=0 if self.exact else TOP_K, start=self._warm,
-                                   progress=lambda d, n: self._progress_status(started, "spectrum", d, n, current))
-            self._warm = getattr(spectrum, "top_vectors", None)  # the next move's Lanczos starts from these
-            self.spectrum.show(spectrum)
+            self.spectrum.show(self._spectrum_at(point, slq_vectors=2, slq_steps=20, progress=lambda d, n: (
+                self._progress_status(started, "spectrum", d, n, current))))
         if not self.exact and np.any(coeffs[: self.chart.num_null] != 0) and current():
             point = self.chart.point(coeffs, retracted=True, progress=lambda d, n: self._progress_status(
                 started, "re-projecting onto the manifold", d, n, current))

@@ -2,6 +2,7 @@
 in two colours, with the near-zero band shaded and its count (the core's own rule) stated under it."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import bqplot as bq
@@ -10,6 +11,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from ..core import Spectrum, SpectrumEstimate
+from ..core.geometry.diagnostics import spectrum_at
 from ._legend import TITLE_STYLE, VIEW_CLASS, legend_html, nice_ticks, px, tick_format
 
 POSITIVE, NEGATIVE, BAND = "#3b75af", "#e1812c", "#9e9e9e"
@@ -18,6 +20,42 @@ FLOOR_FACTOR = 1e-3
 #: largest eigenvalues an explorer computes and the label lists for matrix-free models (Lanczos, warm-started
 #: from the previous point's eigenvectors)
 TOP_K = 3
+
+
+class WarmSpectra:
+    """:func:`rw.core.spectrum_at` for an explorer whose point moves in small steps: on a matrix-free model
+    each call also computes the :data:`TOP_K` largest eigenpairs, its Lanczos run warm-started from the
+    previous call's eigenvectors, which it keeps (``vectors``) instead of the result: a cache of results
+    holds no P x TOP_K block each.
+
+    Args:
+        ls: the :class:`rw.Landscape`.
+        exact: the explorer's choice (dense spectrum, or SLQ plus Lanczos).
+
+    Example:
+        >>> spectra = WarmSpectra(ls, exact=False)          # doctest: +SKIP
+        >>> spectra(theta).top_values                        # the 3 largest, by Lanczos  # doctest: +SKIP
+    """
+
+    def __init__(self, ls, exact: bool):
+        self.ls, self.exact = ls, exact
+        self.vectors = None  # the top eigenvectors of the last matrix-free call
+
+    def __call__(self, theta, **kwargs) -> Spectrum | SpectrumEstimate:
+        """The spectrum at ``theta``.
+
+        Args:
+            theta: (P,) the point.
+            **kwargs: passed to :func:`rw.core.spectrum_at` (``slq_vectors``, ``slq_steps``, ``progress``).
+
+        Returns:
+            a :class:`rw.core.Spectrum` (exact) or a :class:`rw.core.SpectrumEstimate` without ``top_vectors``.
+        """
+        result = spectrum_at(self.ls, theta, exact=self.exact, top_k=TOP_K, start=self.vectors, **kwargs)
+        if isinstance(result, SpectrumEstimate):
+            self.vectors = result.top_vectors
+            result = dataclasses.replace(result, top_vectors=None)
+        return result
 
 
 def log_bins(threshold: float, scale: float, bins: int):

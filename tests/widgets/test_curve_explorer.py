@@ -167,10 +167,10 @@ def test_matrix_free_spectrum_lists_the_top_eigenvalues_and_keeps_the_tables_cou
     assert e.wait(60)
     for t in (0.5, 0.52):
         if e.t != t:
-            before = e._warm
+            before = e._spectrum_at.vectors
             e.t = t
             assert e.wait(60)
-            assert e._warm is not before and e._warm.shape == (ls.num_params, 3)
+            assert e._spectrum_at.vectors is not before and e._spectrum_at.vectors.shape == (ls.num_params, 3)
         result = e.spectrum.result
         exact = torch.linalg.eigvalsh(ls.hessian(curve(t))).flip(0)[:3]
         np.testing.assert_allclose(result.top_values, exact.numpy(), rtol=1e-5)

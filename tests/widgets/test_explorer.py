@@ -254,13 +254,13 @@ def test_matrix_free_explorer_on_a_wider_net():
         assert "largest λ " + ", ".join(f"{v:.4g}" for v in e.spectrum.result.top_values) in e.spectrum.label.value
 
     top_three_listed(e.point)
-    first = e._warm
+    first = e._spectrum_at.vectors
     assert first is not None and first.shape == (ls.num_params, 3)
     e.sliders[0].value = 0.5
     assert e.wait(120)
     assert "re-projected" in e.loss_html.value
     assert ls.loss(e.point) < 1e-6
-    assert e._warm is not first  # the move's Lanczos started from the first frame's vectors and replaced them
+    assert e._spectrum_at.vectors is not first  # the move's Lanczos started from the first frame's vectors and replaced them
     # the spectrum is of the tangent step's point (drawn before the re-projection), which is on the slider
     top_three_listed(e.chart.point(e.coefficients, retracted=False))
 

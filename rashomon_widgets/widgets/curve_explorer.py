@@ -162,9 +162,13 @@ class CurveExplorer(Explorer):
         view.figure.marks = marks[:-1] + [self.curve_mark, self.points_mark, marks[-1]]
 
     def _build_profile_figure(self) -> None:
-        sx = bq.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        # t from 0 to 1 with 3% on each side, so that the two vertical axes do not run through the 0.0 and
+        # 1.0 tick labels
+        sx = bq.LinearScale(min=-0.03, max=1.03, allow_padding=False)
         self._loss_scale = bq.LogScale(allow_padding=False)
-        self._acc_scale = bq.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        # 5% headroom at both ends: the 0% tick label clears the t axis' labels, and a 100% accuracy line does
+        # not sit on the frame
+        self._acc_scale = bq.LinearScale(min=-0.05, max=1.05, allow_padding=False)
         ones = np.ones(2)
         self.loss_lines = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._loss_scale},
                                    colors=[_TRAIN, _TEST], stroke_width=2)
@@ -201,6 +205,10 @@ class CurveExplorer(Explorer):
             self.line_loss_mark.x, self.line_loss_mark.y = ts, np.maximum(prof["line_loss"], floor)
         shown = np.concatenate([np.maximum(prof[k], floor) for k in (*losses, "line_loss")])
         lo, hi = float(shown.min()), float(shown.max())
+        # 5% of the decades shown as headroom at both ends (as the accuracy axis has): the extreme losses do not
+        # run along the frame, nor over a tick label that falls on it
+        pad = 10.0 ** (0.05 * max(np.log10(hi / lo), 0.1))
+        lo, hi = lo / pad, hi * pad
         with self._loss_scale.hold_sync():
             self._loss_scale.min, self._loss_scale.max = lo, hi
         self._loss_axis.tick_values = log_ticks(lo, hi)

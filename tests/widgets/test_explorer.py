@@ -260,7 +260,8 @@ def test_matrix_free_explorer_on_a_wider_net():
     assert e.wait(120)
     assert "re-projected" in e.loss_html.value
     assert ls.loss(e.point) < 1e-6
-    assert e._spectrum_at.vectors is not first  # the move's Lanczos started from the first frame's vectors and replaced them
+    # the move's Lanczos started from the first frame's vectors and replaced them
+    assert e._spectrum_at.vectors is not first
     # the spectrum is of the tangent step's point (drawn before the re-projection), which is on the slider
     top_three_listed(e.chart.point(e.coefficients, retracted=False))
 

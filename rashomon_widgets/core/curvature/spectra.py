@@ -260,10 +260,10 @@ def _more_copies(op, values, vectors, largest: bool, *, seed: int, **options):
     belongs among the wanted ones it replaces the last of them. (An exactly repeated non-zero
     eigenvalue found once gives no such sign and is not searched for.)
     """
-    k, eps = len(values), torch.finfo(op.dtype).eps
+    k = len(values)
     for attempt in range(1, k + 1):
         scale = float(values.abs().max())
-        limit = torch.clamp(options["tol"] * values.abs(), min=10 * eps * scale)
+        limit = _accuracy(values, options["tol"], op.dtype, scale)
         zero = bool((values.abs() <= default_tol(op.dtype) * scale).any())
         equal = k > 1 and bool(((values[1:] - values[:-1]).abs() <= limit[1:] + limit[:-1]).any())
         if not (zero or equal):
@@ -281,6 +281,13 @@ def _more_copies(op, values, vectors, largest: bool, *, seed: int, **options):
     return values, vectors
 
 
+def _accuracy(values: torch.Tensor, tol: float, dtype: torch.dtype, scale: float) -> torch.Tensor:
+    """How accurately each eigenvalue is wanted: ``tol`` relative to it, but never below the products' own
+    rounding (10 eps of the model's dtype times ``scale``, the largest |eigenvalue| seen), which is how
+    accurately a zero eigenvalue can be known."""
+    return torch.clamp(tol * values.abs(), min=10 * torch.finfo(dtype).eps * scale)
+
+
 def _krylov_schur(op, k: int, largest: bool, v0: torch.Tensor, *, tol: float, ncv: int, restarts: int,
                   seed: int, progress, locked: torch.Tensor | None = None):
     """Restarted Lanczos with full reorthogonalisation (float64); see :func:`lanczos_eigs`. With ``locked``
@@ -293,7 +300,6 @@ def _krylov_schur(op, k: int, largest: bool, v0: torch.Tensor, *, tol: float, nc
         return w
 
     v0 = deflate(deflate(v0))
-    eps = torch.finfo(op.dtype).eps
     basis = torch.zeros(p, ncv + 1, dtype=torch.float64, device=dev)
     proj = torch.zeros(ncv, ncv, dtype=torch.float64)  # Q^T H Q, built column by column
     basis[:, 0] = v0 / v0.norm()
@@ -326,9 +332,7 @@ def _krylov_schur(op, k: int, largest: bool, v0: torch.Tensor, *, tol: float, nc
             gaps[torch.arange(k), torch.arange(k)] = float("inf")
             gap = gaps.min(1).values
             bound = torch.minimum(rho, torch.where(torch.isfinite(gap) & (gap > 0), rho ** 2 / gap, rho))
-            # relative to each eigenvalue, but never below the products' own rounding (10 eps of the model's
-            # dtype times the largest |Ritz value|), which is how accurately a zero eigenvalue can be known
-            limit = torch.clamp(tol * theta[:k].abs(), min=10 * eps * scale)
+            limit = _accuracy(theta[:k], tol, op.dtype, scale)
             if exhausted or bool((bound <= limit).all()):
                 vectors = basis[:, :m] @ s[:, :k].to(dev)
                 return theta[:k], vectors

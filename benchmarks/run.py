@@ -24,8 +24,9 @@ of a randomised method use seeds 0, 1, ... so its error is a median over seeds t
 Hessian-vector products (HVPs) and measures the error against a reference:
 
 * ``eigs``: our top-5 Lanczos (Krylov-Schur, to relative accuracy 1e-5; ARPACK; cold and warm-started at a
-  point 1% of |theta| away, top 5 and top 1; the products an oracle stop would spend) vs PyHessian ``eigenvalues(top_n=5)`` vs curvlinops
-  ``HessianLinearOperator`` + scipy ``eigsh`` (ours' former settings, and the cheapest that reaches 1e-5);
+  point 1% of |theta| away, top 5 and top 1; the products an oracle stop would spend) vs PyHessian
+  ``eigenvalues(top_n=5)`` vs curvlinops ``HessianLinearOperator`` + scipy ``eigsh`` (ours' former settings,
+  and the cheapest that reaches 1e-5);
 * ``trace`` (Krylov-deflated Hutchinson by default, with its error estimate; also ``xtrace`` and
   ``hutch++``) vs PyHessian ``trace()`` and curvlinops' ``xtrace`` / ``hutchpp_trace``; each run's
   reported error is checked against the true error; ``density`` (deflated SLQ at its defaults, and

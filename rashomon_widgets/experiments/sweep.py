@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -45,7 +46,7 @@ def _converged_or_stuck(seen: list[float], loss: float, loss_tol: float) -> bool
 
 def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigmoid", init_std: float = 1.0,
             num_points: int = 4, data_seed: int = 0, tol: float | None = None, loss_tol: float = 1e-10,
-            max_epochs: int = 20) -> dict:
+            max_epochs: int = 20, init_ulps: int = 0) -> dict:
     """Train one 2-``width``-1 net from a Gaussian initialisation and measure its minimum (write-ups 3, 4).
 
     ``rw.models.xor_mlp(width, activation, seed=seed, init_std=init_std)`` (float64, ``4 * width + 1``
@@ -64,6 +65,10 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
         tol: relative tolerance for near-zero Hessian eigenvalues (default ``default_tol``: 1e-6).
         loss_tol: the loss below which the run counts as a global minimum.
         max_epochs: L-BFGS epochs at most.
+        init_ulps: move every initial weight up by this many units in the last place before training
+            (0: the seed's initialisation exactly). A probe of how fragile a run is: a run whose result
+            changes under a one-ulp move also changes with another CPU's rounding (see
+            :func:`~rashomon_widgets.experiments.shipped.fragility`).
 
     Returns:
         A JSON-serialisable dict: ``num_params``; ``num_points``; ``loss`` (final sum of squares);
@@ -92,6 +97,10 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
         data = (torch.randn(num_points, 2, generator=g, dtype=torch.float64),
                 torch.randn(num_points, 1, generator=g, dtype=torch.float64))
     model = xor_mlp(width, activation=activation, dtype=torch.float64, seed=seed, init_std=init_std)
+    with torch.no_grad():
+        for p in model.parameters():
+            for _ in range(check_int(init_ulps, "init_ulps", 0)):
+                p.copy_(torch.nextafter(p, torch.full_like(p, math.inf)))
     seen: list[float] = []
     history = train(model, sum_of_squares, data, epochs=max_epochs, optimizer="lbfgs", seed=seed,
                     callback=lambda epoch, loss: _converged_or_stuck(seen, loss, loss_tol))

@@ -5,6 +5,7 @@ import contextlib
 
 import torch
 
+from ..core._torch_state import GLOBAL_RNG_LOCK
 from ..core.validation import check_seed
 
 
@@ -12,7 +13,9 @@ from ..core.validation import check_seed
 def seeded(seed: int | None):
     """Run a block with torch's CPU generator seeded, restoring the caller's generator state after.
 
-    ``seed=None`` leaves the global generator alone (the block draws from it as usual).
+    ``seed=None`` leaves the global generator alone (the block draws from it as usual). The generator is
+    one per process, so a seeded block holds :data:`~rashomon_widgets.core._torch_state.GLOBAL_RNG_LOCK`:
+    two threads' seeded blocks run one after the other and each sees exactly its seed's draws.
 
     Args:
         seed: an int >= 0, or None.
@@ -24,6 +27,6 @@ def seeded(seed: int | None):
         yield
         return
     seed = check_seed(seed)
-    with torch.random.fork_rng(devices=[]):
+    with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield

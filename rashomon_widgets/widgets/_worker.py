@@ -1,16 +1,23 @@
 """Background work for widgets with "latest request wins".
 
 Dragging a slider submits many requests; only the newest matters. :class:`LatestWorker` runs one job at a
-time on a single daemon thread; a newer submission replaces the pending one, and the running job sees
-``is_current() == False`` between its stages and stops early. Nothing stale is ever queued.
+time on one long-lived daemon thread (started on the first request, kept until :meth:`LatestWorker.stop`):
+a newer submission replaces the pending one, and the running job sees ``is_current() == False`` between
+its stages and stops early. Nothing stale is ever queued, and no move starts a thread, so the thread's
+private model copies (see ``core.curvature._params``) are made once.
 
-At interpreter exit every worker is stopped and joined (:func:`stop_all`, registered with ``atexit``): a
-daemon thread still inside torch when the interpreter tears down can abort the process ("terminate called
-without an active exception"), losing whatever the script was about to write.
+Delayed status lines ("computing..." after half a second) go through one process-wide :class:`Clock`
+thread instead of a timer thread per request.
+
+At interpreter exit every worker and the clock are stopped and joined (:func:`stop_all`, registered with
+``atexit``): a daemon thread still inside torch when the interpreter tears down can abort the process
+("terminate called without an active exception"), losing whatever the script was about to write.
 """
 from __future__ import annotations
 
 import atexit
+import heapq
+import itertools
 import threading
 import weakref
 from collections.abc import Callable
@@ -24,82 +31,215 @@ class Superseded(Exception):
 
 
 class LatestWorker:
-    """Run submitted jobs off the UI thread; only the latest one is kept.
+    """Run submitted jobs off the UI thread, one at a time, on one long-lived thread; only the latest
+    job is kept.
 
     Args:
         on_error: called with the exception when a job raises (the widget shows it).
+        name: the thread's name.
+
+    Example:
+        >>> worker = LatestWorker(on_error=print)
+        >>> worker.submit(lambda is_current: None)
+        >>> worker.wait(5)
+        True
+        >>> worker.stop()
+        True
     """
 
-    def __init__(self, on_error: Callable[[BaseException], None]):
+    def __init__(self, on_error: Callable[[BaseException], None], name: str = "rashomon-worker"):
         self._on_error = on_error
-        self._lock = threading.Lock()
+        self._name = name
+        self._cond = threading.Condition()
         self._generation = 0
         self._pending: tuple[int, Job] | None = None
+        self._running = False
+        self._stopped = False
         self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
-        self._idle.set()
+        self.threads_started = 0   # how many threads this worker has started (one, unless stopped and reused)
         _WORKERS.add(self)
 
     def submit(self, job: Job) -> None:
-        """Queue ``job(is_current)``, replacing any job not yet started and superseding the running one."""
-        with self._lock:
+        """Queue ``job(is_current)``, replacing any job not yet started and superseding the running one.
+        A stopped worker starts again."""
+        with self._cond:
             self._generation += 1
             self._pending = (self._generation, job)
-            self._idle.clear()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, daemon=True, name="rashomon-worker")
+            self._stopped = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, daemon=True, name=self._name)
+                self.threads_started += 1
                 self._thread.start()
+            self._cond.notify_all()
+
+    def is_current(self, generation: int) -> bool:
+        """Whether ``generation`` is still the latest request (and the worker was not stopped)."""
+        return generation == self._generation and not self._stopped
 
     def _loop(self) -> None:
         while True:
-            with self._lock:
-                if self._pending is None:
-                    self._idle.set()
-                    self._thread = None
+            with self._cond:
+                while self._pending is None and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    self._running = False
+                    self._cond.notify_all()
                     return
                 generation, job = self._pending
                 self._pending = None
+                self._running = True
             try:
-                job(lambda g=generation: g == self._generation)
+                job(lambda g=generation: self.is_current(g))
             except Superseded:
                 pass  # a newer request replaced this one: nothing to report
             except BaseException as exc:  # shown in the widget, never swallowed
-                self._on_error(exc)
+                try:
+                    self._on_error(exc)
+                except BaseException:  # noqa: BLE001 - the error display itself failed: keep the worker alive
+                    pass
+            finally:
+                del job
+                with self._cond:
+                    self._running = False
+                    self._cond.notify_all()
+
+    @property
+    def idle(self) -> bool:
+        """True when no job is running or pending."""
+        with self._cond:
+            return self._pending is None and not self._running
 
     def stop(self, timeout: float | None = 10.0) -> bool:
-        """Supersede the running job, drop the pending one and wait for the thread to end.
+        """Supersede the running job, drop the pending one, end the thread and join it.
 
         Args:
             timeout: seconds to wait for the running job to reach its next stage (None: no limit).
 
         Returns:
-            True if no job is running any more.
+            True if the thread has ended (or never started).
         """
-        with self._lock:
+        with self._cond:
             self._generation += 1
             self._pending = None
+            self._stopped = True
             thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            return not thread.is_alive()
-        return thread is None
+            self._cond.notify_all()
+        if thread is None:
+            return True
+        if thread is threading.current_thread():
+            return False
+        thread.join(timeout)
+        if thread.is_alive():
+            return False
+        with self._cond:
+            if self._thread is thread:
+                self._thread = None
+        return True
 
     def wait(self, timeout: float | None = 60.0) -> bool:
-        """Block until no job is running or pending (for scripts and tests); True if idle."""
-        return self._idle.wait(timeout)
+        """Block until no job is running or pending (for scripts and tests): the last job has returned.
+
+        Args:
+            timeout: seconds at most (None: no limit).
+
+        Returns:
+            True if idle.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._running, timeout)
 
 
+class Clock:
+    """One daemon thread that runs short callbacks after a delay (the explorers' delayed status lines).
+
+    Example:
+        >>> handle = CLOCK.call_later(0.5, lambda: print("still computing"))
+        >>> handle.cancel()
+    """
+
+    class Handle:
+        """A scheduled call; :meth:`cancel` drops it if it has not run."""
+
+        def __init__(self):
+            self.cancelled = False
+
+        def cancel(self) -> None:
+            """Do not run the call (if it has not started)."""
+            self.cancelled = True
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap: list = []
+        self._counter = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def call_later(self, delay: float, fn: Callable[[], object]) -> Clock.Handle:
+        """Run ``fn()`` on the clock's thread after ``delay`` seconds; errors in ``fn`` are ignored.
+
+        Args:
+            delay: seconds.
+            fn: a quick callable (it holds up the other calls while it runs).
+
+        Returns:
+            a handle whose ``cancel()`` drops the call.
+        """
+        import time
+
+        handle = Clock.Handle()
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._counter), fn, handle))
+            self._stopped = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, daemon=True, name="rashomon-clock")
+                self._thread.start()
+            self._cond.notify_all()
+        return handle
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        _, _, fn, handle = heapq.heappop(self._heap)
+                        break
+                    self._cond.wait(None if not self._heap else self._heap[0][0] - now)
+            if not handle.cancelled:
+                try:
+                    fn()
+                except Exception:  # noqa: BLE001 - a status line that failed to update is not worth a crash
+                    pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Drop every pending call and end the thread."""
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            thread, self._thread = self._thread, None
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+#: The process's one clock thread.
+CLOCK = Clock()
 _WORKERS: weakref.WeakSet[LatestWorker] = weakref.WeakSet()
 
 
 def stop_all(timeout: float = 10.0) -> None:
-    """Stop every live worker (run at interpreter exit).
+    """Stop every live worker and the clock, joining their threads (run at interpreter exit).
 
     Args:
         timeout: seconds to wait for each worker's running job.
     """
     for worker in list(_WORKERS):
         worker.stop(timeout)
+    CLOCK.stop(timeout)
 
 
 atexit.register(stop_all)

@@ -2,8 +2,10 @@
 notebook cell call it at once)."""
 from __future__ import annotations
 
+import sys
 import threading
 
+import pytest
 import torch
 
 import rashomon_widgets as rw
@@ -98,3 +100,110 @@ def test_last_num_products_is_per_thread():
     assert _run_threads(work, 2) == []
     assert seen[0] == ls.num_params
     assert 0 < seen[1] < ls.num_params
+
+
+# ----------------------------------------------------------------------------- process-wide torch state
+def _small_classifier():
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 12), torch.nn.Tanh(), torch.nn.Linear(12, 3)).double()
+    x = torch.randn(32, 8, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (32,), generator=g)
+    return model, (x, y)
+
+
+@pytest.fixture
+def fast_switching():
+    """Threads switch every microsecond, so a race that a notebook meets once in a class shows here."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_first_calls_from_three_threads_under_fast_switching_are_all_right(fast_switching):
+    """Hundreds of first calls on fresh landscapes, three threads at once, forward-mode HVPs among them:
+    every answer equals the single-threaded double-backward reference and none raises. (Without the
+    process-wide forward-AD lock, 60 rounds gave 7 wrong answers and 97 errors such as "Trying to access
+    a forward AD level with an invalid index".)"""
+    model, data = _small_classifier()
+    ref_ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)
+    g = torch.Generator().manual_seed(1)
+    v = torch.randn(ref_ls.num_params, generator=g, dtype=torch.float64)
+    block = torch.randn(ref_ls.num_params, 3, generator=g, dtype=torch.float64)
+    thetas = ref_ls.theta + 0.1 * torch.randn(5, ref_ls.num_params, generator=g, dtype=torch.float64)
+    plane = rw.Plane.random(ref_ls, seed=0)
+    ref = {"hvp": ref_ls.hvp(v, form="double_backward"), "block": ref_ls.hvp(block, form="double_backward"),
+           "losses": ref_ls.losses(thetas), "eigs": ref_ls.eigs(2, seed=0)[0],
+           "trace": torch.tensor(float(ref_ls.trace())),
+           "surface": torch.as_tensor(ref_ls.surface(plane, span=0.5, resolution=5).loss),
+           "spectrum_at": torch.as_tensor(rw.core.spectrum_at(ref_ls, thetas[0]).values)}
+
+    def calls(ls):
+        return {"hvp": lambda: ls.hvp(v),
+                "hvp_fwd": lambda: ls.hvp(v, form="forward_over_reverse"),
+                "block_fwd": lambda: ls.hvp(block, form="forward_over_reverse"),
+                "losses": lambda: ls.losses(thetas),
+                "eigs": lambda: ls.eigs(2, seed=0)[0],
+                "trace": lambda: torch.tensor(float(ls.trace())),
+                "surface": lambda: torch.as_tensor(ls.surface(plane, span=0.5, resolution=5).loss),
+                "spectrum_at": lambda: torch.as_tensor(rw.core.spectrum_at(ls, thetas[0]).values)}
+
+    want = {"hvp": "hvp", "hvp_fwd": "hvp", "block_fwd": "block"}
+    orders = [["hvp_fwd", "hvp", "losses", "eigs", "block_fwd", "surface"],
+              ["block_fwd", "hvp_fwd", "trace", "spectrum_at", "hvp", "losses"],
+              ["hvp", "hvp_fwd", "surface", "block_fwd", "trace", "eigs"]]
+    wrong, errors, done = [], [], []
+    for round_ in range(60):
+        todo = calls(rw.Landscape(model, torch.nn.CrossEntropyLoss(), data))   # fresh: first calls race
+
+        def work(i, todo=todo, round_=round_):
+            for name in orders[i]:
+                got = todo[name]()
+                done.append(name)
+                if not torch.allclose(got, ref[want.get(name, name)], rtol=1e-8, atol=1e-10):
+                    wrong.append((round_, i, name))
+
+        errors += _run_threads(work)
+    assert errors == [], f"{len(errors)} calls raised, e.g. {errors[:3]}"
+    assert wrong == [], f"{len(wrong)} of {len(done)} calls were wrong, e.g. {wrong[:5]}"
+    assert len(done) == 60 * 18
+
+
+def test_forward_mode_products_wait_for_the_process_wide_lock():
+    """The forward-over-reverse form runs under the one process-wide lock (forward-AD levels are not per
+    thread): while another thread holds it, a product waits; once released, it finishes."""
+    from rashomon_widgets.core._torch_state import FORWARD_AD_LOCK
+
+    model, data = _small_classifier()
+    ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)
+    v = torch.ones(ls.num_params, dtype=torch.float64)
+    finished = threading.Event()
+    with FORWARD_AD_LOCK:
+        th = threading.Thread(target=lambda: (ls.hvp(v, form="forward_over_reverse"), finished.set()))
+        th.start()
+        assert not finished.wait(1.0), "a forward-mode product ran while another thread held the lock"
+        ls.hvp(v, form="double_backward")      # reverse mode does not wait
+    th.join(30)
+    assert finished.is_set()
+
+
+def test_seeded_model_builders_in_threads_get_their_seeds_draws(fast_switching):
+    """torch's global generator is one per process: seeded builders in three threads each get exactly
+    their seed's weights (seeded blocks hold one process-wide lock), and a seeded block leaves the
+    caller's generator state as it was."""
+    ref = {s: [p.clone() for p in rw.models.xor_mlp(3, seed=s).parameters()] for s in range(3)}
+    wrong = []
+
+    def work(i):
+        for k in range(150):
+            got = rw.models.xor_mlp(3, seed=(i + k) % 3, init_std=None if k % 2 else 1.0)
+            if k % 2 and any(not torch.equal(a, b) for a, b in zip(got.parameters(), ref[(i + k) % 3])):
+                wrong.append(i)
+
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    assert _run_threads(work) == []
+    assert wrong == [], f"{len(wrong)} of 225 models had another thread's draws"
+    assert torch.equal(torch.rand(3), expected)

@@ -86,3 +86,61 @@ started.wait(30)
     assert done.returncode == 0, done.stderr
     assert "terminate called" not in done.stderr
     assert marker.read_text() == "stopped"
+
+
+def test_one_long_lived_thread_serves_every_request_and_wait_means_finished():
+    """Twenty settled requests run on one thread (its thread-local state, such as a landscape's model
+    copies, is made once); ``wait`` returns only after the job has returned."""
+    errors, threads, finished = [], set(), []
+    worker = LatestWorker(errors.append)
+
+    def job(current):
+        threads.add(threading.current_thread())
+        threading.Event().wait(0.02)
+        finished.append(True)
+
+    for k in range(20):
+        worker.submit(job)
+        assert worker.wait(10)
+        assert len(finished) == k + 1          # the job had returned when wait did
+    assert len(threads) == 1 and worker.threads_started == 1
+    (thread,) = threads
+    assert thread.is_alive()                   # kept for the next request, not dropped half-way
+    assert worker.stop(10) and not thread.is_alive()
+    worker.submit(job)                         # a stopped worker starts again on the next request
+    assert worker.wait(10) and worker.threads_started == 2 and errors == []
+    assert worker.stop(10)
+
+
+def test_the_clock_runs_calls_later_on_one_thread_and_cancel_drops_them():
+    from rashomon_widgets.widgets._worker import CLOCK
+
+    ran, done = [], threading.Event()
+    dropped = CLOCK.call_later(0.05, lambda: ran.append("dropped"))
+    CLOCK.call_later(0.1, lambda: (ran.append("kept"), done.set()))
+    dropped.cancel()
+    assert done.wait(10)
+    assert ran == ["kept"]
+    clocks = [t for t in threading.enumerate() if t.name == "rashomon-clock"]
+    assert len(clocks) == 1
+
+
+def test_an_explorer_uses_one_worker_thread_and_one_model_copy_and_close_joins_it(xor_min):
+    import rashomon_widgets as rw
+
+    ls = rw.Landscape(rw.models.xor_minimum(), rw.models.sum_of_squares, rw.data.xor(), reduction="sum")
+    before = ls._f.copies_made
+    explorer = rw.NullSpaceExplorer(ls, num_null=2, num_top=1)
+    assert explorer.wait(60)
+    copies = ls._f.copies_made
+    for k in range(20):
+        explorer.coefficients = [0.05 * (k + 1), 0.0, 0.0]
+        assert explorer.wait(60)
+    assert explorer.error_html.value == ""
+    assert explorer._worker.threads_started == 1
+    assert ls._f.copies_made == copies <= before + 2   # the worker thread's copies, made on the first move only
+    thread = explorer._worker._thread
+    assert thread is not None and thread.is_alive()
+    explorer.close()
+    assert not thread.is_alive()
+    assert explorer.history[-1]["coefficients"][0] == 1.0   # what the user made stays readable

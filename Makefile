@@ -71,9 +71,11 @@ chromium:
 	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 ## The shipped XOR sweeps that notebooks 03 and 04 read (rashomon_widgets/data/files/xor_sweeps.jsonl.gz),
-## made again on a Dask LocalCluster: 2,000 seeds per setup and width, about 30-40 minutes on two cores. Resumable:
-## the raw records go to sweeps-work.jsonl (git-ignored), so a killed run continues where it stopped.
-## tests/experiments/test_shipped.py re-runs a sample and compares. SWEEP_SEEDS=2000 SWEEP_WORKERS=2.
+## made again on a Dask LocalCluster: 2,000 seeds per setup and width, each run twice (the second time from initial
+## weights one ulp away, which marks the record's fragile fields), about an hour on two cores. Resumable: the raw
+## records go to sweeps-work.jsonl and sweeps-work-probe.jsonl (git-ignored), so a killed run continues where it
+## stopped. tests/experiments/test_shipped.py re-runs a sample and compares what each record promises.
+## SWEEP_SEEDS=2000 SWEEP_WORKERS=2.
 SWEEP_SEEDS   ?= 2000
 SWEEP_WORKERS ?= 2
 sweeps: $(STAMP)

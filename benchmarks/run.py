@@ -970,7 +970,9 @@ def bench_distributed(quick: bool) -> list[str]:
     torch thread each. The cluster is started before the clock; the first executor run includes each
     worker unpickling the landscape, the second finds it cached. Returns the report's Markdown lines."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from rashomon_widgets.experiments import local_cluster
 
     case = build_resnet(quick)
     resolution = 11 if quick else 41
@@ -996,7 +998,7 @@ def bench_distributed(quick: bool) -> list[str]:
     # 1.4-1.8x longer. Unset for this cluster, as the docs of `Plane.surface` advise.
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            local_cluster(2, threads_per_worker=1) as cluster, \
             Client(cluster) as client:
         client.run(_one_torch_thread)
         executor = client.get_executor()

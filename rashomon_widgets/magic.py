@@ -31,9 +31,14 @@ def parse(line: str, namespace: dict):
         ``(model, loss_fn, data, landscape_kwargs, explorer_kwargs)``.
 
     Raises:
-        MagicError: a missing name, a value of the wrong kind, or an unknown option.
+        MagicError: a line that cannot be split into words (an unclosed quote, a trailing backslash), a
+            missing name, a value of the wrong kind, or an unknown option.
     """
-    words = shlex.split(line)
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:  # shlex: "No closing quotation", "No escaped character"
+        raise MagicError(f"cannot read the line {line.strip()!r}: {str(exc).lower()}; expected names and "
+                         f"key=value options separated by spaces (quotes closed)\n{USAGE}") from None
     names = [w for w in words if "=" not in w]
     if len(names) != 3:
         raise MagicError(f"expected three names (model, loss function, data), got {len(names)}: "

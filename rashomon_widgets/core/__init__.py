@@ -8,9 +8,11 @@ Three sub-packages, one concept per module:
   inside a Rashomon set, the manifold chart (tangent basis, retraction);
 * ``comparison``: pruning, behavioural similarity, hidden-unit alignment, behavioural gradients.
 
-``validation`` holds every input check of the package; ``SizePolicy`` is the one rule for what counts
+``validation`` holds every input check of the package; ``_torch_state`` the locks for torch's
+process-wide state (forward-mode AD levels, the global generator), which make the core thread-safe; ``SizePolicy`` is the one rule for what counts
 as a small model. Sweeps and scripts import this on machines without a browser stack.
 """
+from ._torch_state import forward_ad
 from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behavioural_gradients, cosine_similarity,
                          dimension_bound, gauss_newton, hessian_rank, magnitude_masks, mask_overlap, masks_of,
                          matrix_rank, permute_hidden_units, prediction_vectors, prune, sparsity, weight_matching)
@@ -40,5 +42,5 @@ __all__ = [
     "magnitude_masks", "apply_masks", "prune", "masks_of", "sparsity", "Sparsity", "mask_overlap",
     "prediction_vectors", "cosine_similarity", "weight_matching", "permute_hidden_units", "Alignment",
     # helpers
-    "count_near_zero", "default_tol",
+    "count_near_zero", "default_tol", "forward_ad",
 ]

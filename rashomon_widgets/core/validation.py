@@ -131,7 +131,7 @@ def check_finite_loss(value: float, where: str) -> float:
         ValueError: the loss is NaN or inf.
     """
     if not math.isfinite(value):
-        raise ValueError(f"{where}: the loss is {value}; expected a finite number. Check the "
+        raise ValueError(f"{where}: the loss is {value}, not finite; expected a finite number. Check the "
                          "parameters (NaN/inf weights?) and the data.")
     return value
 

@@ -11,20 +11,23 @@
   3-parameter contour model, a soft-target classifier, a net with merged inputs).
 - :mod:`.shipped`: the large XOR sweeps of notebooks 03 and 04, shipped as data, and the command that makes them.
 - :mod:`.verdicts`: shares with 95% Wilson intervals and trends across widths that can come out either way.
-- :func:`load_results`, :class:`SweepResult`, :class:`TextProgress`, :func:`default_executor`.
+- :func:`load_results`, :class:`SweepResult`, :class:`TextProgress`, :func:`default_executor`,
+  :func:`local_cluster` (a Dask cluster whose scheduler, workers and dashboard listen on 127.0.0.1 only).
 
 Example:
     >>> from rashomon_widgets.experiments import sweep
     >>> result = sweep(range(20), (2, 3), "runs.jsonl", progress="text")     # doctest: +SKIP
     >>> from distributed import Client                                        # doctest: +SKIP
-    >>> result = sweep(range(150), (2, 3, 4), "runs.jsonl",
-    ...                executor=Client().get_executor())                      # doctest: +SKIP
+    >>> from rashomon_widgets.experiments import local_cluster               # doctest: +SKIP
+    >>> with local_cluster(2) as cluster, Client(cluster) as client:          # doctest: +SKIP
+    ...     result = sweep(range(150), (2, 3, 4), "runs.jsonl", executor=client.get_executor())
 """
 from . import skeletons, verdicts, writeups
 from .cyclic import (Barriers, CyclicWalk, DirectionVerdict, Directions, compare_directions, cycle_schedule,
                      cyclic_walk, directions, pairwise_barriers, project_onto_plane)
 from .skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask, Variant, compare_skeletons,
                         l1_finetune, ood_similarity, skeleton_task, skeleton_variants)
+from .cluster import local_cluster
 from .sweep import ResultsWarning, SweepResult, TextProgress, default_executor, load_results, mlp_run, sweep
 
 __all__ = [
@@ -33,7 +36,7 @@ __all__ = [
     # runs
     "mlp_run",
     # helpers
-    "default_executor", "TextProgress",
+    "default_executor", "local_cluster", "TextProgress",
     # write-up 2: skeletons
     "skeleton_task", "SkeletonTask", "l1_finetune", "skeleton_variants", "Variant", "ood_similarity",
     "compare_skeletons", "SkeletonComparison", "SkeletonStudy", "SkeletonRecord",

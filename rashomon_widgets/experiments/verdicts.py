@@ -4,20 +4,32 @@ A trend between the smallest and the largest net counts as shown only when their
 overlap; otherwise the verdict says it is not decided, with the intervals. The notebooks print these
 verdicts instead of typing a conclusion, so more (or other) data can change them.
 
+Verdicts read from the shipped sweeps must not hang on fragile records (runs whose spectrum, say, moves on
+another CPU; see :func:`~rashomon_widgets.experiments.shipped.fragility`): :func:`count_fragile` says how
+many records are fragile and in which fields, and :func:`without_fragile` leaves them out, so a verdict can
+be decided again without them and compared (:func:`side_by_side`).
+
 Example:
     >>> share = wilson(20, 2000)
     >>> round(share.low, 4), round(share.high, 4)
     (0.0065, 0.0154)
     >>> trend({2: (40, 2000), 6: (1, 2000)}).direction
     'falls'
+    >>> runs = [{"fragile": []}, {"fragile": ["spectrum"]}, {"fragile": ["loss", "spectrum"]}]
+    >>> str(count_fragile(runs))
+    '2/3 fragile (66.7%): spectrum 2, loss 1'
+    >>> len(without_fragile(runs)), len(without_fragile(runs, reads=("loss",)))
+    (1, 2)
 """
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..core.validation import check_int
 
-__all__ = ["Share", "Trend", "trend", "wilson"]
+__all__ = ["Fragility", "Share", "Trend", "count_fragile", "side_by_side", "trend", "wilson", "without_fragile"]
 
 
 @dataclass(frozen=True)
@@ -104,3 +116,86 @@ def trend(counts: dict) -> Trend:
     a, b = shares[min(shares)], shares[max(shares)]
     direction = "falls" if a.low > b.high else "rises" if a.high < b.low else "not decided"
     return Trend(shares, direction)
+
+
+# ----------------------------------------------------------------------------- fragile records
+@dataclass(frozen=True)
+class Fragility:
+    """How many records are fragile, and in which fields.
+
+    Attributes:
+        total: records counted.
+        fragile: records whose fragility probe changed at least one field (a non-empty ``"fragile"``).
+        fields: ``{field: records in which the probe changed it}``, the most often changed first.
+        unprobed: records without a ``"fragile"`` field (run here, not shipped: nothing is known of them).
+    """
+    total: int
+    fragile: int
+    fields: dict
+    unprobed: int = 0
+
+    @property
+    def share(self) -> float:
+        """``fragile / total`` (NaN for no records)."""
+        return self.fragile / self.total if self.total else float("nan")
+
+    def __str__(self) -> str:
+        fields = "".join(f"{', ' if i else ': '}{f} {n}" for i, (f, n) in enumerate(self.fields.items()))
+        unprobed = f"; {self.unprobed} not probed" if self.unprobed else ""
+        return f"{self.fragile}/{self.total} fragile ({self.share:.1%}){fields}{unprobed}"
+
+
+def count_fragile(records: Iterable[dict]) -> Fragility:
+    """Count the fragile records and the fields their fragility probe changed.
+
+    Args:
+        records: sweep records; a shipped one has ``"fragile"``, the list of fields that a one-ulp move of
+            its initial weights changed (``[]``: robust).
+
+    Returns:
+        a :class:`Fragility`; records without ``"fragile"`` are counted as ``unprobed``, not as fragile.
+    """
+    total = fragile = unprobed = 0
+    fields: Counter = Counter()
+    for r in records:
+        total += 1
+        if "fragile" not in r:
+            unprobed += 1
+        elif r["fragile"]:
+            fragile += 1
+            fields.update(r["fragile"])
+    return Fragility(total, fragile, dict(fields.most_common()), unprobed)
+
+
+def without_fragile(records: Iterable[dict], reads: Iterable[str] | None = None) -> list[dict]:
+    """The records a verdict can rest on: those whose fragility probe changed none of the fields it reads.
+
+    Args:
+        records: sweep records (see :func:`count_fragile`).
+        reads: the fields the verdict reads (of ``shipped.FIELDS``); ``None`` leaves out every fragile
+            record, whatever field it is fragile in.
+
+    Returns:
+        the records kept, in their order; records without ``"fragile"`` (run here) are kept.
+    """
+    if reads is None:
+        return [r for r in records if not r.get("fragile")]
+    reads = set(reads)
+    return [r for r in records if not reads.intersection(r.get("fragile", ()))]
+
+
+def side_by_side(full: Trend, robust: Trend) -> str:
+    """One line comparing a trend decided on all records with the same trend without the fragile ones.
+
+    Args:
+        full: the trend on all records.
+        robust: the trend on the records kept by :func:`without_fragile`.
+
+    Returns:
+        e.g. ``"all: falls (w2 1.1%, w6 0.0%) | without fragile: falls (w2 1.1%, w6 0.0%)"``: the direction
+        and the shares at the smallest and the largest width of each.
+    """
+    def brief(t: Trend) -> str:
+        small, large = min(t.shares), max(t.shares)
+        return f"{t.direction} (w{small} {t.shares[small].value:.1%}, w{large} {t.shares[large].value:.1%})"
+    return f"all: {brief(full)} | without fragile: {brief(robust)}"

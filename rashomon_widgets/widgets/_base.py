@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import collections
 import html
+import io
 import math
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,8 +23,9 @@ from pathlib import Path
 import ipywidgets as widgets
 from traitlets import TraitError, validate
 
+from ..core.validation import check_path, check_real
 from ._legend import legend_html  # noqa: F401 - re-exported for the explorers
-from ._worker import LatestWorker, Superseded
+from ._worker import CLOCK, LatestWorker, Superseded
 
 #: the colours of the explorers' markers (matplotlib's "tab" colours, legible on white and dark pages)
 MARKER = "#d62728"
@@ -52,30 +56,40 @@ def finite_number(value, name: str, *, low: float | None = None, high: float | N
     """``value`` as a float if it is a finite real number within the bounds; else a ``TraitError`` that
     says what was expected and what came.
 
+    One rule for the whole package: this is the core's :func:`rashomon_widgets.core.validation.check_real`
+    (any real number but a bool, a 0-dim real tensor too; NaN and infinities never pass), its
+    ``TypeError`` or ``ValueError`` turned into the ``TraitError`` a ``@validate`` raises, so a value the
+    core takes a widget takes, with the same message.
+
     Args:
         value: the proposed value.
         name: what it is called in the message.
-        low, high: bounds (None: unbounded).
+        low, high: bounds (None: unbounded, but finite).
         strict_low: ``value > low`` instead of ``value >= low``.
 
     Returns:
         ``float(value)``.
 
+    Raises:
+        TraitError: not a real number, NaN, an infinity, or out of bounds; the message reads
+            ``"t: expected a finite number in [0, 1], got inf"``.
+
     Example:
         >>> finite_number(0.5, "span", low=0, strict_low=True)
         0.5
     """
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if strict_low else value >= low)) and (high is None or value <= high)
-    if ok:
-        return float(value)
-    parts = ["a finite number"]
-    if low is not None:
-        parts.append(f"{'greater than' if strict_low else 'at least'} {low:g}")
-    if high is not None:
-        parts.append(f"at most {high:g}")
-    raise TraitError(f"{name}: expected {' '.join(parts[:1])}{', ' if len(parts) > 1 else ''}"
-                     f"{' and '.join(parts[1:])}, got {value!r}")
+    if low is not None and high is not None:
+        what = f"a finite number in {'(' if strict_low else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        what = f"a finite number {'>' if strict_low else '>='} {low:g}"
+    elif high is not None:
+        what = f"a finite number <= {high:g}"
+    else:
+        what = "a finite number"
+    try:
+        return check_real(value, name, low, high, low_open=strict_low, what=what)
+    except (TypeError, ValueError) as exc:
+        raise TraitError(str(exc)) from None
 
 
 def slider_grid(value: float, low: float, high: float, step: float) -> float:
@@ -103,26 +117,34 @@ def slider_grid(value: float, low: float, high: float, step: float) -> float:
     return pct * (100 / 100) * span / 100 + low
 
 
-def _refuse(control, value) -> None:
+def _checked(control, value, low: float | None = None, high: float | None = None) -> float:
+    """``value`` for ``control`` if it is a finite real number (:func:`finite_number`'s rule; the bounds
+    only name the control's range in the message); else the refusal goes to the control's ``on_refused``
+    (the explorer's error area) and is raised as a ``TraitError``."""
     name = getattr(control, "rw_name", "") or getattr(control, "description", "") or "value"
-    exc = TraitError(f"{name}: expected a finite number, got {value!r}")
+    what = "a finite number" if low is None else f"a finite number in [{low:g}, {high:g}]"
+    try:
+        return check_real(value, name, what=what)
+    except (TypeError, ValueError) as exc:
+        refused = TraitError(str(exc))
     on_refused = getattr(control, "on_refused", None)
     if on_refused is not None:
-        on_refused(exc)  # the explorer shows the message too
-    raise exc
+        on_refused(refused)  # the explorer shows the message too
+    raise refused
 
 
 class GridSlider(widgets.FloatSlider):
-    """A FloatSlider that refuses NaN (JSON cannot carry it to the browser) and keeps only values on its
-    step grid, snapped as the browser snaps them (:func:`slider_grid`): a value set from Python is never
-    sent back changed, however late (a check cell's 0.7 on a 0.04 grid came back as 0.72 after a reset)."""
+    """A FloatSlider that refuses NaN and infinities (JSON cannot carry them to the browser, and an
+    infinity set from Python is no position on the slider: "expected a finite number in [min, max]")
+    and keeps only values on its step grid, snapped as the browser snaps them (:func:`slider_grid`): a
+    value set from Python is never sent back changed, however late (a check cell's 0.7 on a 0.04 grid
+    came back as 0.72 after a reset). A finite value outside [min, max] is clamped into it, as the
+    browser's slider does; the explorers' traits refuse such values from Python with a message."""
 
     @validate("value")
     def _validate_value(self, proposal):
-        value = proposal["value"]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-            _refuse(self, value)
-        value = super()._validate_value(proposal)  # clamped into [min, max], as the browser does
+        value = _checked(self, proposal["value"], self.min, self.max)
+        value = super()._validate_value({**proposal, "value": value})  # clamped into [min, max], as the browser does
         return slider_grid(float(value), self.min, self.max, self.step)
 
 
@@ -131,10 +153,43 @@ class FiniteText(widgets.FloatText):
 
     @validate("value")
     def _validate_value(self, proposal):
-        value = proposal["value"]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            _refuse(self, value)
-        return float(value)
+        return _checked(self, proposal["value"])
+
+
+class ChoiceDropdown(widgets.Dropdown):
+    """A Dropdown whose refusals say what was expected: ``"x axis: expected an index in [0, 2] (one of
+    'null 1', 'null 2', 'top 1'), got 99"`` instead of ipywidgets' "Invalid selection: index out of
+    bounds"; the message also goes to the control's ``on_refused`` (the explorer's error area)."""
+
+    def _refused(self, what: str, value):
+        name = getattr(self, "rw_name", "") or getattr(self, "description", "") or "value"
+        choices = ", ".join(map(repr, self._options_labels))
+        refused = TraitError(f"{name}: expected {what} (one of {choices}), got {value!r}")
+        on_refused = getattr(self, "on_refused", None)
+        if on_refused is not None:
+            on_refused(refused)
+        raise refused
+
+    @validate("index")
+    def _validate_index(self, proposal):
+        index = proposal["value"]
+        if index is None or 0 <= index < len(self._options_labels):
+            return index
+        self._refused(f"an index in [0, {len(self._options_labels) - 1}]", index)
+
+    @validate("value")
+    def _validate_value(self, proposal):
+        try:
+            return super()._validate_value(proposal)
+        except TraitError:
+            self._refused("one of its options", proposal["value"])
+
+    @validate("label")
+    def _validate_label(self, proposal):
+        try:
+            return super()._validate_label(proposal)
+        except TraitError:
+            self._refused("one of its labels", proposal["value"])
 
 
 class Explorer(widgets.VBox):
@@ -312,9 +367,8 @@ class Explorer(widgets.VBox):
     def _run(self, state: dict, current: Callable[[], bool]) -> None:
         started = time.perf_counter()
         errors_before = self._errors_shown
-        timer = threading.Timer(0.5, lambda: current() and setattr(self.status_html, "value",
-                                                                   "&#9203; computing&hellip;"))
-        timer.start()
+        timer = CLOCK.call_later(0.5, lambda: current() and setattr(self.status_html, "value",
+                                                                     "&#9203; computing&hellip;"))
         try:
             if self._job(state, current, started) is False or not current():
                 return
@@ -360,6 +414,15 @@ class Explorer(widgets.VBox):
         """Block until the latest request is drawn (for scripts and tests); True if it was."""
         return self._worker.wait(timeout)
 
+    def close(self) -> None:
+        """Stop the background worker (its running job ends at its next stage; the thread is joined) and
+        close the widget and its front-end views. What the explorer computed (``history``, ``state``)
+        stays readable."""
+        worker = getattr(self, "_worker", None)   # None when __init__ refused its arguments
+        if worker is not None:
+            worker.stop()
+        super().close()
+
     def _repr_mimebundle_(self, **kwargs):
         # Finish the first frame before the front end builds the views: model updates that reach bqplot
         # while it is still building a figure's views can find them without their scales ("Error setting
@@ -394,20 +457,64 @@ class Explorer(widgets.VBox):
     def save(self, path: str | Path) -> list[Path]:
         """Write the explorer's views (2-D slice, 3-D snapshot, spectrum, profile...) as PNG and SVG.
 
+        Both files or neither: the figure is rendered to memory in both formats first, each is written to a
+        temporary file in the target folder, and only then are both moved into place. A rendering or
+        writing failure (a full disk, an SVG that cannot be rendered) leaves no new file behind.
+
         Args:
-            path: the file name; its suffix is replaced by ``.png`` and ``.svg``.
+            path: the file name, optionally in a folder (``str`` or ``os.PathLike``); its suffix is replaced
+                by ``.png`` and ``.svg``. The folder must exist.
 
         Returns:
             the two paths written.
 
+        Raises:
+            TypeError: ``path`` is not a str or os.PathLike.
+            ValueError: ``path`` names no file (``""``, ``"."``, ``"figures/"``, an existing folder), its
+                folder does not exist, or one of the two targets is a folder.
+
         Example:
             >>> explorer.save("start-here")       # start-here.png, start-here.svg   # doctest: +SKIP
         """
-        path = Path(path)
-        fig = self.figure()
+        raw = path
+        path = check_path(path, "path", "a file path such as 'start-here'")
+        text = os.fsdecode(raw)  # as given: Path('figures/') has lost its trailing slash
+        if (not path.name or path.name in (".", "..") or text.endswith(("/", os.sep)) or path.is_dir()):
+            raise ValueError(f"path: expected a file name such as 'start-here' (optionally in a folder: "
+                             f"'figures/start-here'), got {text!r}, which names no file")
+        folder = path.parent
+        if not folder.is_dir():
+            raise ValueError(f"path: expected a file in an existing folder, got {text!r}: the folder "
+                             f"{str(folder)!r} does not exist")
         out = [path.with_suffix(".png"), path.with_suffix(".svg")]
-        fig.savefig(out[0], dpi=120)
-        fig.savefig(out[1])
+        for target in out:
+            if target.is_dir():
+                raise ValueError(f"path: expected a name whose .png and .svg files can be written, got "
+                                 f"{text!r}: {str(target)!r} is a folder")
+        fig = self.figure()
+        blobs = []
+        for target in out:  # both rendered before anything is written
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=target.suffix[1:], **({"dpi": 120} if target.suffix == ".png" else {}))
+            blobs.append(buffer.getvalue())
+        temps: list[Path] = []
+        placed: list[Path] = []
+        try:
+            for target, blob in zip(out, blobs):
+                fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
+                temps.append(Path(temp))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)
+            for temp, target in zip(temps, out):
+                os.replace(temp, target)
+                placed.append(target)
+        except BaseException:
+            for target in placed:  # the second move failed: take the first back out
+                target.unlink(missing_ok=True)
+            raise
+        finally:
+            for temp in temps:
+                temp.unlink(missing_ok=True)
         return out
 
     def _export_clicked(self) -> None:

@@ -11,6 +11,7 @@ import torch
 from traitlets import Bool, Float, validate
 
 from ..core import Landscape
+from ..core.validation import check_int
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import loss_profile
 from ._base import (
@@ -24,6 +25,7 @@ from ._base import (
     slider_grid,
     tagged,
 )
+from ._drawable import drawable_grid
 from ._legend import TITLE_STYLE, legend_html
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
@@ -44,7 +46,8 @@ class CurveExplorer(Explorer):
     stochastic Lanczos quadrature for large ones, with the settings and the near-zero rule of
     :func:`rw.core.along_curve`, so the count equals the table's at the same t). Work runs off the UI
     thread (the latest value wins), the surface is drawn coarse first and refined, and errors (including
-    refused values: NaN, infinity, t outside [0, 1], a negative margin) appear inside the widget.
+    refused values: NaN, infinity, t outside [0, 1], a negative margin, a margin whose grid would overflow)
+    appear inside the widget.
 
     The controls are views of the traits ``t``, ``margin`` and ``log_color``; :attr:`state` and
     :meth:`restore` hand them around, :attr:`history` keeps the last 1,000 drawn states.
@@ -55,7 +58,8 @@ class CurveExplorer(Explorer):
             least one bend off the straight line (fit it first with :func:`~rashomon_widgets.fit_curve`).
         test_data: optional ``(inputs, targets)`` for the test loss and accuracy.
         t: the starting t (on the slider's 0.01 grid).
-        margin: the plane's margin around the three points (share of their spread).
+        margin: the plane's margin around the three points (share of their spread): a finite number >= 0
+            whose grid's coordinates, parameter vectors and corner losses are finite.
         resolution, coarse: grid sizes of the refined and the first, coarse, surface (refined: 31 for
             exact models, 25 for matrix-free ones).
         num_t: points of the loss/accuracy profile over t.
@@ -89,11 +93,12 @@ class CurveExplorer(Explorer):
         self.ls, self.curve = ls, curve
         self.plane = curve.plane(finite_number(margin, "margin", low=0))  # raises for a curve on the straight line
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
-        self.resolution = int(resolution or (31 if self.exact else 25))
-        self.coarse = int(coarse)
-        self.num_t = int(num_t)
+        self.resolution = (31 if self.exact else 25) if resolution is None else check_int(resolution, "resolution", 2, 401)
+        self.coarse = check_int(coarse, "coarse", 2, 401)
+        self.num_t = check_int(num_t, "num_t", 2)
         self.test_data, self.accuracy = test_data, accuracy
-        self.slq = {"slq_vectors": int(slq_vectors), "slq_steps": int(slq_steps), "seed": int(seed)}
+        self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"), "slq_steps": check_int(slq_steps, "slq_steps"),
+                    "seed": check_int(seed, "seed", 0)}
         self.profile = None  # the CurveTable of loss_profile, once computed
         self._surfaces: collections.OrderedDict = collections.OrderedDict()
         self._spectra: collections.OrderedDict = collections.OrderedDict()
@@ -138,7 +143,14 @@ class CurveExplorer(Explorer):
 
     @validate("margin")
     def _valid_margin(self, proposal):
-        return finite_number(proposal["value"], "margin", low=0)
+        """A finite margin >= 0 whose plane's grid can be drawn: finite coordinates and parameter vectors,
+        and a finite loss at the grid's corners (:func:`drawable_grid`); else the margin stays."""
+        margin = finite_number(proposal["value"], "margin", low=0)
+        with np.errstate(all="ignore"):  # a huge margin overflows the plane's extent: refused below
+            plane = self.curve.plane(margin)
+        kept = self.margin if self.margin != margin else None  # (None while the constructor sets it)
+        drawable_grid(self.ls, plane, None, self.resolution, "margin", margin, kept=kept)
+        return margin
 
     def _animate(self, choice: str, phase: float) -> None:
         self.t = phase * self._frames / (self._frames - 1)
@@ -257,6 +269,8 @@ class CurveExplorer(Explorer):
             if surf is None or not current():
                 return False
             if self._drawn != (id(surf), log):
+                self.surface3d.log_color = log
+                self.surface3d.check(surf)  # both views draw it, or both keep the last grid and the error says why
                 for view in (self.surface2d, self.surface3d):
                     view.log_color = log
                     view.update(surf, tuple(xy))

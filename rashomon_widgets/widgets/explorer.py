@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 import torch
-from traitlets import Bool, Float, List, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, validate
 
-from ..core import Landscape, ManifoldChart
+from ..core import Landscape, ManifoldChart, Plane
+from ..core.validation import check_int
 from ._base import (
     MARKER,
+    ChoiceDropdown,
     Explorer,
     FiniteText,
     GridSlider,
@@ -19,6 +21,7 @@ from ._base import (
     slider_grid,
     tagged,
 )
+from ._drawable import drawable_grid
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
@@ -32,8 +35,9 @@ class NullSpaceExplorer(Explorer):
     however far you go. Each "top" slider moves along a top Hessian eigenvector: the loss rises as a
     parabola. The loss readout, the 2-D and 3-D slices through the current point, the spectrum and the
     near-zero count follow. Work runs off the UI thread, the latest value wins, a coarse grid is drawn
-    first and refined, and errors (including refused values: NaN, infinity, a span <= 0) appear inside the
-    widget while the current point stays where it was.
+    first and refined, and errors (including refused values: NaN, infinity, a span <= 0, a span whose grid
+    would overflow, an axis that is not one of the directions) appear inside the widget while the current
+    point stays where it was.
 
     The controls are views of the traits below; set them from Python (``explorer.span = 0.5``) or hand a
     whole :attr:`state` to :meth:`restore`. :attr:`history` keeps the last 1,000 drawn states.
@@ -43,7 +47,8 @@ class NullSpaceExplorer(Explorer):
         theta: the starting point (default: the trained parameters).
         num_null, num_top: how many sliders of each kind.
         slider_range: sliders run over ``[-slider_range, slider_range]`` in steps of ``slider_range / 100``.
-        span: half-width of the 2-D/3-D slice.
+        span: half-width of the 2-D/3-D slice: a finite number > 0 whose grid's coordinates, parameter
+            vectors and corner losses are finite (a span of 1e300 is refused, not drawn as a grid of inf).
         resolution, coarse: grid sizes of the refined and the first, coarse, slice (refined: 31 for
             exact models, 21 for matrix-free ones, where every grid point is a full forward pass;
             coarse: 11 and 7).
@@ -61,8 +66,10 @@ class NullSpaceExplorer(Explorer):
 
     coefficients = List(Float(), help="the sliders' values: steps along null 1, null 2, ..., top 1, ...").tag(
         sync=True, state=True)
-    x_axis = Unicode(help="the direction along the slices' horizontal axis").tag(sync=True, state=True)
-    y_axis = Unicode(help="the direction along the slices' other axis").tag(sync=True, state=True)
+    x_axis = Union([Unicode(), Int()], default_value="", help="the direction along the slices' horizontal axis "
+                   "(a name such as 'null 1', or its index in the list of directions)").tag(sync=True, state=True)
+    y_axis = Union([Unicode(), Int()], default_value="", help="the direction along the slices' other axis "
+                   "(a name such as 'top 1', or its index in the list of directions)").tag(sync=True, state=True)
     span = Float(1.0, help="half-width of the 2-D and 3-D slices, in parameter units").tag(sync=True, state=True)
     log_color = Bool(True, help="colour and height by log10 loss, so that near-zero losses stay visible").tag(
         sync=True, state=True)
@@ -79,8 +86,8 @@ class NullSpaceExplorer(Explorer):
         self.chart = ManifoldChart(ls, theta, num_null=num_null, num_top=num_top, exact=exact, seed=seed)
         self.exact = self.chart.exact
         self.theta0 = self.chart.theta0
-        self.resolution = int(resolution or (31 if self.exact else 21))
-        self.coarse = int(coarse or (11 if self.exact else 7))
+        self.resolution = (31 if self.exact else 21) if resolution is None else check_int(resolution, "resolution", 2, 401)
+        self.coarse = (11 if self.exact else 7) if coarse is None else check_int(coarse, "coarse", 2, 401)
         self.loss0 = ls.loss(self.theta0)
         self.point = self.theta0.clone()
         self._spectrum_at = WarmSpectra(ls, self.exact)  # each move's Lanczos starts from the last one's
@@ -98,10 +105,10 @@ class NullSpaceExplorer(Explorer):
                                            tooltip=self.chart.explain(n)), "rw-slider")
             self._bind(s, "coefficients", index=i)
             self.sliders.append(s)
-        self.x_dir = described(widgets.Dropdown(options=names, value=self.x_axis, description="x axis",
-                                                layout=widgets.Layout(width="180px")), type(self).x_axis.help)
-        self.y_dir = described(widgets.Dropdown(options=names, value=self.y_axis, description="y axis",
-                                                layout=widgets.Layout(width="180px")), type(self).y_axis.help)
+        self.x_dir = described(ChoiceDropdown(options=names, value=self.x_axis, description="x axis",
+                                              layout=widgets.Layout(width="180px")), type(self).x_axis.help)
+        self.y_dir = described(ChoiceDropdown(options=names, value=self.y_axis, description="y axis",
+                                              layout=widgets.Layout(width="180px")), type(self).y_axis.help)
         self.span_box = tagged(FiniteText(self.span, description="span", tooltip=type(self).span.help,
                                                  layout=widgets.Layout(width="160px")), "rw-span")
         self.log_toggle = described(widgets.Checkbox(self.log_color, description="log colour", indent=False,
@@ -138,14 +145,31 @@ class NullSpaceExplorer(Explorer):
 
     @validate("x_axis", "y_axis")
     def _valid_axis(self, proposal):
-        name = proposal["trait"].name
-        if proposal["value"] not in self.chart.names:
-            raise TraitError(f"{name}: expected one of {self.chart.names}, got {proposal['value']!r}")
-        return proposal["value"]
+        """A direction's name, or its index in :attr:`chart.names` (stored as the name)."""
+        name, value, names = proposal["trait"].name, proposal["value"], self.chart.names
+        expected = f"one of {names} or an index in [0, {len(names) - 1}]"
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value < len(names):
+                return names[value]
+            raise TraitError(f"{name}: expected {expected}, got the index {value}")
+        if value not in names:
+            raise TraitError(f"{name}: expected {expected}, got {value!r}")
+        return value
 
     @validate("span")
     def _valid_span(self, proposal):
-        return finite_number(proposal["value"], "span", low=0, strict_low=True)
+        """A finite span > 0 whose grid can be drawn: finite coordinates and parameter vectors, and a finite
+        loss at the grid's corners around the current point (:func:`drawable_grid`); else the span stays."""
+        span = finite_number(proposal["value"], "span", low=0, strict_low=True)
+        names = self.chart.names
+        try:
+            ix, iy = (a if isinstance(a, int) else names.index(a) for a in (self.x_axis, self.y_axis))
+            plane = Plane(self.point, self.chart.directions[:, ix], self.chart.directions[:, iy])
+        except (ValueError, IndexError):
+            return span  # an axis set in the same breath is refused by its own validator
+        kept = self.span if self.span != span else None  # (None while the constructor sets it)
+        drawable_grid(self.ls, plane, span, self.resolution, "span", span, kept=kept)
+        return span
 
     # ------------------------------------------------------------------ actions
     def _animate(self, choice: str, phase: float) -> None:
@@ -187,6 +211,7 @@ class NullSpaceExplorer(Explorer):
                 return False
             surf = self.ls.surface(plane, span=state["span"], resolution=res,
                                    progress=lambda d, n: self._progress_status(started, "loss surface", d, n, current))
+            self.surface3d.check(surf)  # both views draw it, or both keep the last grid and the error says why
             self.surface2d.update(surf)
             self.surface3d.update(surf)
         if self._settled(current):  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives

@@ -147,16 +147,32 @@ class SpectrumView(widgets.VBox):
 
         Raises:
             TypeError: neither a Spectrum nor a SpectrumEstimate.
+            ValueError: eigenvalues (or SLQ nodes, their counts, the tolerance or the scale) that are NaN
+                or infinite: they have no place on a log10 |eigenvalue| axis. The result objects refuse
+                them when built; this catches one changed afterwards (its tensor written in place). The
+                view keeps showing the last result.
         """
         if isinstance(result, Spectrum):
-            values = result.values.double().cpu().numpy()
+            values = result.values.detach().double().cpu().numpy()
             counts, total, exact = np.ones_like(values), len(values), True
+            what = "eigenvalues"
         elif isinstance(result, SpectrumEstimate):
             values, counts, total, exact = result.nodes, result.counts, result.num_params, False
+            what = "eigenvalue estimates (SLQ nodes)"
         else:
             raise TypeError("result: expected an rw.core.Spectrum (ls.spectrum()) or an rw.core.SpectrumEstimate "
                             f"(rw.core.spectrum_at(ls, theta)), got {type(result).__name__}")
+        values, counts = np.asarray(values, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+        for name, array in ((what, values), ("counts of the SLQ nodes", counts)):
+            bad = ~np.isfinite(array)
+            if bad.any():
+                raise ValueError(f"result: expected finite {name}, got {int(bad.sum())} of {array.size} NaN or "
+                                 f"inf (the first: {array[bad][0]}); was the Hessian computed at a point where "
+                                 "the loss or the parameters are not finite?")
         tol, scale = float(result.tol), float(result.scale)
+        if not (np.isfinite(tol) and np.isfinite(scale)):
+            raise ValueError(f"result: expected a finite tolerance and scale (max |eigenvalue|), got tol={tol}, "
+                             f"scale={scale}")
         near = np.abs(values) <= tol * scale  # the result's own rule (Spectrum.near_zero)
         # a drawable band also for tol = 0 or a zero matrix (then only exact zeros are near zero)
         threshold = tol * scale if tol * scale > 0 else (1e-12 if scale == 0 else scale * 1e-6)

@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from ..core import Surface
+from ._drawable import check_surface, finite_point, fits_webgl
 from ._legend import VIEW_CLASS, viridis_rgb
 from .surface_view import colour_values
 
@@ -76,7 +77,9 @@ class Surface3DView(widgets.VBox):
     data's ranges, so ticks read in real units; the surface's vertex colours are viridis over that
     height range, as in the 2-D view. The figure's tween animation is off (``animation = 0``) so every
     update is drawn at once, and the mesh arrays are set flattened, as ipyvolume stores them. See the
-    module docstring for what ipyvolume's styles allow (``theme="dark"`` or ``"light"``).
+    module docstring for what ipyvolume's styles allow (``theme="dark"`` or ``"light"``). A surface
+    with NaN or infinite losses, coordinates that are not finite, or a loss grid of the wrong shape is
+    refused with a ``ValueError`` (see :meth:`update`), never sent to the browser.
 
     Example:
         >>> view = rw.Surface3DView(ls.surface(rw.Plane.random(ls), span=1.0), log_color=True)  # doctest: +SKIP
@@ -132,13 +135,47 @@ class Surface3DView(widgets.VBox):
             raise ValueError(f"theme: expected one of {', '.join(map(repr, STYLES))}, got {theme!r}")
         self.figure.style = STYLES[theme]
 
+    def check(self, surface: Surface) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :meth:`update` would draw, or its refusal, without drawing: an explorer checks here first so
+        that its 2-D and 3-D views show the same grid or both keep the last one.
+
+        Besides :func:`check_surface`'s rules, coordinates and heights (loss or log10 loss) must lie within
+        about ±8.5e37 (:data:`WEBGL_LIMIT`): ipyvolume sends them as float32, where larger values are inf.
+
+        Args:
+            surface: an :class:`rw.Surface`.
+
+        Returns:
+            ``(xs, ys, heights)`` as float64 arrays.
+
+        Raises:
+            TypeError, ValueError: as :meth:`update`.
+        """
+        xs, ys, loss = check_surface(surface)
+        h = colour_values(loss, self.log_color)
+        fits_webgl("surface", "grid coordinates", np.concatenate([xs, ys]), "use a smaller span or margin")
+        fits_webgl("surface", f"heights ({self.height_label})", h,
+                   "use a smaller span" + ("" if self.log_color else ", or log colour"))
+        return xs, ys, h
+
     def update(self, surface: Surface, point: tuple[float, float] | None = None) -> None:
-        """Show ``surface``; the marker goes to ``point`` (default the origin) on the surface."""
-        h = colour_values(surface.loss, self.log_color)
+        """Show ``surface``; the marker goes to ``point`` (default the origin) on the surface.
+
+        A grid that cannot be drawn is refused before anything changes (the view keeps the last surface):
+        the same rule as :meth:`SurfaceView.update`.
+
+        Raises:
+            TypeError: not an :class:`rw.Surface`.
+            ValueError: a loss grid whose shape is not ``(len(ys), len(xs))`` (the message names both
+                shapes), coordinates that are not finite, or NaN or infinite losses (see
+                :func:`check_surface`): no height, no colour, and no value the browser could be sent; or
+                coordinates or heights beyond float32's range (see :meth:`check`).
+        """
+        xs, ys, h = self.check(surface)
         self._surface, self._h = surface, h
-        gx, gy = np.meshgrid(surface.xs, surface.ys)
+        gx, gy = np.meshgrid(xs, ys)
         hmin, hmax = _limits(h)
-        limits = {"xlim": list(_limits(surface.xs)), "zlim": list(_limits(surface.ys)),
+        limits = {"xlim": list(_limits(xs)), "zlim": list(_limits(ys)),
                   "ylim": list(_round_limits(hmin, hmax))}
         changed = {k: v for k, v in limits.items() if list(getattr(self.figure, k)) != v}
         if changed:  # new limits redraw the whole scene in the browser (about 0.2 s): only when they move
@@ -154,7 +191,14 @@ class Surface3DView(widgets.VBox):
         self.set_point(*(point if point is not None else (0.0, 0.0)))
 
     def set_point(self, x: float, y: float, height: float | None = None) -> None:
-        """Move the marker to plane coordinates ``(x, y)``; its height is read off the grid."""
+        """Move the marker to plane coordinates ``(x, y)``; its height is read off the grid.
+
+        Raises:
+            ValueError: coordinates (or a height) that are not finite (the marker stays where it was).
+        """
+        x, y = finite_point(x, y)
+        if height is not None and not np.isfinite(float(height)):
+            raise ValueError(f"height: expected a finite number, got {height!r}")
         if self._surface is None:
             return
         s = self._surface

@@ -8,6 +8,7 @@ import numpy as np
 from traitlets import Bool, observe
 
 from ..core import Surface
+from ._drawable import check_surface, finite_point
 from ._legend import TITLE_STYLE, VIEW_CLASS, legend_html, px, set_colour_ticks
 
 
@@ -37,7 +38,9 @@ class SurfaceView(widgets.VBox):
 
     The axes are labelled by what the plane's directions are (``set_labels``); the colour bar has at
     most four round ticks in a short exact format; what the overlays mean goes in an HTML legend under
-    the figure (``set_legend``), never over the data.
+    the figure (``set_legend``), never over the data. A surface with NaN or infinite losses, coordinates
+    that are not finite, or a loss grid of the wrong shape is refused with a ``ValueError`` (see
+    :meth:`update`), never drawn with a colour scale up to ``inf``.
 
     Example:
         >>> view = rw.SurfaceView(ls.surface(rw.Plane.random(ls), span=1.0))   # doctest: +SKIP
@@ -92,14 +95,24 @@ class SurfaceView(widgets.VBox):
             self.update(self.surface, (self.marker.x[0], self.marker.y[0]))
 
     def update(self, surface: Surface, point: tuple[float, float] | None = None) -> None:
-        """Show ``surface`` (and move the marker to ``point``, default the plane's origin (0, 0))."""
-        if not isinstance(surface, Surface):
-            raise TypeError(f"surface: expected an rw.Surface, got {type(surface).__name__}")
+        """Show ``surface`` (and move the marker to ``point``, default the plane's origin (0, 0)).
+
+        A grid that cannot be drawn is refused before anything changes: the view keeps showing the last
+        surface and stays usable.
+
+        Raises:
+            TypeError: not an :class:`rw.Surface`.
+            ValueError: a loss grid whose shape is not ``(len(ys), len(xs))`` (the message names both
+                shapes), coordinates that are not finite, or NaN or infinite losses (see
+                :func:`check_surface`): a loss that is not finite has no colour, and no JSON value to
+                send to the browser.
+        """
+        xs, ys, loss = check_surface(surface)
+        z = colour_values(loss, self.log_color)
+        cx, cy = contour_segments(xs, ys, z)
         self.surface = surface
-        z = colour_values(surface.loss, self.log_color)
-        cx, cy = contour_segments(surface.xs, surface.ys, z)
         with self.heatmap.hold_sync(), self.contours.hold_sync():
-            self.heatmap.x, self.heatmap.y, self.heatmap.color = surface.xs, surface.ys, z
+            self.heatmap.x, self.heatmap.y, self.heatmap.color = xs, ys, z
             self.contours.x, self.contours.y = cx, cy
         lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
         with self._colour.hold_sync():
@@ -109,7 +122,12 @@ class SurfaceView(widgets.VBox):
         self.set_point(*(point if point is not None else (0.0, 0.0)))
 
     def set_point(self, x: float, y: float) -> None:
-        """Move the current-point marker."""
+        """Move the current-point marker.
+
+        Raises:
+            ValueError: coordinates that are not finite (the marker stays where it was).
+        """
+        x, y = finite_point(x, y)
         with self.marker.hold_sync():
             self.marker.x, self.marker.y = [float(x)], [float(y)]
 

@@ -37,8 +37,9 @@ def test_wrong_data(parts):
         rw.Landscape(model, loss_fn, x)
     with pytest.raises(TypeError, match="batch 1"):
         rw.Landscape(model, loss_fn, [(x, y), (x,)])
-    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
-        rw.Landscape(model, loss_fn, (x[:, :2], y))  # torch's own message names the shapes
+    with pytest.raises(ValueError, match=r"model rejected the inputs of batch 0 \(tensor of shape \(12, 2\).*"
+                                         "torch said: mat1 and mat2 shapes cannot be multiplied"):
+        rw.Landscape(model, loss_fn, (x[:, :2], y))  # the inputs' shape first, then torch's own message
 
 
 def test_non_scalar_and_non_finite_loss(parts):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
+from rashomon_widgets.experiments import local_cluster
 from rashomon_widgets.core.geometry import _grid
 
 
@@ -77,7 +78,7 @@ def test_process_pool_blocks_equal_the_serial_grid(ls):
 def test_dask_local_cluster_blocks_equal_the_serial_grid(ls):
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
     planes = [rw.Plane.random(ls, seed=4), rw.Plane.random(ls, seed=5)]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+    with local_cluster(2, threads_per_worker=1) as cluster, \
             distributed.Client(cluster) as client:
         executor = client.get_executor()
         surfs = [ls.surface(p, span=0.8, resolution=7, executor=executor, block_rows=1) for p in planes]

@@ -32,13 +32,38 @@ def test_the_shipped_file_holds_thousands_of_seeds_for_every_setup_and_width(rec
     assert len(records) == sum(len(s) for s in seeds.values())          # no duplicates
 
 
-def test_a_sample_of_shipped_records_is_reproduced_by_running_it_again(records):
+def test_every_record_says_which_fields_it_promises(records):
+    """Each record carries its fragility probe's verdict (``fragile``: the fields that a one-ulp move of
+    its initial weights changed); the rest are what it promises on any CPU."""
+    for r in records:
+        assert isinstance(r["fragile"], list) and set(r["fragile"]) <= set(shipped.FIELDS) - {"num_params"}, r
+        assert shipped.robust_fields(r) == tuple(f for f in shipped.FIELDS if f not in r["fragile"])
+    fragile = [r for r in records if r["fragile"]]
+    assert 0 < len(fragile) < len(records) / 2
+
+
+def test_a_sample_of_shipped_records_reproduces_exactly_what_it_promises(records):
+    """Robust records are re-run in full (every eigenvalue); fragile ones on their robust fields only.
+    The sample holds the plateau run that differed on another CPU (sigmoid, width 3, seed 448)."""
     rng = random.Random(2026)
-    converged = [r for r in records if r["converged"]]
-    stuck = [r for r in records if not r["converged"]]
-    sample = rng.sample(converged, 10) + rng.sample(stuck, 4)
+    robust = [r for r in records if not r["fragile"]]
+    fragile = [r for r in records if r["fragile"]]
+    known = next(r for r in records if _setup(r) == ("xor", "sigmoid", 1.0, 3) and r["seed"] == 448)
+    sample = rng.sample(robust, 10) + rng.sample(fragile, 4) + [known]
     for r in sample:
-        assert shipped.matches(r, shipped.rerun(r)) == [], r["key"]
+        assert shipped.matches(r, shipped.rerun(r), fields=shipped.robust_fields(r)) == [], (r["key"], r["fragile"])
+    assert "spectrum" in known["fragile"]
+
+
+def test_the_fragility_probe_marks_a_changed_field():
+    r = {"key": "k", "converged": True, "near_zero": 5, "rank_G": 4, "num_params": 9, "epochs": 3, "loss": 1e-12,
+         "spectrum": [0.0] * 5 + [0.1, 0.5, 1.0, 2.0], "tol": 1e-6}
+    probe = {**r, "key": json.dumps({"init_ulps": 1}), "epochs": 4, "spectrum": [0.0] * 5 + [0.1, 0.5, 1.01, 2.0]}
+    (marked,) = shipped.fragility([{**r, "key": json.dumps({})}], [probe])
+    assert marked["fragile"] == ["epochs", "spectrum"]
+    assert shipped.robust_fields(marked) == ("converged", "near_zero", "rank_G", "num_params", "loss")
+    with pytest.raises(ValueError, match="no probe"):
+        shipped.fragility([{**r, "key": json.dumps({"seed": 1})}], [probe])
 
 
 def test_the_comparison_fails_on_a_changed_record(records):

@@ -31,3 +31,22 @@ def test_trend_decides_only_when_the_intervals_do_not_overlap(counts, direction)
 def test_trend_needs_two_widths_with_runs():
     with pytest.raises(ValueError, match="two widths"):
         trend({2: (1, 10), 6: (0, 0)})
+
+
+def test_fragile_records_are_counted_by_field_and_left_out_by_what_a_verdict_reads():
+    from rashomon_widgets.experiments.verdicts import count_fragile, side_by_side, without_fragile
+
+    runs = [{"fragile": []}, {"fragile": ["spectrum"]}, {"fragile": ["loss", "spectrum"]},
+            {"fragile": ["converged", "epochs", "loss", "spectrum"]}, {"near_zero": 5}]   # the last: run here
+    counted = count_fragile(runs)
+    assert (counted.total, counted.fragile, counted.unprobed) == (5, 3, 1)
+    assert counted.fields == {"spectrum": 3, "loss": 2, "converged": 1, "epochs": 1}
+    assert list(counted.fields) == ["spectrum", "loss", "converged", "epochs"]   # most often changed first
+    assert str(counted) == "3/5 fragile (60.0%): spectrum 3, loss 2, converged 1, epochs 1; 1 not probed"
+    assert str(count_fragile([{"fragile": []}])) == "0/1 fragile (0.0%)"
+    assert count_fragile([]).total == 0
+    assert without_fragile(runs) == [runs[0], runs[4]]
+    assert without_fragile(runs, reads=("converged", "near_zero")) == [runs[0], runs[1], runs[2], runs[4]]
+    assert without_fragile(iter(runs), reads=()) == runs
+    full, robust = trend({2: (40, 2000), 6: (1, 2000)}), trend({2: (20, 1000), 6: (1, 2000)})
+    assert side_by_side(full, robust) == "all: falls (w2 2.0%, w6 0.1%) | without fragile: falls (w2 2.0%, w6 0.1%)"

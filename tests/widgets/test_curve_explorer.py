@@ -1,6 +1,8 @@
 """CurveExplorer through its synced state (no browser)."""
 import functools
+import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -112,17 +114,48 @@ def test_bad_t_is_refused(explorer):
     _, curve, _ = _case()
     explorer.t = 0.25
     assert explorer.wait(60)
-    with pytest.raises(TraitError, match="t: expected a finite number, got nan"):
+    with pytest.raises(TraitError, match=re.escape("t: expected a finite number in [0, 1], got nan")):
         explorer.slider.value = math.nan
     assert explorer.wait(60)
-    assert "t: expected a finite number, got nan" in explorer.error_html.value
+    assert "t: expected a finite number in [0, 1], got nan" in explorer.error_html.value
     assert explorer.slider.value == explorer.t == 0.25
     torch.testing.assert_close(explorer.point, curve(0.25))
-    with pytest.raises(TraitError, match="t: expected a finite number, at least 0 and at most 1, got 1.5"):
+    with pytest.raises(TraitError, match=re.escape("t: expected a finite number in [0, 1], got 1.5")):
         explorer.t = 1.5
     explorer.slider.value = 1.5  # the slider clamps to its range, as in the browser
     assert explorer.wait(60)
     assert explorer.t == 1.0 and explorer.error_html.value == ""
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf])
+def test_an_infinite_t_is_refused_not_clamped(explorer, bad):
+    _, curve, _ = _case()
+    explorer.t = 0.25
+    assert explorer.wait(60)
+    message = f"t: expected a finite number in [0, 1], got {bad}"
+    with pytest.raises(TraitError, match=re.escape(message)):
+        explorer.slider.value = bad  # was clamped to 1 (or 0) without a word
+    assert message in explorer.error_html.value
+    with pytest.raises(TraitError, match=re.escape(message)):
+        explorer.t = bad
+    assert explorer.slider.value == explorer.t == 0.25
+    torch.testing.assert_close(explorer.point, curve(0.25))
+
+
+@pytest.mark.parametrize("margin", [1e300, 1e308])
+def test_a_margin_whose_grid_would_overflow_is_refused_and_the_margin_stays(explorer, margin):
+    with pytest.raises(TraitError, match=r"^margin: expected a margin whose loss grid .*; margin stays 0.2$"):
+        explorer.margin = margin
+    explorer.margin_box.value = margin
+    assert explorer.wait(60)
+    assert "margin: expected a margin whose loss grid can be drawn" in explorer.error_html.value
+    assert explorer.margin == explorer.margin_box.value == 0.2
+    assert np.isfinite(explorer.surface2d.surface.loss).all() and np.isfinite(explorer.surface3d.mesh.y).all()
+    json.dumps({k: v for k, v in explorer.surface2d._colour.get_state().items() if not isinstance(v, dict)},
+               allow_nan=False)  # no Infinity sent to the browser
+    explorer.margin_box.value = 0.3  # the widget keeps working
+    assert explorer.wait(60)
+    assert explorer.error_html.value == "" and explorer.margin == 0.3
 
 
 def test_latest_slider_value_wins(explorer):
@@ -155,7 +188,7 @@ def test_explorer_rejects_bad_arguments():
         rw.CurveExplorer(ls, rw.BezierCurve(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)))
     with pytest.raises(ValueError, match="bends lie on the straight line"):
         rw.CurveExplorer(ls, rw.BezierCurve(curve.theta_a, curve.theta_b))
-    with pytest.raises(Exception, match=r"t: expected a finite number, at least 0 and at most 1, got 2"):
+    with pytest.raises(Exception, match=re.escape("t: expected a finite number in [0, 1], got 2")):
         rw.CurveExplorer(ls, curve, t=2)
 
 

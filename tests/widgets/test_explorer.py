@@ -1,6 +1,7 @@
 """NullSpaceExplorer through its synced state (get_state), against core objects computed independently."""
 import json
 import math
+import re
 import threading
 
 import numpy as np
@@ -80,10 +81,10 @@ def test_a_nan_slider_value_is_refused_and_the_point_stays(explorer, xor_min):
     explorer.sliders[0].value = 0.5
     assert explorer.wait(60)
     kept = explorer.point.clone()
-    with pytest.raises(TraitError, match="null 1: expected a finite number, got nan"):
+    with pytest.raises(TraitError, match=re.escape("null 1: expected a finite number in [-2, 2], got nan")):
         explorer.sliders[0].value = math.nan  # refused by the slider itself: JSON cannot carry NaN
     assert explorer.wait(60)
-    assert "null 1: expected a finite number, got nan" in explorer.error_html.value  # shown in the widget too
+    assert "null 1: expected a finite number in [-2, 2], got nan" in explorer.error_html.value  # shown there too
     assert explorer.sliders[0].value == 0.5 and explorer.get_state()["coefficients"][0] == 0.5
     torch.testing.assert_close(explorer.point, kept)
     explorer.sliders[0].value = -0.5  # the next good value works
@@ -275,3 +276,106 @@ def test_displaying_an_explorer_waits_for_its_first_frame():
     # the whole first frame was drawn before the front end got the view to build
     assert explorer.status_html.value.startswith("updated in")
     assert explorer.surface2d.heatmap.color.shape[0] > 2
+
+
+# ------------------------------------------------------------------ issue 21: values that cannot be drawn
+def _cosh_loss(out, t):
+    """Zero with the same Hessian as half the sum of squares at a zero-loss fit, but it overflows to inf once
+    an output is ~710 from its target: a loss that a far enough grid cannot colour."""
+    return (torch.cosh(out - t) - 1).sum()
+
+
+def _strict_json(widget) -> str:
+    state = {k: v for k, v in widget.get_state().items() if not isinstance(v, (dict, memoryview, bytes))}
+    return json.dumps(state, allow_nan=False, default=str)
+
+
+@pytest.mark.parametrize("span", [1e300, 1e308])
+def test_a_span_whose_grid_would_overflow_is_refused_and_the_span_stays(explorer, span):
+    # the issue: 1e300 drew a grid that was 99.9% inf with a colour scale up to inf; 1e308 sent NaN coordinates
+    with pytest.raises(TraitError, match=r"^span: expected .*; span stays 1$"):
+        explorer.span = span
+    explorer.span_box.value = span  # typed in the box: a finite number, refused by the explorer
+    assert explorer.wait(60)
+    assert "span: expected" in explorer.error_html.value and "span stays 1" in explorer.error_html.value
+    assert explorer.span == explorer.span_box.value == 1.0 and explorer.get_state()["span"] == 1.0
+    assert explorer.surface2d.surface.xs.max() == pytest.approx(1.0)   # the views kept the last good grid
+    assert np.isfinite(explorer.surface2d.heatmap.color).all() and np.isfinite(explorer.surface3d.mesh.y).all()
+    _strict_json(explorer.surface2d._colour)                          # the colour scale's ends are valid JSON
+    explorer.span_box.value = 0.5                                       # the widget keeps working
+    assert explorer.wait(60)
+    assert explorer.error_html.value == "" and explorer.surface2d.surface.xs.max() == pytest.approx(0.5)
+
+
+def test_a_span_whose_corner_losses_overflow_is_refused_and_the_span_stays():
+    ls = rw.Landscape(rw.models.xor_minimum(width=2, seed=0), _cosh_loss, rw.data.xor(), reduction="sum")
+    e = rw.NullSpaceExplorer(ls, num_null=2, num_top=1, resolution=11, coarse=5)
+    assert e.wait(60)
+    e.span_box.value = 1e4  # finite coordinates and parameters, but cosh overflows at the corners
+    assert e.wait(60)
+    assert ("span: expected a span whose loss grid can be drawn (finite coordinates and losses), got 10000: the loss "
+            "at its corners is inf") in e.error_html.value
+    assert "span stays 1" in e.error_html.value
+    assert e.span == e.span_box.value == 1.0 and np.isfinite(e.surface2d.surface.loss).all()
+    with pytest.raises(TraitError, match="the loss at its corners is"):
+        e.restore({"span": 1e4})
+    assert e.state["span"] == 1.0
+    e.span = 50.0  # still finite everywhere
+    assert e.wait(60)
+    assert e.error_html.value == "" and e.surface2d.surface.xs.max() == pytest.approx(50.0)
+    e.close()
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf])
+def test_an_infinite_slider_value_is_refused_not_clamped(explorer, bad):
+    explorer.sliders[0].value = 0.5
+    assert explorer.wait(60)
+    message = f"null 1: expected a finite number in [-2, 2], got {bad}"
+    with pytest.raises(TraitError, match=re.escape(message)):
+        explorer.sliders[0].value = bad  # was clamped to +-2 without a word
+    assert message in explorer.error_html.value
+    with pytest.raises(TraitError, match=re.escape(message)):
+        explorer.coefficients = [bad, 0.0, 0.0]
+    assert explorer.sliders[0].value == 0.5 and explorer.get_state()["coefficients"] == [0.5, 0.0, 0.0]
+
+
+def test_an_out_of_range_axis_names_the_valid_range(explorer):
+    names = "['null 1', 'null 2', 'top 1']"
+    with pytest.raises(TraitError, match=re.escape(f"x_axis: expected one of {names} or an index in [0, 2], "
+                                                   "got the index 99")):
+        explorer.x_axis = 99
+    with pytest.raises(TraitError, match=re.escape("x_axis: expected an index in [0, 2] (one of 'null 1', 'null 2', "
+                                                   "'top 1'), got 99")):
+        explorer.x_dir.index = 99  # was "Invalid selection: index out of bounds"
+    assert "x_axis: expected an index in [0, 2]" in explorer.error_html.value
+    with pytest.raises(TraitError, match=re.escape("y_axis: expected one of its options (one of 'null 1', 'null 2', "
+                                                   "'top 1'), got 99")):
+        explorer.y_dir.value = 99  # was "Invalid selection: value not found"
+    assert explorer.get_state()["x_axis"] == "null 1" and explorer.x_dir.value == "null 1"
+    explorer.y_axis = 1  # an index in range picks that direction, stored by name
+    assert explorer.wait(60)
+    assert explorer.get_state()["y_axis"] == explorer.y_dir.value == "null 2"
+    assert explorer.error_html.value == "" and "null 2" in explorer.surface2d.figure.axes[1].label
+
+
+@pytest.mark.parametrize("bad", ["", ".", "figures/", "figures" + "/" * 2])
+def test_save_refuses_a_path_that_names_no_file(explorer, tmp_path, monkeypatch, bad):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "figures").mkdir()
+    message = (f"path: expected a file name such as 'start-here' (optionally in a folder: 'figures/start-here'), "
+               f"got {bad!r}, which names no file")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        explorer.save(bad)
+    with pytest.raises(ValueError, match="path: expected a file in an existing folder, got 'nowhere/fig'"):
+        explorer.save("nowhere/fig")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["figures"]
+
+
+def test_save_writes_both_files_or_neither(explorer, tmp_path):
+    (tmp_path / "fig.svg").mkdir()  # the SVG cannot be written: the PNG was written before it and stayed
+    with pytest.raises(ValueError, match="'.*fig.svg' is a folder"):
+        explorer.save(tmp_path / "fig")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.svg"]  # no PNG, no temporary file
+    paths = explorer.save(tmp_path / "ok.png")
+    assert [p.name for p in paths] == ["ok.png", "ok.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.svg", "ok.png", "ok.svg"]  # nothing left over

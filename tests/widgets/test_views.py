@@ -229,3 +229,96 @@ def test_every_view_is_a_tagged_box_no_wider_than_440px():
             f"{view.figure.width}px")
         assert width.endswith("px") and int(width[:-2]) <= 440
     assert "rw-near-zero" in views[2].label._dom_classes
+
+
+# --------------------------------------------------------------------------- grids that cannot be drawn
+def _synced(view):
+    """The JSON parts of the states a 2-D view sends to the browser, as strict JSON (no NaN, no Infinity:
+    ``json.dumps(..., allow_nan=False)`` raises for them); arrays travel as binary buffers."""
+    import json
+
+    out = []
+    for widget in (view.figure, *view.figure.marks, *view.figure.axes, view._colour):
+        state = {k: v for k, v in widget.get_state().items() if not isinstance(v, (dict, memoryview, bytes))}
+        out.append(json.dumps(state, allow_nan=False, default=str))
+    return out
+
+
+@pytest.mark.parametrize("make", [rw.SurfaceView, rw.Surface3DView])
+def test_a_grid_whose_shape_does_not_match_its_coordinates_is_refused_naming_both_shapes(make):
+    good = np.add.outer(np.linspace(0, 1, 5), np.linspace(0, 2, 7)) + 0.1
+    view = make(_surface(good))
+    before = view.get_state()
+    with pytest.raises(ValueError, match=r"surface: expected a loss grid of shape \(len\(ys\), len\(xs\)\) = \(5, 7\), "
+                                         r"got shape \(7, 5\)"):
+        view.update(_surface(good.T, xs=np.linspace(-1, 1, 7), ys=np.linspace(-0.5, 0.5, 5)))
+    with pytest.raises(ValueError, match=r"surface.xs: expected a 1-D array of at least 2 grid coordinates"):
+        view.update(_surface(good, xs=np.zeros((7, 1))))
+    assert view.get_state() == before  # nothing changed: the last surface stays
+    view.update(_surface(good + 1.0))  # and the next good one is drawn
+    shown = view.heatmap.color if make is rw.SurfaceView else np.asarray(view.mesh.y).reshape(5, 7)
+    np.testing.assert_allclose(shown, good + 1.0)
+
+
+@pytest.mark.parametrize("make", [rw.SurfaceView, rw.Surface3DView])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_and_inf_losses_are_refused_not_drawn_with_a_colour_scale_to_inf(make, bad):
+    good = np.add.outer(np.linspace(0, 1, 5), np.linspace(0, 2, 7)) + 0.1
+    view = make(_surface(good), log_color=True)
+    before = view.get_state()
+    loss = good.copy()
+    loss[1:, :] = bad  # most of the grid, as a span of 1e300 gave
+    with pytest.raises(ValueError, match=rf"surface: expected finite losses, got 28 of 35 grid points NaN or inf "
+                                         rf"\(the first, {bad}, at \(x, y\) = \(-1, -0.25\)\)"):
+        view.update(_surface(loss))
+    with pytest.raises(ValueError, match="surface.xs: expected finite grid coordinates, got -inf"):
+        view.update(_surface(good, xs=np.array([-np.inf, -1, 0, 1, 2, 3, np.inf])))
+    assert view.get_state() == before
+    if make is rw.SurfaceView:
+        assert np.isfinite([view._colour.min, view._colour.max]).all()
+        assert all(_synced(view))  # every synced number is valid JSON
+    else:
+        assert np.isfinite(view.mesh.y).all() and np.isfinite(view.figure.ylim).all()
+
+
+def test_surface3d_refuses_values_float32_cannot_carry_to_webgl():
+    # ipyvolume sends float64 arrays as float32: a loss of 1e50 drawn linearly would arrive as inf
+    big = np.full((3, 4), 1e50)
+    big[0, 0] = 1.0
+    view = rw.Surface3DView(_surface(np.ones((3, 4))))
+    with pytest.raises(ValueError, match=r"surface: expected heights \(loss\) within about ±8.5e\+37 .*float32.*"
+                                         r"got values up to 1e\+50; use a smaller span, or log colour"):
+        view.update(_surface(big))
+    with pytest.raises(ValueError, match=r"surface: expected grid coordinates within about ±8.5e\+37"):
+        view.update(_surface(np.ones((3, 4)), xs=np.array([-1e40, 0.0, 1.0, 1e40])))
+    assert np.isfinite(np.asarray(view.mesh.y, dtype=np.float32)).all()
+    view.log_color = True  # log10 heights fit
+    view.update(_surface(big))
+    np.testing.assert_allclose(view.mesh.y, np.log10(big).ravel())
+
+
+@pytest.mark.parametrize("make", [rw.SurfaceView, rw.Surface3DView])
+def test_a_marker_at_a_non_finite_point_is_refused(make):
+    view = make(_surface(np.ones((3, 4)) + np.arange(4)))
+    view.set_point(0.5, 0.25)
+    with pytest.raises(ValueError, match=r"point: expected finite plane coordinates \(x, y\), got \(nan, 0.0\)"):
+        view.set_point(float("nan"), 0.0)
+    assert np.isfinite(np.asarray(view.marker.x, dtype=float)).all()
+
+
+def test_a_spectrum_with_a_nan_or_inf_eigenvalue_is_refused_with_a_clear_message(xor_min):
+    view = rw.SpectrumView()
+    good = xor_min.spectrum()
+    view.show(good)
+    before = (view.bars.get_state(), view.label.value, view.near_zero)
+    for bad in (float("nan"), float("inf")):
+        spectrum = rw.core.Spectrum(good.values.clone(), tol=good.tol)
+        spectrum.values[3] = bad  # the result's tensor written in place after it was built
+        with pytest.raises(ValueError, match=rf"result: expected finite eigenvalues, got 1 of 9 NaN or inf "
+                                             rf"\(the first: {bad}\); was the Hessian computed"):
+            view.show(spectrum)
+    est = rw.core.SpectrumEstimate.from_nodes(np.array([0.0, 2.0]), np.array([0.75, 0.25]), 8, tol=1e-3)
+    est.nodes[1] = np.nan
+    with pytest.raises(ValueError, match=r"result: expected finite eigenvalue estimates \(SLQ nodes\), got 1 of 2"):
+        view.show(est)
+    assert (view.bars.get_state(), view.label.value, view.near_zero) == before  # the last result stays

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch.func import vmap
 
-from ..validation import check_choice, check_vectors
+from ..validation import check_callable, check_choice, check_vectors
 
 _VMAP_FAILURES = (RuntimeError, NotImplementedError, ValueError)
 Progress = Callable[[int, int], None]
@@ -104,8 +104,10 @@ class ManyLosses:
 
         Raises:
             ValueError: ``strategy="vmap"`` on a model vmap cannot batch (the message names ``"loop"``).
+            TypeError: a ``progress`` that is not callable (and see :func:`check_vectors` for ``thetas``).
         """
         check_choice(strategy, "strategy", ("auto", "vmap", "loop"))
+        check_callable(progress, "progress", "progress(done, total)", optional=True)
         thetas = check_vectors(thetas, self.num_params, self.dtype, self.device, name="thetas", rows=True)
         if strategy == "auto":
             strategy = self.losses_strategy

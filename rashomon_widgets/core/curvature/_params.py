@@ -27,8 +27,20 @@ from torch.func import functional_call
 from ..validation import describe
 
 
+#: parameter dtypes refused: too coarse for curvature, and without kernels for eigh and friends
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
 class ParamLayout:
-    """Names, shapes and sizes of a module's trainable parameters, in ``named_parameters`` order."""
+    """Names, shapes and sizes of a module's trainable parameters, in ``named_parameters`` order.
+
+    Args:
+        module: the model.
+
+    Raises:
+        TypeError: parameters that are not floating point, or in half precision (:data:`HALF_DTYPES`).
+        ValueError: no trainable parameters, or parameters in several dtypes or on several devices.
+    """
 
     def __init__(self, module: torch.nn.Module):
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
@@ -40,8 +52,13 @@ class ParamLayout:
         if len(dtypes) != 1 or len(devices) != 1:
             raise ValueError("model: expected all parameters in one dtype on one device, got dtypes "
                              f"{sorted(map(str, dtypes))} on devices {sorted(map(str, devices))}")
-        if not next(iter(dtypes)).is_floating_point:
-            raise TypeError(f"model: expected floating-point parameters, got {next(iter(dtypes))}")
+        dtype = next(iter(dtypes))
+        if not dtype.is_floating_point:
+            raise TypeError(f"model: expected floating-point parameters, got {dtype}")
+        if dtype in HALF_DTYPES:
+            raise TypeError(f"model: expected float32 or float64 parameters, got {dtype}: half precision is too "
+                            "coarse for Hessians and their eigenvalues (torch's eigh has no half kernel either); "
+                            "convert a copy with model.float() or model.double()")
         self.names = [n for n, _ in named]
         self.shapes = [p.shape for _, p in named]
         self.numels = [p.numel() for _, p in named]
@@ -75,7 +92,7 @@ class FunctionalModel:
         module: the user's model (copied, never changed).
 
     Raises:
-        TypeError: not a ``torch.nn.Module``, or non-floating parameters.
+        TypeError: not a ``torch.nn.Module``, or non-floating or half-precision parameters.
         ValueError: no trainable parameters, or parameters in several dtypes or on several devices.
     """
 
@@ -89,6 +106,7 @@ class FunctionalModel:
         self.buffers = {n: b.detach().clone() for n, b in self._template.named_buffers()}
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.copies_made = 0   # private copies made so far (two per thread that evaluates: see the module)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -102,6 +120,7 @@ class FunctionalModel:
 
     def _copy(self) -> torch.nn.Module:
         with self._lock:
+            self.copies_made += 1
             return copy.deepcopy(self._template)
 
     @property

@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..validation import check_int, check_positive, check_seed, check_tolerance
+from ..validation import check_int, check_positive, check_real, check_seed, check_tolerance
 from ._lanczos import krylov, lanczos, quadrature, tridiagonal
 from ._random import gaussian, generator, rademacher
 from .spectra import lanczos_eigs
 from .trace import TraceEstimate, _mean_and_stderr, estimate
+
+#: how far from 1 the weights of a :class:`SpectrumEstimate` may sum (rounding of the quadrature)
+WEIGHT_SUM_TOL = 1e-6
 
 __all__ = ["Density", "SpectrumEstimate", "broaden", "density", "lanczos", "quadrature", "rademacher", "slq",
            "spectrum_estimate"]
@@ -129,6 +132,11 @@ class SpectrumEstimate:
         top_vectors: (P, k) their eigenvectors, or None: the warm start of the next point's
             ``spectrum_at(..., start=est.top_vectors)`` (a slider's next position).
 
+    Raises:
+        ValueError: nodes or weights that are not finite, weights that are negative or do not sum to 1
+            (within :data:`WEIGHT_SUM_TOL`), a tolerance outside [0, 1), a count ``num_near_zero``
+            outside ``[0, P]``, or non-finite ``top_values``.
+
     Example:
         >>> est = SpectrumEstimate.from_nodes(np.array([0.0, 2.0]), np.array([0.75, 0.25]), 8, tol=1e-3)
         >>> est.num_near_zero, est.scale, est.threshold
@@ -146,6 +154,39 @@ class SpectrumEstimate:
     seed: int = 0
     top_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     top_vectors: torch.Tensor | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Refuse an estimate whose numbers cannot all be true: non-finite nodes, weights that are not a
+        distribution, a bad tolerance, or a near-zero count outside ``[0, P]``.
+
+        Raises:
+            TypeError: counts that are not ints, or a tolerance or scale that is not a number.
+            ValueError: see the class docstring.
+        """
+        nodes, weights = np.asarray(self.nodes), np.asarray(self.weights)
+        if nodes.ndim != 1 or weights.shape != nodes.shape or nodes.size == 0:
+            raise ValueError(f"nodes, weights: expected two 1-D arrays of the same positive length, got shapes "
+                             f"{nodes.shape} and {weights.shape}")
+        if not np.isfinite(nodes).all():
+            raise ValueError(f"nodes: expected finite eigenvalue estimates, got {int((~np.isfinite(nodes)).sum())} "
+                             f"of {nodes.size} NaN or inf")
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError("weights: expected finite non-negative weights summing to 1, got "
+                             f"{weights[~(np.isfinite(weights) & (weights >= 0))][:3].tolist()} among them")
+        total = float(weights.sum())
+        if abs(total - 1.0) > WEIGHT_SUM_TOL:
+            raise ValueError(f"weights: expected weights summing to 1 (each node stands for P * weight "
+                             f"eigenvalues, P in all), got a sum of {total:.6g}")
+        num_params = check_int(self.num_params, "num_params", 1)
+        check_tolerance(self.tol, "tol")
+        check_real(self.scale, "scale", 0.0, what="a finite scale >= 0 (max |node|)")
+        check_real(self.num_near_zero, "num_near_zero", 0.0, float(num_params),
+                   what=f"a count in [0, {num_params}] (the number of eigenvalues, P)")
+        check_int(self.num_vectors, "num_vectors", 0)
+        check_int(self.num_steps, "num_steps", 0)
+        top = np.asarray(self.top_values)
+        if top.ndim != 1 or not np.isfinite(top).all():
+            raise ValueError(f"top_values: expected a 1-D array of finite eigenvalues, got {top!r}")
 
     @classmethod
     def from_nodes(cls, nodes, weights, num_params: int, *, tol: float = 1e-3, num_vectors: int = 0,
@@ -165,7 +206,8 @@ class SpectrumEstimate:
             a :class:`SpectrumEstimate`.
 
         Raises:
-            ValueError: nodes and weights of different lengths or none, or a bad tolerance.
+            ValueError: nodes and weights of different lengths or none, NaN or inf among them, weights
+                that are negative or do not sum to 1, or a bad tolerance.
         """
         nodes = np.asarray(nodes, dtype=np.float64).ravel()
         weights = np.asarray(weights, dtype=np.float64).ravel()
@@ -176,7 +218,8 @@ class SpectrumEstimate:
         num_params = check_int(num_params, "num_params", 1, 10**12)
         order = np.argsort(nodes, kind="stable")
         nodes, weights = nodes[order], weights[order]
-        scale, near = _near_zero_weight(nodes, weights, tol)
+        scale, near = _near_zero_weight(nodes, weights, tol) if np.isfinite(nodes).all() else (np.nan, np.nan)
+        near = min(near, 1.0)  # weights summing to 1 up to rounding: never more than P eigenvalues
         top = np.sort(np.asarray([] if top_values is None else top_values, dtype=np.float64).ravel())[::-1].copy()
         return cls(nodes, weights, num_params, tol, scale, num_params * near, num_vectors, num_steps, seed, top,
                    top_vectors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.func import jacrev, vjp
 
-from ..validation import check_choice, check_vectors
+from ..validation import check_choice, check_finite_loss, check_vectors
 from ._attention import math_attention
 from ._random import rademacher
 from .hvp import HVP_FORMS, choose_form, hvp_sum
@@ -24,13 +24,18 @@ class Derivatives:
 
         Returns:
             (P,).
+
+        Raises:
+            ValueError: the loss is not finite at ``theta``.
         """
         point = self.check_theta(theta).detach()
         total = torch.zeros_like(point)
         with torch.enable_grad():
             for f in self.batch_losses():
                 th = point.clone().requires_grad_(True)
-                (g,) = torch.autograd.grad(f(th), th)
+                loss = f(th)
+                check_finite_loss(float(loss.detach()), "grad")
+                (g,) = torch.autograd.grad(loss, th)
                 total += g
         return total
 
@@ -49,6 +54,7 @@ class Derivatives:
 
         Raises:
             RuntimeError: the loss cannot be differentiated twice (both forms' errors quoted).
+            ValueError: the loss is not finite at ``theta``; a bad ``v`` or ``form``.
         """
         point = self.check_theta(theta)
         v = check_vectors(v, self.num_params, self.dtype, self.device, allow_matrix=True)

@@ -3,7 +3,9 @@
 Two forms are exact in exact arithmetic:
 
 * ``"double_backward"``: differentiate ``<grad L(theta), v>`` once more (``create_graph``);
-* ``"forward_over_reverse"``: ``torch.func.jvp`` of ``torch.func.grad`` (one pass per vector).
+* ``"forward_over_reverse"``: ``torch.func.jvp`` of ``torch.func.grad`` (one pass per vector). Forward-mode
+  AD levels are process-wide, so these products run one at a time in the process
+  (:func:`~rashomon_widgets.core._torch_state.forward_ad`); double backward runs in parallel.
 
 In practice they can disagree: torch 2.13's forward-over-reverse is wrong for LayerNorm weights (0.098
 absolute error on a 4-unit LayerNorm, against double backward and finite differences), and some
@@ -21,8 +23,11 @@ import warnings
 from collections.abc import Callable
 
 import torch
-from torch.func import grad as func_grad
+from torch.func import grad_and_value
 from torch.func import jvp, vmap
+
+from .._torch_state import forward_ad
+from ..validation import check_finite_loss
 
 @functools.cache
 def prepare_forward_ad() -> None:
@@ -44,10 +49,13 @@ LossOfTheta = Callable[[torch.Tensor], torch.Tensor]
 
 
 def hvp_double_backward(f: LossOfTheta, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """H v by double backward; ``v`` of shape (P,) or (P, K) (batched through ``is_grads_batched``)."""
+    """H v by double backward; ``v`` of shape (P,) or (P, K) (batched through ``is_grads_batched``).
+    A loss that is not finite at ``theta`` raises ``ValueError`` (its derivatives mean nothing)."""
     with torch.enable_grad():
         th = theta.detach().requires_grad_(True)
-        (g,) = torch.autograd.grad(f(th), th, create_graph=True)
+        loss = f(th)
+        check_finite_loss(float(loss.detach()), "hvp")
+        (g,) = torch.autograd.grad(loss, th, create_graph=True)
         if v.ndim == 1:
             (hv,) = torch.autograd.grad(g, th, grad_outputs=v)
             return hv.detach()
@@ -56,17 +64,23 @@ def hvp_double_backward(f: LossOfTheta, theta: torch.Tensor, v: torch.Tensor) ->
 
 
 def hvp_forward_over_reverse(f: LossOfTheta, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """H v as the JVP of the gradient; ``v`` of shape (P,) or (P, K) (batched with ``vmap``)."""
+    """H v as the JVP of the gradient; ``v`` of shape (P,) or (P, K) (batched with ``vmap``).
+    A loss that is not finite at ``theta`` raises ``ValueError`` (its derivatives mean nothing)."""
     theta = theta.detach()
-    g = func_grad(f)
+    g = grad_and_value(f)
 
     def one(u):
-        return jvp(g, (theta,), (u,))[1]
+        (_, loss), (hv, _) = jvp(g, (theta,), (u,))
+        return hv, loss
 
     prepare_forward_ad()
-    if v.ndim == 1:
-        return one(v).detach()
-    return vmap(one, in_dims=1, out_dims=1)(v).detach()
+    with forward_ad():  # forward-AD levels are process-wide: one forward-mode computation at a time
+        if v.ndim == 1:
+            hv, loss = one(v)
+        else:
+            hv, loss = vmap(one, in_dims=1, out_dims=(1, 0))(v)
+    check_finite_loss(float(loss.reshape(-1)[0]), "hvp")
+    return hv.detach()
 
 
 HVP_FUNCTIONS = {"double_backward": hvp_double_backward,

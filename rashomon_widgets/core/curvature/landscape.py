@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from ..validation import check_finite_loss, check_vectors, describe
-from ._data import as_batches
+from ._data import as_batches, takes_indices
 from ._losses import ManyLosses
 from ._params import FunctionalModel
 from ._setup import BatchStatisticsWarning, batch_statistics_modules, reduction_of
@@ -25,7 +25,9 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
     The model is copied and evaluated in **evaluation mode** (BatchNorm uses its running statistics,
     Dropout is off) through ``torch.func.functional_call``: the user's model is never mutated and no
     train-mode randomness enters any result. Every tensor follows the model's dtype and device;
-    floating-point data are cast to the model's dtype.
+    floating-point data are cast to the model's dtype, and so are integer inputs (``uint8`` pixels, 0/1
+    features) unless the model holds an ``Embedding`` (its integer inputs are token ids, kept;
+    ``input_indices`` says which). Integer targets (class labels) are kept as they are.
 
     Losses alone (``loss``, ``losses(strategy="loop")``) skip ``functional_call``: the parameter vector is
     written in place into a second private copy whose parameters are views of one flat tensor, and the
@@ -56,9 +58,12 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
             the raw outputs.
 
     Raises:
-        TypeError: a model, loss or data of the wrong kind (the message says what was expected).
+        TypeError: a model, loss or data of the wrong kind (the message says what was expected):
+            half-precision parameters (use ``model.float()`` or ``model.double()``), or a loss that is
+            not a real floating-point tensor (complex, integer).
         ValueError: a loss that is not a scalar, does not depend on the parameters, or is not finite;
-            a ``reduction`` that contradicts the loss module's; data with mismatched sizes.
+            a ``reduction`` that contradicts the loss module's; data with mismatched sizes or NaN/inf
+            values; inputs the model rejects on the first batch (its shape named, torch's message quoted).
 
     Warns:
         BatchStatisticsWarning: a BatchNorm layer without running statistics and several batches.
@@ -89,7 +94,8 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
             raise TypeError(f"behaviour: expected a callable outputs -> behaviour, got {describe(behaviour)}")
         self.behaviour = behaviour
         self.dtype, self.device, self.num_params = layout.dtype, layout.device, layout.num_params
-        self.batches = as_batches(data, self.device, self.dtype)
+        self.input_indices = takes_indices(model)  # integer inputs are token ids (kept), else numbers (cast)
+        self.batches = as_batches(data, self.device, self.dtype, indices=self.input_indices)
         self.num_samples = sum(x.shape[0] for x, _ in self.batches)
         self._theta = layout.flatten(model)
         if not bool(torch.isfinite(self._theta).all()):
@@ -113,13 +119,42 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         check_finite_loss(self.loss(), "Landscape")
 
     def _check_loss(self) -> None:
+        """Run the model and the loss once on the first batch, and say what is wrong in the user's terms.
+
+        Raises:
+            ValueError: the model or the loss raised on the first batch (torch's message is quoted, after
+                the shapes that came), a loss that is not a scalar or does not depend on the parameters.
+            TypeError: a loss that is not a real floating-point tensor (complex, integer, bool).
+        """
         x, y = self.batches[0]
         theta = self._theta.clone().requires_grad_(True)
         with torch.enable_grad():
-            first = self.loss_on(theta, x, y)
+            try:
+                out = self._f(theta, x)
+            except torch.OutOfMemoryError:
+                raise
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"data: the model rejected the inputs of batch 0 ({describe(x)}); expected inputs the "
+                    "model takes (as many features as its first layer expects, in the layout it expects). "
+                    f"torch said: {exc}") from exc
+            try:
+                first = self.loss_fn(out, y)  # = self.loss_on(theta, x, y)
+            except torch.OutOfMemoryError:
+                raise
+            except RuntimeError as exc:
+                out_text = describe(out) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(
+                    f"loss_fn: rejected the model's outputs ({out_text}) with the targets of batch 0 "
+                    f"({describe(y)}); expected targets that loss_fn(outputs, targets) accepts. torch said: "
+                    f"{exc}") from exc
         if not isinstance(first, torch.Tensor) or first.ndim != 0:
             raise ValueError("loss_fn: expected a scalar (0-dim) tensor, got "
                              f"{describe(first)}; reduce it with .mean() or .sum()")
+        if not first.dtype.is_floating_point:
+            raise TypeError(f"loss_fn: expected a real floating-point loss, got dtype {first.dtype}; curvature "
+                            "needs a real-valued loss (take .abs() or .real of a complex one, or compute it "
+                            "in floating point)")
         if not first.requires_grad:
             raise ValueError("loss_fn: the loss does not depend on the parameters (no gradient flows from it "
                              "to theta); expected loss_fn(outputs, targets) computed from the outputs. Did a "

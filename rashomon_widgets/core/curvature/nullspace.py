@@ -32,14 +32,27 @@ def count_near_zero(values, tol: float) -> int:
     """How many ``values`` satisfy ``|lambda| <= tol * max |lambda|`` (the :class:`Spectrum` rule).
 
     Args:
-        values: eigenvalues (a tensor, or a :class:`Spectrum`).
-        tol: relative tolerance.
+        values: eigenvalues (a tensor, a sequence of numbers, or a :class:`Spectrum`), all finite.
+        tol: relative tolerance in [0, 1).
 
     Returns:
-        the count.
+        the count, at most ``len(values)``.
+
+    Raises:
+        TypeError, ValueError: values that are not finite real numbers in one dimension, or a tolerance
+            outside [0, 1) (the :class:`Spectrum` checks).
     """
-    values = values.values if isinstance(values, Spectrum) else torch.as_tensor(values)
-    return Spectrum(values, float(tol)).num_near_zero
+    if isinstance(values, Spectrum):
+        values = values.values
+    else:
+        try:
+            values = torch.as_tensor(values)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"values: expected eigenvalues (a tensor or a sequence of numbers), got "
+                            f"{type(values).__name__}") from None
+        if not values.dtype.is_floating_point and not values.dtype.is_complex and values.dtype != torch.bool:
+            values = values.double()  # integer eigenvalues: exact in float64
+    return Spectrum(values, tol).num_near_zero
 
 
 def jacobian_null_space(jacobian: torch.Tensor, tol: float) -> torch.Tensor:

@@ -14,6 +14,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 from torch.func import vjp
 
+from ..validation import check_finite_loss
 from ._attention import math_attention
 
 LossOfTheta = Callable[[torch.Tensor], torch.Tensor]
@@ -57,14 +58,28 @@ class HessianOperator:
         self.num_products = 0
 
     def __enter__(self) -> HessianOperator:
+        """With ``reuse_graph``, build each batch's gradient graph and check the loss at ``theta``.
+
+        Returns:
+            the operator.
+
+        Raises:
+            ValueError: the loss at ``theta`` is NaN or inf: its curvature means nothing there (a finite
+                product can still come out of a NaN loss, e.g. through ``0 * log(negative)``).
+        """
         if self._reuse:
-            graphs = []
+            graphs, total = [], 0.0
             with torch.enable_grad(), math_attention():
                 for f in self._batch_losses:
                     t = self.theta.clone().requires_grad_(True)
-                    (g,) = torch.autograd.grad(f(t), t, create_graph=True)
+                    loss = f(t)
+                    total += float(loss.detach())
+                    (g,) = torch.autograd.grad(loss, t, create_graph=True)
                     graphs.append((t, g))
+            check_finite_loss(total, "curvature at theta")
             self._graphs = graphs
+        # without reuse_graph every product goes through the fallback (Landscape.hvp), which checks the
+        # loss it computes anyway
         return self
 
     def __exit__(self, *exc) -> None:

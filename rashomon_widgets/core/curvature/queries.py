@@ -8,7 +8,7 @@ from . import density as _density
 from . import nullspace as _nullspace
 from . import spectra as _spectra
 from . import trace as _trace
-from ..validation import check_choice, check_tolerance, check_vectors
+from ..validation import check_callable, check_choice, check_tolerance, check_vectors
 from .spectra import Spectrum, default_tol
 
 
@@ -35,7 +35,8 @@ class CurvatureQueries:
             ``(values (k,), vectors (P, k))``; vectors orthonormal.
 
         Raises:
-            ValueError: k out of range, an unknown option.
+            ValueError: k out of range, an unknown option, or a loss at ``theta`` that is not finite.
+            TypeError: a ``progress`` that is not callable.
 
         Example:
             >>> values, vectors = ls.eigs(5)                    # doctest: +SKIP
@@ -44,6 +45,7 @@ class CurvatureQueries:
         """
         point = self.check_theta(theta)
         check_choice(method, "method", ("auto", "lanczos", "dense"))
+        check_callable(kwargs.get("progress"), "progress", "progress(done, total)", optional=True)
         if method == "auto":
             method = "dense" if (self.policy.is_small(self.num_params) or k >= self.num_params - 1) else "lanczos"
         if method == "dense":
@@ -67,7 +69,7 @@ class CurvatureQueries:
             a :class:`Spectrum` (values ascending; ``num_near_zero``, ``near_zero``, ``rank``).
 
         Raises:
-            ValueError: P above ``dense_limit``.
+            ValueError: P above ``dense_limit``, or a loss at ``theta`` that is not finite.
         """
         tol = default_tol(self.dtype) if tol is None else check_tolerance(tol)
         result = _spectra.spectrum_of(self.hessian(theta), tol, vectors=vectors)
@@ -83,6 +85,9 @@ class CurvatureQueries:
 
         Returns:
             what :func:`density.density` returns (unpacks as ``(grid, density)``).
+
+        Raises:
+            ValueError: a loss at ``theta`` that is not finite, or a bad option.
         """
         with self.hessian_operator(self.check_theta(theta)) as op:
             result = _density.density(op, **kwargs)
@@ -100,6 +105,9 @@ class CurvatureQueries:
 
         Returns:
             what :func:`trace.trace` returns (a float with an error estimate).
+
+        Raises:
+            ValueError: a loss at ``theta`` that is not finite, or a bad option.
         """
         if method == "auto" and self.policy.is_small(self.num_params):
             method = "exact"

@@ -15,7 +15,7 @@ import torch
 from scipy.sparse.linalg import eigsh
 
 from .._threads import solver_threads
-from ..validation import check_choice, check_int, check_tolerance
+from ..validation import all_finite, check_callable, check_choice, check_int, check_tolerance, describe
 from ._random import rademacher
 
 #: default relative tolerance on Hessian eigenvalues (``|lambda| <= tol * max |lambda|``) per dtype
@@ -46,6 +46,10 @@ class Spectrum:
     Behaves like its ``values`` where a tensor of eigenvalues was expected: ``len``, indexing,
     iteration and ``numpy.asarray`` work.
 
+    Raises:
+        TypeError, ValueError: eigenvalues that are not a finite real 1-D tensor, a tolerance outside
+            [0, 1), or eigenvectors that are not (P, P) (see :meth:`__post_init__`).
+
     Example:
         >>> s = Spectrum(torch.tensor([0.0, 1e-9, 2.0], dtype=torch.float64), tol=1e-6)
         >>> s.num_near_zero, s.rank
@@ -55,6 +59,32 @@ class Spectrum:
     values: torch.Tensor
     tol: float
     vectors: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse what would make the counts meaningless: non-finite eigenvalues, a bad tolerance, or
+        eigenvectors that do not match the eigenvalues.
+
+        Raises:
+            TypeError: values that are not a real floating-point tensor, or a tolerance that is not a number.
+            ValueError: values that are not 1-D or hold NaN or inf; a tolerance outside [0, 1) or NaN;
+                vectors that are not a (P, P) tensor.
+        """
+        values = self.values
+        if not isinstance(values, torch.Tensor) or not values.dtype.is_floating_point:
+            raise TypeError(f"values: expected a real floating-point tensor of eigenvalues (P,), got "
+                            f"{describe(values)}")
+        if values.ndim != 1:
+            raise ValueError(f"values: expected a 1-D tensor of eigenvalues (P,), got shape {tuple(values.shape)}")
+        if not all_finite(values):
+            bad = int((~torch.isfinite(values)).sum())
+            raise ValueError(f"values: expected finite eigenvalues, got {bad} of {values.numel()} NaN or inf "
+                             "(was the Hessian computed at a point where the loss is not finite?)")
+        object.__setattr__(self, "tol", check_tolerance(self.tol, "tol"))
+        vectors = self.vectors
+        if vectors is not None and (not isinstance(vectors, torch.Tensor) or vectors.ndim != 2
+                                    or vectors.shape[1] != values.numel()):
+            raise ValueError(f"vectors: expected eigenvectors as the columns of a tensor (P, {values.numel()}), "
+                             f"got {describe(vectors)}")
 
     @property
     def scale(self) -> float:
@@ -207,6 +237,7 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
 
     Raises:
         ValueError: ``k`` out of range, ``which``/``solver`` unknown, ``start`` of the wrong shape.
+        TypeError: a ``progress`` that is not callable.
         NoConvergence: ``maxiter`` restarts were not enough (the message gives the worst bound).
 
     Example:
@@ -222,6 +253,7 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
     check_int(k, "k", 1, p)
     check_choice(which, "which", ("largest", "smallest"))
     check_choice(solver, "solver", ("krylov-schur", "arpack"))
+    check_callable(progress, "progress", "progress(done, total)", optional=True)
     if k >= p - 1:
         raise ValueError(f"k: Lanczos needs k < P - 1 = {p - 1}, got k={k}; use method='dense'")
     ncv = min(p, ncv or max(2 * k + 1, 20))

@@ -12,7 +12,7 @@ import math
 import torch
 from scipy.stats import t as student_t
 
-from ..validation import check_choice, check_fraction, check_int, check_seed
+from ..validation import check_choice, check_fraction, check_int, check_real, check_seed
 from ._lanczos import krylov, tridiagonal
 from ._random import gaussian, generator, rademacher
 from .xtrace import xtrace
@@ -36,6 +36,11 @@ class TraceEstimate(float):
         num_products: Hessian-vector products spent.
         method: the estimator that produced it.
 
+    Raises:
+        TypeError: a value, error, stderr or confidence that is not a number, or a count that is not an int.
+        ValueError: a value that is not finite, an ``error`` or ``stderr`` below 0 or NaN (``inf`` says
+            the error is unknown), a ``confidence`` outside (0, 1), or a negative ``num_products``.
+
     Example:
         >>> t = TraceEstimate(7.7, error=0.1, stderr=0.05, num_products=40, method="krylov")
         >>> float(t) * 2, t.error, t.interval
@@ -44,9 +49,11 @@ class TraceEstimate(float):
 
     def __new__(cls, value, *, error: float = 0.0, stderr: float = 0.0, confidence: float = 0.95,
                 num_products: int = 0, method: str = "exact"):
-        self = super().__new__(cls, value)
-        self.error, self.stderr, self.confidence = float(error), float(stderr), float(confidence)
-        self.num_products, self.method = int(num_products), method
+        self = super().__new__(cls, check_real(value, "value", what="a finite trace"))
+        self.error = check_real(error, "error", 0.0, math.inf, what="an error >= 0 (inf: unknown)")
+        self.stderr = check_real(stderr, "stderr", 0.0, math.inf, what="a standard error >= 0 (inf: unknown)")
+        self.confidence = check_fraction(confidence, "confidence")
+        self.num_products, self.method = check_int(num_products, "num_products", 0), method
         return self
 
     @property

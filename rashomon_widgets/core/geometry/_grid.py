@@ -53,6 +53,36 @@ def rows_losses(ls, plane, xs: np.ndarray, ys: np.ndarray, chunk_bytes: int, pro
     return loss
 
 
+def checked_block(block, r0: int, r1: int, width: int) -> np.ndarray:
+    """A worker's block of grid rows ``r0:r1``, checked before it enters the grid.
+
+    A block is what :func:`rows_losses` returns: a real floating-point numpy array of shape
+    ``(r1 - r0, width)``. Its values may be NaN or inf, as in a grid evaluated here (the loss itself is
+    not finite there); anything else (None, another shape, integers, complex numbers) is an error of
+    the executor or its workers, refused rather than written into the grid.
+
+    Args:
+        block: what the task returned.
+        r0, r1: the rows the block stands for.
+        width: the grid's columns.
+
+    Returns:
+        the block as a float64 array.
+
+    Raises:
+        ValueError: not a real floating-point numpy array of shape ``(r1 - r0, width)``.
+    """
+    name = f"executor: the block of grid rows {r0}:{r1}"
+    expected = f"a floating-point numpy array of shape ({r1 - r0}, {width})"
+    if not isinstance(block, np.ndarray):
+        raise ValueError(f"{name}: expected {expected} from the worker, got {type(block).__name__}")
+    if block.shape != (r1 - r0, width):
+        raise ValueError(f"{name}: expected {expected} from the worker, got shape {block.shape}")
+    if not np.issubdtype(block.dtype, np.floating):
+        raise ValueError(f"{name}: expected {expected} from the worker, got dtype {block.dtype}")
+    return block.astype(np.float64, copy=False)
+
+
 def _cached(digest: str, payload: bytes):
     with _CACHE_LOCK:
         if digest in _CACHE:
@@ -136,6 +166,9 @@ def executor_losses(ls, plane, xs: np.ndarray, ys: np.ndarray, executor: cf.Exec
 
     Returns:
         (len(ys), len(xs)) float64 numpy array.
+
+    Raises:
+        ValueError: a worker returned a block of the wrong kind or shape (see :func:`checked_block`).
     """
     if block_rows is None:  # near-equal blocks, a multiple of the workers: no worker is left with the tail
         count = min(len(ys), BLOCKS_PER_WORKER * executor_workers(executor))
@@ -150,12 +183,13 @@ def executor_losses(ls, plane, xs: np.ndarray, ys: np.ndarray, executor: cf.Exec
         ls_ref, plane_ref = _pickled(ls, "landscape"), _pickled(plane, "plane")
         futures = {executor.submit(remote_rows, ls_ref, plane_ref, xs, ys[a:b], chunk_bytes, losses_kwargs): a
                    for a, b in blocks}
-    loss, done, total = np.empty((len(ys), len(xs))), 0, len(xs) * len(ys)
+    ends = dict(blocks)
+    loss, done, total = np.full((len(ys), len(xs)), np.nan), 0, len(xs) * len(ys)
     try:
         for future in cf.as_completed(futures):
             r0 = futures[future]
-            block = future.result()
-            loss[r0:r0 + block.shape[0]] = block
+            block = checked_block(future.result(), r0, ends[r0], len(xs))
+            loss[r0:ends[r0]] = block
             done += block.size
             if progress is not None:
                 progress(done, total)

@@ -127,8 +127,9 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
         ``(1 - t) theta_a + t theta_b`` (``ls.losses``, batched).
 
     Raises:
-        TypeError: a curve or accuracy of the wrong kind.
-        ValueError: a curve for another model, or t values outside [0, 1].
+        TypeError: a curve or accuracy of the wrong kind, or test data that is not (inputs, targets).
+        ValueError: a curve for another model, t values outside [0, 1], or test data with NaN or inf
+            (it is cast to the model's dtype as the landscape's own data is).
 
     Example:
         >>> profile = rw.core.loss_profile(ls, curve, 51, test_data=split.test)   # doctest: +SKIP
@@ -137,7 +138,8 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
     check_curve_for(ls, curve)
     ts = _curve_ts(ts)
     accuracy = _accuracy_for(ls, accuracy)
-    test_batches = as_batches(test_data, ls.device) if test_data is not None else None
+    test_batches = (as_batches(test_data, ls.device, ls.dtype, indices=ls.input_indices)
+                    if test_data is not None else None)  # cast as the landscape casts its own data
     rows: list[dict[str, float]] = []
     for t in ts:
         theta = curve(float(t))
@@ -191,13 +193,15 @@ def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | 
         and ``scale``.
 
     Raises:
-        TypeError, ValueError: a bad theta, tolerance, count or seed; exact above ``dense_limit``.
+        TypeError, ValueError: a bad theta, tolerance, count, seed or progress; exact above ``dense_limit``;
+            a loss at ``theta`` that is not finite.
 
     Example:
         >>> s = rw.core.spectrum_at(ls, curve(0.5))                  # doctest: +SKIP
         >>> rw.SpectrumView().show(s) == s.num_near_zero            # doctest: +SKIP
     """
     theta = ls.check_theta(theta)
+    check_callable(progress, "progress", "progress(done, total)", optional=True)
     if near_zero_tol is not None:
         near_zero_tol = check_tolerance(near_zero_tol, "near_zero_tol")
     if exact is None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from scipy.sparse.linalg import LinearOperator, lsqr
 
-from ..validation import check_int
+from ..validation import check_callable, check_int
 from .plane import Plane
 from .._threads import solver_threads
 
@@ -67,7 +67,11 @@ def retract(ls, theta: torch.Tensor, target: torch.Tensor, *, max_steps: int = 1
     Returns:
         ``(theta, residual)``: the retracted point and the final relative residual. A residual that
         stays large means the point is not reachable inside the manifold (too long a step).
+
+    Raises:
+        TypeError: a ``progress`` that is not callable.
     """
+    check_callable(progress, "progress", "progress(done, total)", optional=True)
     rtol = _default_rtol(ls.dtype) if rtol is None else rtol
     target = target.reshape(-1)
     scale = float(target.norm()) + 1e-30
@@ -266,7 +270,9 @@ class ManifoldChart:
 
         Raises:
             ValueError: the wrong number of coefficients, or non-finite ones.
+            TypeError: a ``progress`` that is not callable.
         """
+        check_callable(progress, "progress", "progress(done, total)", optional=True)
         c = torch.as_tensor(list(coefficients), dtype=torch.float64)
         if c.shape != (len(self.names),) or not bool(torch.isfinite(c).all()):
             raise ValueError(f"coefficients: expected {len(self.names)} finite numbers ({', '.join(self.names)}), "

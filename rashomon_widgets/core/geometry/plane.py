@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..validation import check_choice, check_int, check_point, check_positive, check_seed
+from ..validation import check_callable, check_choice, check_int, check_point, check_positive, check_real, check_seed
 from . import _grid
 
 GRID_CHUNK_BYTES = 4 * 2**20  # parameter vectors of the grid built at once by Plane.surface (per worker)
@@ -194,29 +195,53 @@ class Plane:
     def grid(self, span=None, resolution: int = 21):
         """The coordinates of a square grid.
 
+        Every point ``origin + x d1 + y d2`` of the grid must stay representable in the plane's dtype
+        with room to square it (a loss squares outputs that grow with the parameters): the farthest
+        point's norm bound ``|origin| + max|x| |d1| + max|y| |d2|`` must have a finite square.
+        Beyond that every loss on the grid would overflow to inf, a picture of the dtype, not of the
+        landscape.
+
         Args:
-            span: None (the plane's extent), a number s (``[-s, s]`` on both axes) or
-                ``((x0, x1), (y0, y1))``.
-            resolution: points per axis, 2 to 4096.
+            span: None (the plane's extent), a finite number s > 0 (``[-s, s]`` on both axes) or
+                ``((x0, x1), (y0, y1))`` of finite numbers.
+            resolution: points per axis, an int from 2 to 4096.
 
         Returns:
             ``(xs, ys)``: numpy arrays of ``resolution`` coordinates each.
 
         Raises:
-            TypeError, ValueError: a bad resolution, a span that is not positive, or not a pair of pairs.
+            TypeError: a resolution that is not an int, or bounds that are not numbers.
+            ValueError: a resolution below 2 (or above 4096), a span that is not positive and finite, not
+                a pair of pairs, or so large that the grid's points overflow the plane's dtype.
         """
-        check_int(resolution, "resolution", 2, 4096)
+        resolution = check_int(resolution, "resolution", 2, 4096)
         if span is None:
-            (x0, x1), (y0, y1) = self.extent
+            name, ((x0, x1), (y0, y1)) = "extent", self.extent
         elif isinstance(span, numbers.Real):
-            span = check_positive(span, "span")
-            (x0, x1), (y0, y1) = (-span, span), (-span, span)
+            span = check_positive(span, "span", "a finite positive number")
+            name, (x0, x1), (y0, y1) = "span", (-span, span), (-span, span)
         else:
             try:
                 (x0, x1), (y0, y1) = span
             except (TypeError, ValueError):
                 raise ValueError(f"span: expected a number or ((x0, x1), (y0, y1)), got {span!r}") from None
+            name = "span"
+        x0, x1, y0, y1 = (check_real(v, f"{name}: {axis}", what="a finite number")
+                          for v, axis in zip((x0, x1, y0, y1), ("x0", "x1", "y0", "y1")))
+        self._check_reach(name, max(abs(x0), abs(x1)), max(abs(y0), abs(y1)))
         return np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
+
+    def _check_reach(self, name: str, x: float, y: float) -> None:
+        """Refuse a grid whose farthest point's norm has no finite square in the plane's dtype."""
+        reach = (float(self.origin.double().norm()) + x * float(self.d1.double().norm())
+                 + y * float(self.d2.double().norm()))
+        limit = math.sqrt(torch.finfo(self.origin.dtype).max)
+        if not reach <= limit:
+            raise ValueError(
+                f"{name}: expected a grid whose points stay finite in {self.origin.dtype}, got coordinates up to "
+                f"|x| = {x:.3g}, |y| = {y:.3g}: the farthest point lies up to {reach:.3g} from 0 (|origin| + "
+                f"|x| |d1| + |y| |d2|), beyond {limit:.3g}, where squaring it overflows to inf and every loss "
+                "would be inf; use a smaller span")
 
     def surface(self, ls, span=None, resolution: int = 21, *, executor=None, block_rows: int | None = None,
                 **losses_kwargs) -> Surface:
@@ -250,9 +275,11 @@ class Plane:
             a :class:`Surface`.
 
         Raises:
-            ValueError: a plane in another model's parameter space, or a bad grid.
+            ValueError: a plane in another model's parameter space, a bad grid (see :meth:`grid`), or a
+                worker's block that is not a float array of its rows' shape (the message names the block).
             TypeError: an executor that is not a ``concurrent.futures.Executor``, or, with one, a
-                landscape that cannot be pickled (the message says what to change).
+                landscape that cannot be pickled (the message says what to change); a ``progress`` that
+                is not callable.
 
         Example:
             >>> surf = ls.surface(rw.Plane.random(ls, seed=0), span=1.0, resolution=21)  # doctest: +SKIP
@@ -267,7 +294,8 @@ class Plane:
         xs, ys = self.grid(span, resolution)
         if block_rows is not None:
             block_rows = check_int(block_rows, "block_rows", 1)
-        progress = losses_kwargs.pop("progress", None)
+        progress = check_callable(losses_kwargs.pop("progress", None), "progress", "progress(done, total)",
+                                  optional=True)
         if executor is None:
             chunk = GRID_CHUNK_BYTES
             if block_rows is not None:

@@ -120,7 +120,9 @@ def path_in_set(ls, thetas: torch.Tensor, loss_tol: float, *, checks: int = 4,
 
     Returns:
         ``(ok, worst, why)``: whether every checked point has ``loss <= loss_tol`` (and every segment is
-        short enough), the largest loss seen, and in words what failed ("" when ok).
+        short enough), the largest loss seen (NaN if any loss was NaN), and in words what failed ("" when
+        ok). A NaN loss is never inside the set: ``ok`` is False and ``why`` names the point, or the
+        segment and the checked point, where the loss was NaN.
 
     Raises:
         TypeError / ValueError: a path of the wrong shape, dtype or device, or bad options.
@@ -139,10 +141,11 @@ def path_in_set(ls, thetas: torch.Tensor, loss_tol: float, *, checks: int = 4,
         max_step = check_positive(max_step, "max_step")
     point_losses = _losses(ls, thetas)
     worst, why = float(point_losses.max()), ""
-    bad = torch.nonzero(point_losses > loss_tol).flatten()
+    bad = torch.nonzero(~(point_losses <= loss_tol)).flatten()  # NaN is never inside the set
     if bad.numel():
         i = int(bad[0])
-        why = f"point {i} has loss {float(point_losses[i]):.3g} > loss_tol={loss_tol:.3g}"
+        why = (f"point {i} has a NaN loss (not a number: never inside the set)" if bool(point_losses[i].isnan())
+               else f"point {i} has loss {float(point_losses[i]):.3g} > loss_tol={loss_tol:.3g}")
     if thetas.shape[0] > 1:
         lengths = (thetas[1:] - thetas[:-1]).norm(dim=1)
         if max_step is not None and not why and bool((lengths > max_step).any()):
@@ -151,12 +154,19 @@ def path_in_set(ls, thetas: torch.Tensor, loss_tol: float, *, checks: int = 4,
         if checks:
             inner = torch.cat([_segment_points(a, b, checks) for a, b in itertools.pairwise(thetas)])
             inner_losses = _losses(ls, inner).view(-1, checks)
-            worst = max(worst, float(inner_losses.max()))
-            seg_bad = torch.nonzero((inner_losses > loss_tol).any(dim=1)).flatten()
+            inner_worst = float(inner_losses.max())  # NaN if any is
+            worst = math.nan if math.isnan(worst) or math.isnan(inner_worst) else max(worst, inner_worst)
+            seg_bad = torch.nonzero((~(inner_losses <= loss_tol)).any(dim=1)).flatten()
             if seg_bad.numel() and not why:
                 i = int(seg_bad[0])
-                why = (f"segment {i} (between points {i} and {i + 1}) reaches loss "
-                       f"{float(inner_losses[i].max()):.3g} > loss_tol={loss_tol:.3g}")
+                where = f"segment {i} (between points {i} and {i + 1})"
+                nans = torch.nonzero(inner_losses[i].isnan()).flatten()
+                if nans.numel():
+                    j = int(nans[0])
+                    why = (f"{where} has a NaN loss (not a number: never inside the set) at its checked point "
+                           f"{j + 1} of {checks} (t={(j + 1) / (checks + 1):.3g} along it)")
+                else:
+                    why = f"{where} reaches loss {float(inner_losses[i].max()):.3g} > loss_tol={loss_tol:.3g}"
     return not why, worst, why
 
 

@@ -1,0 +1,45 @@
+"""A Dask cluster on this machine that nobody else can reach.
+
+``distributed.LocalCluster(dashboard_address=":0")`` serves its dashboard on every interface (0.0.0.0),
+while its scheduler and workers listen on 127.0.0.1 only: on a shared or cloud machine anyone on the
+network could watch (and, through the dashboard's pages, learn about) the sweep. :func:`local_cluster`
+binds everything, the dashboard included, to 127.0.0.1.
+"""
+from __future__ import annotations
+
+from ..core.validation import check_int
+
+__all__ = ["LOOPBACK", "local_cluster"]
+
+#: the only interface the package's servers listen on
+LOOPBACK = "127.0.0.1"
+
+
+def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs):
+    """A ``distributed.LocalCluster`` of worker processes whose scheduler, workers and dashboard all
+    listen on 127.0.0.1 (on free ports).
+
+    Args:
+        n_workers: worker processes.
+        threads_per_worker: threads in each.
+        **kwargs: more ``LocalCluster`` options (``host`` and ``dashboard_address`` are fixed).
+
+    Returns:
+        the cluster (a context manager; ``distributed.Client(cluster)`` connects to it).
+
+    Raises:
+        ValueError: ``host`` or ``dashboard_address`` passed (they are what this function fixes).
+
+    Example:
+        >>> from distributed import Client                                  # doctest: +SKIP
+        >>> with local_cluster(2) as cluster, Client(cluster) as client:    # doctest: +SKIP
+        ...     executor = client.get_executor()
+    """
+    from distributed import LocalCluster
+
+    fixed = sorted({"host", "dashboard_address", "processes"} & set(kwargs))
+    if fixed:
+        raise ValueError(f"local_cluster: {fixed} are fixed (processes on {LOOPBACK} only); got them in kwargs")
+    return LocalCluster(n_workers=check_int(n_workers, "n_workers"),
+                        threads_per_worker=check_int(threads_per_worker, "threads_per_worker"),
+                        processes=True, host=LOOPBACK, dashboard_address=f"{LOOPBACK}:0", **kwargs)

@@ -126,3 +126,31 @@ def test_repr_mentions_size_and_loss():
     model, loss_fn, data, reduction = make_case("linear")
     text = repr(rw.Landscape(model, loss_fn, data))
     assert "P=8" in text and "loss=" in text
+
+
+def test_the_first_hvp_cross_checks_the_forms_on_a_slice_not_on_all_the_data():
+    """The first product's form cross-check (four products) runs on the first 64 samples: on 500 samples
+    the first call evaluates the loss on all of them once, for the product itself, as later calls do."""
+    from rashomon_widgets.core.curvature.derivatives import CROSS_CHECK_SAMPLES
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 6, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (500,), generator=g)
+    sizes = []
+
+    def loss_fn(out, target):
+        sizes.append(out.shape[0])
+        return torch.nn.functional.cross_entropy(out, target)
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    ls = rw.Landscape(model, loss_fn, (x, y), reduction="mean")
+    v = torch.randn(ls.num_params, generator=g, dtype=torch.float64)
+    sizes.clear()
+    first = ls.hvp(v)
+    assert sizes.count(500) == 1 and set(sizes) == {CROSS_CHECK_SAMPLES, 500}
+    sizes.clear()
+    later = ls.hvp(v)
+    assert sizes == [500]
+    torch.testing.assert_close(first, later, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(first, ls.hvp(v, form="double_backward"), rtol=1e-10, atol=1e-12)

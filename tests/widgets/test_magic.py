@@ -4,7 +4,7 @@ import torch
 from IPython.testing.globalipapp import start_ipython
 
 import rashomon_widgets as rw
-from rashomon_widgets.magic import MagicError, parse
+from rashomon_widgets.magic import USAGE, MagicError, parse
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +45,14 @@ def test_wrong_kinds_and_options():
         parse("m f d num_null=two", ns)
     model, loss_fn, data, ls_kw, ex_kw = parse("m f d reduction=sum span=0.5", ns)
     assert model is ns["m"] and ls_kw == {"reduction": "sum"} and ex_kw == {"span": 0.5}
+
+
+@pytest.mark.parametrize("line, why", [("model loss 'data", "no closing quotation"),
+                                       ('model loss "data reduction=sum', "no closing quotation"),
+                                       ("model loss data\\", "no escaped character")])
+def test_a_line_shlex_cannot_split_is_a_usage_error(line, why):
+    ns = {"model": torch.nn.Linear(2, 1), "loss": torch.nn.MSELoss(), "data": (torch.zeros(3, 2), torch.zeros(3, 1))}
+    with pytest.raises(MagicError, match=rf"cannot read the line .*: {why}; expected names and key=value") as info:
+        parse(line, ns)
+    assert USAGE in str(info.value)
+    assert parse("model loss data", ns)[0] is ns["model"]

@@ -11,6 +11,9 @@ from ._random import rademacher
 from .hvp import HVP_FORMS, choose_form, hvp_sum
 from .operators import HessianOperator, JacobianOperator
 
+#: samples of the first batch on which the two HVP forms are cross-checked (see ``Derivatives.hvp_form``)
+CROSS_CHECK_SAMPLES = 64
+
 
 class Derivatives:
     """Gradient, Hessian-vector products, dense Hessian, Jacobian products and operators: mixed into
@@ -67,6 +70,12 @@ class Derivatives:
     def hvp_form(self, theta=None) -> str:
         """The HVP form ``hvp(form="auto")`` uses: chosen once per landscape (see :func:`hvp.choose_form`).
 
+        The two forms are cross-checked (four products) on the first :data:`CROSS_CHECK_SAMPLES` samples
+        of the first batch, not on all the data: whether forward mode is right is a property of the
+        model's layers, not of the data, so the first call costs little more than a later one on a large
+        data set (on all the data it cost five later ones). A model that cannot run on such a slice is
+        cross-checked on all the data.
+
         Args:
             theta: where to cross-check the two forms on the first call.
 
@@ -79,8 +88,18 @@ class Derivatives:
                 if self._hvp_form is None:
                     probe = rademacher((self.num_params,), seed=12345, dtype=self.dtype, device=self.device)
                     with math_attention():
-                        self._hvp_form = choose_form(self.batch_losses(), point, probe)
+                        self._hvp_form = self._cross_check(point, probe)
         return self._hvp_form
+
+    def _cross_check(self, point: torch.Tensor, probe: torch.Tensor) -> str:
+        x, y = self.batches[0]
+        n = min(x.shape[0], CROSS_CHECK_SAMPLES)
+        if len(self.batches) == 1 and n == x.shape[0]:
+            return choose_form(self.batch_losses(), point, probe)
+        try:
+            return choose_form([lambda th: self.loss_on(th, x[:n], y[:n])], point, probe)
+        except (RuntimeError, ValueError):  # a model that needs its whole batch (or a NaN loss on the slice)
+            return choose_form(self.batch_losses(), point, probe)
 
     def hessian_operator(self, theta=None, *, reuse_graph: bool | None = None) -> HessianOperator:
         """A matrix-free Hessian for many products at one point; use it in a ``with`` block.

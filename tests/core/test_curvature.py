@@ -184,3 +184,24 @@ def test_float32_eigs_agree_with_float64():
     v32, _ = ls32.eigs(3, method="lanczos")
     v64, _ = ls64.eigs(3, method="lanczos")
     torch.testing.assert_close(v32.double(), v64, rtol=1e-4, atol=1e-5)
+
+
+def test_blocks_of_products_are_cut_to_the_memory_budget_and_stay_exact():
+    """A block of Hessian-vector products is multiplied in pieces of ``hvp_block()`` columns (a batched
+    pass holds memory for every vector it carries); the pieces give the block's exact product, with and
+    without a kept gradient graph."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2)).double()
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 5, generator=g, dtype=torch.float64), torch.randn(40, 2, generator=g, dtype=torch.float64)
+    roomy = rw.Landscape(model, torch.nn.MSELoss(), (x, y))
+    tight = rw.Landscape(model, torch.nn.MSELoss(), (x, y), memory_budget=1)
+    assert tight.hvp_block() == 1 and roomy.hvp_block() > 10
+    dense = roomy.hessian()
+    v = torch.randn(roomy.num_params, 9, generator=g, dtype=torch.float64)
+    for ls in (roomy, tight):
+        torch.testing.assert_close(ls.hvp(v), dense @ v, rtol=1e-10, atol=1e-12)
+        for reuse in (True, False):
+            with ls.hessian_operator(reuse_graph=reuse) as op:
+                torch.testing.assert_close(op @ v, dense @ v, rtol=1e-10, atol=1e-12)
+                assert op.num_products == 9

@@ -40,11 +40,14 @@ class HessianOperator:
         fallback: a function ``v -> H v`` used when ``reuse_graph`` is off.
         batched: multiply blocks in one batched pass (True), vector by vector (False), or measure (None).
         on_choice: called with the measured choice.
+        max_block: vectors one batched pass may carry (its memory grows with them); larger blocks are
+            multiplied in pieces (None: no limit).
     """
 
     def __init__(self, batch_losses: list[LossOfTheta], theta: torch.Tensor, *,
                  reuse_graph: bool, fallback: Callable[[torch.Tensor], torch.Tensor],
-                 batched: bool | None = None, on_choice: Callable[[bool], None] | None = None):
+                 batched: bool | None = None, on_choice: Callable[[bool], None] | None = None,
+                 max_block: int | None = None):
         self.theta = theta.detach()
         self.shape = (theta.numel(), theta.numel())
         self.dtype = theta.dtype
@@ -55,6 +58,7 @@ class HessianOperator:
         self._graphs: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self.batched = batched
         self._on_choice = on_choice
+        self.max_block = max_block
         self.num_products = 0
 
     def __enter__(self) -> HessianOperator:
@@ -108,6 +112,9 @@ class HessianOperator:
     def _product(self, v: torch.Tensor, *, batched: bool) -> torch.Tensor:
         if v.ndim == 2 and not batched:
             return torch.stack([self._product(v[:, k], batched=False) for k in range(v.shape[1])], 1)
+        if v.ndim == 2 and self.max_block is not None and v.shape[1] > self.max_block:
+            return torch.cat([self._product(v[:, k:k + self.max_block], batched=True)
+                              for k in range(0, v.shape[1], self.max_block)], 1)
         total = None
         for t, g in self._graphs:
             if v.ndim == 1:

@@ -51,7 +51,8 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         dense_limit: the largest parameter count for which a dense Hessian (P x P) is formed on
             request; Jacobians are limited to ``dense_limit ** 2`` entries (see :class:`SizePolicy`).
         small_limit: the largest parameter count answered exactly by default (see :class:`SizePolicy`).
-        memory_budget: bytes one chunk of batched (vmap) loss evaluation may use.
+        memory_budget: bytes one chunk of batched (vmap) loss evaluation, or one batched pass of
+            Hessian-vector products (:meth:`hvp_block`), may use.
         behaviour: optional map from the model's outputs to the behaviour whose Jacobian defines the
             Rashomon tangent (``outputs``, ``jacobian``, ``jvp``, ``vjp``, ``project_tangent``), e.g.
             ``lambda z: z.softmax(-1)`` for a classifier (write-up 4's cross-entropy caveat). Default:

@@ -233,15 +233,16 @@ class Plane:
 
     def _check_reach(self, name: str, x: float, y: float) -> None:
         """Refuse a grid whose farthest point's norm has no finite square in the plane's dtype."""
-        reach = (float(self.origin.double().norm()) + x * float(self.d1.double().norm())
-                 + y * float(self.d2.double().norm()))
+        origin, d1, d2 = (float(t.double().norm()) for t in (self.origin, self.d1, self.d2))
+        reach = origin + x * d1 + y * d2
         limit = math.sqrt(torch.finfo(self.origin.dtype).max)
         if not reach <= limit:
+            largest = (limit - origin) / max(d1 + d2, 1e-300)
             raise ValueError(
                 f"{name}: expected a grid whose points stay finite in {self.origin.dtype}, got coordinates up to "
-                f"|x| = {x:.3g}, |y| = {y:.3g}: the farthest point lies up to {reach:.3g} from 0 (|origin| + "
-                f"|x| |d1| + |y| |d2|), beyond {limit:.3g}, where squaring it overflows to inf and every loss "
-                "would be inf; use a smaller span")
+                f"|x| = {x:.3g}, |y| = {y:.3g}, which put the farthest point {reach:.3g} from 0, beyond "
+                f"{limit:.3g}, where every loss overflows to inf; use a smaller span (at most about "
+                f"{largest:.3g} on this plane)")
 
     def surface(self, ls, span=None, resolution: int = 21, *, executor=None, block_rows: int | None = None,
                 **losses_kwargs) -> Surface:

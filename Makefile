@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab lab-workspace lab-reset test unit notebooks browser bench sweeps venv chromium clean
+.PHONY: lab lab-workspace lab-reset test bench sweeps venv chromium clean screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -112,10 +112,12 @@ def drawable_grid(ls, plane: Plane, span, resolution: int, name: str, value: flo
     Checked in this order: the core's own grid rule (:meth:`rw.Plane.grid`: finite bounds, points that
     stay finite in the model's dtype), finite coordinates at ``resolution`` points per axis within the 3-D
     view's float32 range (:data:`WEBGL_LIMIT`), finite parameter vectors at the grid's four corners, and a
-    finite loss there. The corners are the points farthest from the slice's centre, where a loss that grows
-    with the parameters overflows first; four losses (run here, on the thread that set the trait) cost little
-    next to the grid they protect. A loss that is not finite inside the grid (a NaN region of the model) is
-    refused later, by the views (:func:`check_surface`), and the error appears in the widget.
+    finite loss there (small models only, :class:`rw.core.SizePolicy`). The corners are the points farthest
+    from the slice's centre, where a loss that grows with the parameters overflows first; four losses (run
+    here, on the thread that set the trait) cost little next to a small model's grid, but would hold up the
+    UI thread for seconds on a large one, whose corners are not evaluated here. A loss that is not finite
+    inside the grid (a NaN region of the model) is refused later, by the views (:func:`check_surface`), and
+    the error appears in the widget.
 
     Args:
         ls: the :class:`rw.Landscape`.
@@ -153,6 +155,8 @@ def drawable_grid(ls, plane: Plane, span, resolution: int, name: str, value: flo
         corners = plane.points(xs[[0, -1]], ys[[0, -1]])
         if not all_finite(corners):
             refuse(f"the parameter vectors at its corners overflow {corners.dtype}; use a smaller {name}")
+        if not ls.policy.is_small(ls.num_params):
+            return  # four full forwards would hold up the UI thread: the views refuse what they cannot draw
         try:
             losses = np.asarray(ls.losses(corners).detach().double().cpu())
         except Exception as exc:  # noqa: BLE001 - a validator answers with a TraitError the widget shows

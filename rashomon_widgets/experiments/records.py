@@ -26,6 +26,41 @@ class ResultsWarning(UserWarning):
     skipped; their runs are redone."""
 
 
+def read_lines(lines, accept=lambda record: isinstance(record, dict)) -> tuple[list[tuple[int, dict]], list[int]]:
+    """The records among raw JSON lines, and the numbers of the lines that are not records.
+
+    The one reader of results files (:func:`load_results`) and of the shipped sweeps
+    (``shipped.records``): blank lines are skipped; a line that is not UTF-8 JSON (torn by a kill) or that
+    ``accept`` refuses is counted as skipped, never read as a record.
+
+    Args:
+        lines: an iterable of ``bytes`` lines (an open binary file, plain or gzip).
+        accept: whether a decoded JSON value is a record.
+
+    Returns:
+        ``([(line number, record), ...], [skipped line numbers])``, line numbers from 1.
+    """
+    records, skipped = [], []
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+            ok = accept(record)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            ok = False
+        if ok:
+            records.append((number, record))
+        else:
+            skipped.append(number)  # that run is redone (a results file) or missing (a shipped file)
+    return records, skipped
+
+
+def skipped_text(skipped: list[int]) -> str:
+    """``"3, 7, 12 ..."``: the first ten skipped line numbers, for a warning."""
+    return ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
+
+
 def load_results(path) -> list[dict]:
     """The records of a results file, in file order; blank lines are skipped, and so are lines that are
     not records (torn by a kill, or not UTF-8 JSON), with one :class:`ResultsWarning` naming them.
@@ -42,26 +77,13 @@ def load_results(path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    records, skipped = [], []
     with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                skipped.append(number)  # that run is redone
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-            else:
-                skipped.append(number)
+        numbered, skipped = read_lines(f)
     if skipped:
-        shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
         warnings.warn(f"results: skipped {len(skipped)} line(s) of {str(path)!r} that are not records (line "
-                      f"{shown}: a run killed while writing, or not UTF-8 JSON); their runs are redone",
-                      ResultsWarning, stacklevel=2)
-    return records
+                      f"{skipped_text(skipped)}: a run killed while writing, or not UTF-8 JSON); their runs are "
+                      "redone", ResultsWarning, stacklevel=2)
+    return [record for _, record in numbered]
 
 
 def append_record(path: Path, record: dict) -> None:

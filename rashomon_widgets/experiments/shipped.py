@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import count_near_zero
-from .records import ResultsWarning, SweepResult, run_key
+from .records import ResultsWarning, SweepResult, read_lines, run_key, skipped_text
 from .sweep import _check_ints, mlp_run, sweep
 
 __all__ = ["FIELDS", "GRID", "PATH", "compact", "differing_fields", "fragility", "load", "make", "matches", "records",
@@ -69,6 +69,15 @@ _RUN_NAME = f"{mlp_run.__module__}.{mlp_run.__qualname__}"
 
 
 # ----------------------------------------------------------------------------- reading
+def _is_record(record) -> bool:
+    """A shipped record: a dict with a JSON ``key`` naming its run, and int ``width`` and ``seed``."""
+    try:
+        ok = isinstance(record, dict) and isinstance(json.loads(record.get("key")), dict)
+    except (TypeError, json.JSONDecodeError):
+        return False
+    return ok and all(isinstance(record.get(k), int) and not isinstance(record.get(k), bool) for k in ("width", "seed"))
+
+
 _cache: dict[tuple[str, float], list[dict]] = {}
 
 
@@ -99,41 +108,34 @@ def records(path=None) -> list[dict]:
                                 "rashomon_widgets.experiments.shipped`, or recompute the sweep in the notebook")
     stamp = (str(path), path.stat().st_mtime)
     if stamp not in _cache:
-        out, skipped, lines, number = [], [], {}, 0
+        read = 0
+
+        def counted(f):
+            nonlocal read
+            for raw in f:
+                read += 1
+                yield raw
+
         try:
             with gzip.open(path, "rb") as f:
-                for number, raw in enumerate(f, 1):
-                    if not raw.strip():
-                        continue
-                    try:
-                        record = json.loads(raw.decode("utf-8"))
-                        ok = (isinstance(record, dict) and isinstance(record.get("key"), str)
-                              and isinstance(json.loads(record["key"]), dict)
-                              and all(isinstance(record.get(k), int) and not isinstance(record.get(k), bool)
-                                      for k in ("width", "seed")))
-                    except (UnicodeDecodeError, json.JSONDecodeError):
-                        ok = False
-                    if not ok:  # torn, not UTF-8 JSON, or without its key, width and seed
-                        skipped.append(number)
-                        continue
-                    if record["key"] in lines:
-                        raise ValueError(f"shipped sweeps: {str(path)!r} holds the record {record['key']} twice "
-                                         f"(lines {lines[record['key']]} and {number}); expected one record per "
-                                         "run: make the file again with "
-                                         "`python -m rashomon_widgets.experiments.shipped`")
-                    lines[record["key"]] = number
-                    out.append(record)
+                numbered, skipped = read_lines(counted(f), _is_record)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # cut short, or bytes changed (CRC)
-            raise ValueError(f"shipped sweeps: {str(path)!r} cannot be read past line {number}: its compressed "
-                             f"data is cut short or damaged ({type(exc).__name__}: {exc}); expected a whole gzip "
-                             "file: restore it, or make it again with `python -m "
-                             "rashomon_widgets.experiments.shipped`") from exc
+            raise ValueError(f"shipped sweeps: {str(path)!r} cannot be read past line {read}: its compressed data "
+                             f"is cut short or damaged ({type(exc).__name__}: {exc}); expected a whole gzip file: "
+                             "restore it, or make it again with `python -m rashomon_widgets.experiments.shipped`"
+                             ) from exc
+        lines: dict[str, int] = {}
+        for number, record in numbered:
+            if record["key"] in lines:
+                raise ValueError(f"shipped sweeps: {str(path)!r} holds the record {record['key']} twice (lines "
+                                 f"{lines[record['key']]} and {number}); expected one record per run: make the "
+                                 "file again with `python -m rashomon_widgets.experiments.shipped`")
+            lines[record["key"]] = number
         if skipped:
-            shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
             warnings.warn(f"shipped sweeps: skipped {len(skipped)} line(s) of {str(path)!r} that are not records "
-                          f"(line {shown}: torn, not UTF-8 JSON, or without key, width and seed)",
+                          f"(line {skipped_text(skipped)}: torn, not UTF-8 JSON, or without key, width and seed)",
                           ResultsWarning, stacklevel=2)
-        _cache[stamp] = out
+        _cache[stamp] = [record for _, record in numbered]
     return _cache[stamp]
 
 

@@ -117,20 +117,29 @@ def slider_grid(value: float, low: float, high: float, step: float) -> float:
     return pct * (100 / 100) * span / 100 + low
 
 
-def _checked(control, value, low: float | None = None, high: float | None = None) -> float:
-    """``value`` for ``control`` if it is a finite real number (:func:`finite_number`'s rule; the bounds
-    only name the control's range in the message); else the refusal goes to the control's ``on_refused``
-    (the explorer's error area) and is raised as a ``TraitError``."""
-    name = getattr(control, "rw_name", "") or getattr(control, "description", "") or "value"
-    what = "a finite number" if low is None else f"a finite number in [{low:g}, {high:g}]"
-    try:
-        return check_real(value, name, what=what)
-    except (TypeError, ValueError) as exc:
-        refused = TraitError(str(exc))
+def _refuse(control, message: str) -> None:
+    """Raise ``message`` as a ``TraitError`` about ``control``, after showing it in the control's
+    ``on_refused`` (the explorer's error area), so a refusal in the browser is seen, not only raised."""
+    refused = TraitError(message)
     on_refused = getattr(control, "on_refused", None)
     if on_refused is not None:
-        on_refused(refused)  # the explorer shows the message too
+        on_refused(refused)
     raise refused
+
+
+def _control_name(control) -> str:
+    return getattr(control, "rw_name", "") or getattr(control, "description", "") or "value"
+
+
+def _checked(control, value, low: float | None = None, high: float | None = None) -> float:
+    """``value`` for ``control`` if it is a finite real number (:func:`finite_number`'s rule; the bounds
+    only name the control's range in the message); else the refusal goes to :func:`_refuse`."""
+    what = "a finite number" if low is None else f"a finite number in [{low:g}, {high:g}]"
+    try:
+        return check_real(value, _control_name(control), what=what)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+    _refuse(control, message)
 
 
 class GridSlider(widgets.FloatSlider):
@@ -162,13 +171,8 @@ class ChoiceDropdown(widgets.Dropdown):
     bounds"; the message also goes to the control's ``on_refused`` (the explorer's error area)."""
 
     def _refused(self, what: str, value):
-        name = getattr(self, "rw_name", "") or getattr(self, "description", "") or "value"
         choices = ", ".join(map(repr, self._options_labels))
-        refused = TraitError(f"{name}: expected {what} (one of {choices}), got {value!r}")
-        on_refused = getattr(self, "on_refused", None)
-        if on_refused is not None:
-            on_refused(refused)
-        raise refused
+        _refuse(self, f"{_control_name(self)}: expected {what} (one of {choices}), got {value!r}")
 
     @validate("index")
     def _validate_index(self, proposal):

@@ -144,7 +144,8 @@ def drawable_grid(ls, plane: Plane, span, resolution: int, name: str, value: flo
             message = str(exc)
             if message.startswith(f"{name}: "):  # the core's own words about this very setting
                 raise TraitError(f"{message}{stays}") from None
-            refuse(f"the plane's grid is refused ({message})")
+            # the core's remedy names its own argument (span); here the setting is ours
+            refuse(f"the plane's grid is refused ({message.split('; use a smaller')[0]}); use a smaller {name}")
         if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
             refuse(f"its grid coordinates overflow (x from {xs[0]:g} to {xs[-1]:g}, y from {ys[0]:g} to {ys[-1]:g}); "
                    f"use a smaller {name}")

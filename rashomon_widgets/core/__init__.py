@@ -16,9 +16,9 @@ from ._torch_state import forward_ad
 from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behavioural_gradients, cosine_similarity,
                          dimension_bound, gauss_newton, hessian_rank, magnitude_masks, mask_overlap, masks_of,
                          matrix_rank, permute_hidden_units, prediction_vectors, prune, sparsity, weight_matching)
-from .curvature import (BatchStatisticsWarning, CurvatureWarning, HessianOperator, HVPFormWarning, JacobianOperator,
-                        Landscape, SizePolicy, Spectrum, SpectrumEstimate, count_near_zero, default_tol,
-                        spectrum_estimate)
+from .curvature import (BatchStatisticsWarning, CurvatureWarning, EstimateWarning, HessianOperator, HVPFormWarning, JacobianOperator,
+                        Landscape, MinimumCheck, SizePolicy, Spectrum, SpectrumEstimate, check_minimum, count_near_zero,
+                        default_tol, spectrum_estimate)
 from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, RashomonSearch, Surface, along_curve,
                        fit_curve, load_curve, loss_profile, ManifoldChart, manifold_walk, null_space_path, path_in_set,
                        rashomon_search, spectrum_at, with_batch_statistics)
@@ -27,7 +27,8 @@ __all__ = [
     # evaluation and curvature (rashomon_widgets.core.curvature)
     "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
     "SizePolicy",
-    "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning",
+    "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning", "EstimateWarning",
+    "check_minimum", "MinimumCheck",
     # planes and loss surfaces
     "Plane", "Surface",
     # curves between minima (Garipov et al.) and diagnostics along them

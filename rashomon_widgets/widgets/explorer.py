@@ -2,12 +2,14 @@
 sharpest Hessian directions), with live 2-D and 3-D slices, the spectrum and the near-zero count."""
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
 import numpy as np
 import torch
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, validate
 
-from ..core import Landscape, ManifoldChart, Plane
+from ..core import Landscape, ManifoldChart, Plane, check_minimum
 from ..core.validation import check_int
 from ._base import (
     MARKER,
@@ -25,6 +27,24 @@ from ._drawable import drawable_grid
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
+
+
+#: multiply-adds of one forward pass over all the data above which an explorer draws smaller grids (coarse 5,
+#: refined 15) and computes curvature on a subsample (a 596k-parameter CNN on 1,000 MNIST images: 3.3e9)
+HEAVY_FORWARD = 1e9
+#: samples of the curvature subsample of a heavy model (``curvature_samples="auto"``)
+CURVATURE_SAMPLES = 256
+
+
+def _curvature_samples(value, heavy: bool) -> int:
+    """The subsample size for ``curvature_samples`` (a huge number means all the data)."""
+    if value is None:
+        return 2**62
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"curvature_samples: expected 'auto', None or an int >= 2, got {value!r}")
+        return CURVATURE_SAMPLES if heavy else 2**62
+    return check_int(value, "curvature_samples", 2)
 
 
 class NullSpaceExplorer(Explorer):
@@ -50,12 +70,22 @@ class NullSpaceExplorer(Explorer):
         span: half-width of the 2-D/3-D slice: a finite number > 0 whose grid's coordinates, parameter
             vectors and corner losses are finite (a span of 1e300 is refused, not drawn as a grid of inf).
         resolution, coarse: grid sizes of the refined and the first, coarse, slice (refined: 31 for
-            exact models, 21 for matrix-free ones, where every grid point is a full forward pass;
-            coarse: 11 and 7).
+            exact models, 21 for matrix-free ones, where every grid point is a full forward pass, 15 when
+            one forward over the data costs more than :data:`HEAVY_FORWARD` multiply-adds; coarse: 11, 7
+            and 5).
         log_color: colour (and 3-D height) by log10 loss.
         exact: exact dense spectrum and null space; default for small models (``ls.policy.is_small``).
         seed: seed of the random tangent directions (large models).
+        curvature_samples: samples of the data on which the top Hessian directions and the spectrum are
+            computed (``ls.subsample``; the loss, the slices and the tangent always use all the data).
+            ``"auto"``: all of them, except :data:`CURVATURE_SAMPLES` on a model whose forward pass is
+            heavy; None: all of them. The title says which.
         state: a dict from :attr:`state` to start from.
+
+    On a large model the explorer appears at once: its directions (tangent, top eigenvectors) are computed
+    on the worker, with progress in the status line, before the first slice is drawn; :meth:`wait` waits
+    for them too. The note under the sliders says when the point is not a minimum (and what the sliders
+    mean then).
 
     Example:
         >>> explorer = rw.NullSpaceExplorer(ls)       # doctest: +SKIP
@@ -77,21 +107,38 @@ class NullSpaceExplorer(Explorer):
     def __init__(self, ls: Landscape, theta: torch.Tensor | None = None, *, num_null: int = 3,
                  num_top: int = 1, slider_range: float = 2.0, span: float = 1.0, resolution: int | None = None,
                  coarse: int | None = None, log_color: bool = True, exact: bool | None = None, seed: int = 0,
-                 state: dict | None = None):
+                 curvature_samples: int | str | None = "auto", state: dict | None = None):
         if not isinstance(ls, Landscape):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
         self.slider_range = finite_number(slider_range, "slider_range", low=0, strict_low=True)
+        check_int(num_null, "num_null", 0, ls.num_params)
+        check_int(num_top, "num_top", 0, ls.num_params)
+        if num_null + num_top == 0:
+            raise ValueError("num_null, num_top: expected at least one direction, got 0 and 0")
         super().__init__()
         self.ls = ls
-        self.chart = ManifoldChart(ls, theta, num_null=num_null, num_top=num_top, exact=exact, seed=seed)
-        self.exact = self.chart.exact
-        self.theta0 = self.chart.theta0
-        self.resolution = (31 if self.exact else 21) if resolution is None else check_int(resolution, "resolution", 2, 401)
-        self.coarse = (11 if self.exact else 7) if coarse is None else check_int(coarse, "coarse", 2, 401)
+        self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
+        heavy = not self.exact and ls.forward_cost() > HEAVY_FORWARD
+        self.curvature_ls = ls.subsample(_curvature_samples(curvature_samples, heavy))
+        self.theta0 = ls.theta if theta is None else ls.check_theta(theta).detach().clone()
+        self.resolution = ((31 if self.exact else 15 if heavy else 21) if resolution is None
+                           else check_int(resolution, "resolution", 2, 401))
+        self.coarse = (11 if self.exact else 5 if heavy else 7) if coarse is None else check_int(coarse, "coarse", 2, 401)
         self.loss0 = ls.loss(self.theta0)
         self.point = self.theta0.clone()
-        self._spectrum_at = WarmSpectra(ls, self.exact)  # each move's Lanczos starts from the last one's
-        names = self.chart.names
+        self._spectrum_at = WarmSpectra(self.curvature_ls, self.exact)  # each move's Lanczos starts from the last
+        self._chart_args = dict(num_null=num_null, num_top=num_top, exact=self.exact, seed=seed,
+                                curvature=self.curvature_ls)
+        names = [f"null {i + 1}" for i in range(num_null)] + [f"top {i + 1}" for i in range(num_top)]
+        self.chart: ManifoldChart | None = None
+        if self.exact:  # milliseconds: built here; a large model's chart is built on the worker (first job)
+            self.chart = ManifoldChart(ls, self.theta0, **self._chart_args)
+            names = self.chart.names
+        self.names = names
+        if not heavy:
+            self.first_frame_timeout = type(self).first_frame_timeout
+        else:  # appear at once with the progress line; the views fill in as their data arrive
+            self.first_frame_timeout = 1.0
         with self.hold_trait_notifications():
             self.coefficients = [0.0] * len(names)
             self.x_axis, self.y_axis = names[0], names[-1] if len(names) > 1 else names[0]
@@ -102,7 +149,7 @@ class NullSpaceExplorer(Explorer):
         for i, n in enumerate(names):
             s = tagged(GridSlider(0.0, min=-self.slider_range, max=self.slider_range, step=step, description=n,
                                            continuous_update=True, readout_format=".2f",
-                                           tooltip=self.chart.explain(n)), "rw-slider")
+                                           tooltip=self._explain(n)), "rw-slider")
             self._bind(s, "coefficients", index=i)
             self.sliders.append(s)
         self.x_dir = described(ChoiceDropdown(options=names, value=self.x_axis, description="x axis",
@@ -121,23 +168,62 @@ class NullSpaceExplorer(Explorer):
         self.surface3d = Surface3DView(log_color=self.log_color)
         self.spectrum = SpectrumView()
         explain = [("null k", "a direction in which the model's outputs do not change; the loss should stay flat")]
-        if self.chart.top_dirs.shape[1]:
+        if num_top:
             explain.append(("top k", "a sharpest Hessian direction; the loss rises as a parabola"))
         explain.append(("span", type(self).span.help))
+        self.note_html = tagged(widgets.HTML(), "rw-note")
         player = self._player(names)
         title = (f"<b>Rashomon manifold explorer</b> &middot; P = {ls.num_params:,} &middot; "
                  f"{'exact' if self.exact else 'matrix-free'} tangent")
-        self._assemble(title, [*self.sliders, help_line(*explain), widgets.HBox([self.x_dir, self.y_dir]),
+        if self.curvature_ls is not ls:
+            title += (f"<br><span style='font-size:12px;opacity:0.8'>top directions and spectrum on "
+                      f"{self.curvature_ls.num_samples:,} of {ls.num_samples:,} samples (curvature_samples); "
+                      f"loss, slices and tangent on all</span>")
+        self._assemble(title, [*self.sliders, help_line(*explain), self.note_html,
+                               widgets.HBox([self.x_dir, self.y_dir]),
                                widgets.HBox([self.span_box, self.log_toggle]), player],
                        [self.surface2d, self.surface3d, self.spectrum])
+        if self.chart is not None:
+            self._note_minimum()
         if state is not None:
             self.restore(state)
+
+    # ------------------------------------------------------------------ the chart (a large model's first job)
+    def _explain(self, name: str) -> str:
+        if self.chart is None:
+            return (f"{name}: being computed" if name.startswith("top") else
+                    f"{name}: a direction in which the model's outputs do not change (being computed)")
+        return self.chart.explain(name)
+
+    def _build_chart(self, started: float) -> None:
+        """The tangent and top directions of a large model, with progress (not interrupted by newer
+        requests: every later frame needs them)."""
+        chart = ManifoldChart(self.ls, self.theta0, **self._chart_args, tangent_iter=20,
+                              progress=lambda what, d, n: self._progress_status(started, what, d, n, lambda: True))
+        if chart.names != self.names:
+            raise ValueError(f"the manifold's tangent has only {chart.num_null} directions here, not "
+                             f"{self._chart_args['num_null']}: create the explorer with num_null={chart.num_null}")
+        self.chart = chart
+        for slider, name in zip(self.sliders, self.names):
+            slider.tooltip = self._explain(name)
+        self._note_minimum()
+
+    def _note_minimum(self) -> None:
+        top = float(self.chart.top_values[0]) if len(self.chart.top_values) else None
+        check = check_minimum(self.curvature_ls if top is not None else self.ls, self.theta0, top_value=top,
+                              ls_gradient=self.ls)
+        self.minimum = check
+        if not check.at_minimum:
+            self.note_html.value = (
+                "<div style='font-size:12px;color:#b35900'>&#9888; " + html.escape(check.summary()) + ". "
+                "<b>null k</b> still keeps the outputs, so the loss stays; <b>top k</b>: the loss changes like "
+                "g&middot;v c + &lambda;/2 c&sup2;, so it can fall on one side.</div>")
 
     # ------------------------------------------------------------------ validation
     @validate("coefficients")
     def _valid_coefficients(self, proposal):
         values = list(proposal["value"])
-        names = self.chart.names
+        names = self.names
         if len(values) != len(names):
             raise TraitError(f"coefficients: expected {len(names)} numbers ({', '.join(names)}), got {len(values)}")
         r = self.slider_range
@@ -146,7 +232,7 @@ class NullSpaceExplorer(Explorer):
     @validate("x_axis", "y_axis")
     def _valid_axis(self, proposal):
         """A direction's name, or its index in :attr:`chart.names` (stored as the name)."""
-        name, value, names = proposal["trait"].name, proposal["value"], self.chart.names
+        name, value, names = proposal["trait"].name, proposal["value"], self.names
         expected = f"one of {names} or an index in [0, {len(names) - 1}]"
         if isinstance(value, int) and not isinstance(value, bool):
             if 0 <= value < len(names):
@@ -161,7 +247,9 @@ class NullSpaceExplorer(Explorer):
         """A finite span > 0 whose grid can be drawn: finite coordinates and parameter vectors, and a finite
         loss at the grid's corners around the current point (:func:`drawable_grid`); else the span stays."""
         span = finite_number(proposal["value"], "span", low=0, strict_low=True)
-        names = self.chart.names
+        names = self.names
+        if self.chart is None:
+            return span  # the directions are still being computed: the job that draws it checks the grid
         try:
             ix, iy = (a if isinstance(a, int) else names.index(a) for a in (self.x_axis, self.y_axis))
             plane = Plane(self.point, self.chart.directions[:, ix], self.chart.directions[:, iy])
@@ -176,11 +264,14 @@ class NullSpaceExplorer(Explorer):
         # back and forth: 0 -> +range -> -range -> 0
         wave = 4 * phase if phase < 0.25 else (2 - 4 * phase if phase < 0.75 else 4 * phase - 4)
         values = list(self.coefficients)
-        values[self.chart.index(choice)] = wave * self.slider_range
+        values[self.names.index(choice)] = wave * self.slider_range
         self.coefficients = values
 
     def history_point(self, i: int = -1) -> torch.Tensor:
         """The parameter point of ``history[i]`` (history keeps states, not parameter vectors)."""
+        if self.chart is None:
+            raise RuntimeError("history_point: the explorer's directions are still being computed; call "
+                               "explorer.wait() first")
         return self.chart.point(self.history[i]["coefficients"], retracted=True)
 
     # ------------------------------------------------------------------ the work (worker thread)
@@ -190,6 +281,10 @@ class NullSpaceExplorer(Explorer):
                                 f"&middot; |&theta; &minus; &theta;<sub>0</sub>| = {moved:.3f}{note}")
 
     def _job(self, state, current, started):
+        if self.chart is None:
+            self._build_chart(started)
+            if not current():
+                return False   # superseded: the newer request draws (its span is checked by the views)
         coeffs = np.array(state["coefficients"], dtype=float)
         x, y = state["x_axis"], state["y_axis"]
         # small models: re-project at once (milliseconds); large ones: first frame on the tangent step,

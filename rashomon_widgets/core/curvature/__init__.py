@@ -7,7 +7,9 @@ spectral density, trace, null space).
 from .density import SpectrumEstimate, spectrum_estimate
 from .hvp import HVPFormWarning
 from .landscape import BatchStatisticsWarning, Landscape
+from .minimum import MinimumCheck, check_minimum
 from .nullspace import CurvatureWarning, count_near_zero
+from .trace import EstimateWarning
 from .spectra import default_tol
 from .operators import HessianOperator, JacobianOperator
 from .policy import SizePolicy
@@ -15,4 +17,5 @@ from .spectra import Spectrum
 
 __all__ = ["Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
            "SizePolicy",
-           "count_near_zero", "default_tol", "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning"]
+           "count_near_zero", "default_tol", "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning",
+           "EstimateWarning", "MinimumCheck", "check_minimum"]

@@ -174,6 +174,16 @@ class ManyLosses:
         bytes_per_point = self._profile()[0] + 2 * self.num_params * self._theta.element_size()
         return max(1, self.memory_budget // bytes_per_point)
 
+    def forward_cost(self) -> int:
+        """Multiply-adds of one forward pass over all the data (counted once from the layers' shapes): what
+        a loss, one grid point of a surface, costs. A 26k-parameter MLP on 1,347 digits: about 3.5e7; a
+        596k-parameter CNN on 1,000 MNIST images: about 3.3e9.
+
+        Returns:
+            an int.
+        """
+        return int(self._profile()[1])
+
     def _profile(self) -> tuple[int, int]:
         """(activation bytes of the largest batch, multiply-adds over all data), measured once by shapes."""
         if self._forward_profile is None:

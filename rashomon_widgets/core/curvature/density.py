@@ -15,10 +15,12 @@ fresh vector on the complement.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.stats import t as student_t
 
 from ..validation import check_int, check_positive, check_real, check_seed, check_tolerance
 from ._lanczos import krylov, lanczos, quadrature, tridiagonal
@@ -131,6 +133,10 @@ class SpectrumEstimate:
             (``spectrum_at(..., top_k=k)``), or empty.
         top_vectors: (P, k) their eigenvectors, or None: the warm start of the next point's
             ``spectrum_at(..., start=est.top_vectors)`` (a slider's next position).
+        near_zero_interval: ``(low, high)``, a 95% Student-t interval for the near-zero count from the
+            spread of the runs' own counts (each run is an independent estimate), clipped to [0, P]; None
+            when it cannot be told (one run). Two runs give a wide interval (1 degree of freedom): that
+            is the honest width. It covers the runs' randomness only, not the coarseness of the Ritz nodes.
 
     Raises:
         ValueError: nodes or weights that are not finite, weights that are negative or do not sum to 1
@@ -154,6 +160,7 @@ class SpectrumEstimate:
     seed: int = 0
     top_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     top_vectors: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    near_zero_interval: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         """Refuse an estimate whose numbers cannot all be true: non-finite nodes, weights that are not a
@@ -187,11 +194,17 @@ class SpectrumEstimate:
         top = np.asarray(self.top_values)
         if top.ndim != 1 or not np.isfinite(top).all():
             raise ValueError(f"top_values: expected a 1-D array of finite eigenvalues, got {top!r}")
+        if self.near_zero_interval is not None:
+            low, high = (check_real(v, "near_zero_interval", 0.0, float(num_params),
+                                    what=f"counts in [0, {num_params}]") for v in self.near_zero_interval)
+            if not low <= self.num_near_zero <= high:
+                raise ValueError(f"near_zero_interval: expected an interval around num_near_zero="
+                                 f"{self.num_near_zero:g}, got ({low:g}, {high:g})")
 
     @classmethod
     def from_nodes(cls, nodes, weights, num_params: int, *, tol: float = 1e-3, num_vectors: int = 0,
                    num_steps: int = 0, seed: int = 0, top_values=None,
-                   top_vectors: torch.Tensor | None = None) -> SpectrumEstimate:
+                   top_vectors: torch.Tensor | None = None, run_lengths=None) -> SpectrumEstimate:
         """An estimate from quadrature nodes and weights (sorted here; scale and count computed).
 
         Args:
@@ -201,6 +214,8 @@ class SpectrumEstimate:
             tol: relative near-zero tolerance.
             num_vectors, num_steps, seed: how the quadrature was run (recorded only).
             top_values, top_vectors: the largest eigenpairs, if computed (see the attributes).
+            run_lengths: how many of the (unsorted) nodes each run contributed, in order, for the count's
+                ``near_zero_interval`` (None: no interval).
 
         Returns:
             a :class:`SpectrumEstimate`.
@@ -216,13 +231,17 @@ class SpectrumEstimate:
                              f"{nodes.size} nodes and {weights.size} weights")
         tol = check_tolerance(tol, "tol")
         num_params = check_int(num_params, "num_params", 1, 10**12)
+        interval = _runs_interval(nodes, weights, run_lengths, tol, num_params)
         order = np.argsort(nodes, kind="stable")
         nodes, weights = nodes[order], weights[order]
         scale, near = _near_zero_weight(nodes, weights, tol) if np.isfinite(nodes).all() else (np.nan, np.nan)
         near = min(near, 1.0)  # weights summing to 1 up to rounding: never more than P eigenvalues
         top = np.sort(np.asarray([] if top_values is None else top_values, dtype=np.float64).ravel())[::-1].copy()
-        return cls(nodes, weights, num_params, tol, scale, num_params * near, num_vectors, num_steps, seed, top,
-                   top_vectors)
+        count = num_params * near
+        if interval is not None:
+            interval = (min(interval[0], count), max(interval[1], count))
+        return cls(nodes, weights, num_params, tol, scale, count, num_vectors, num_steps, seed, top,
+                   top_vectors, interval)
 
     @property
     def threshold(self) -> float:
@@ -234,13 +253,33 @@ class SpectrumEstimate:
         """``P * weights``: the estimated number of eigenvalues each node stands for."""
         return self.num_params * self.weights
 
+    def count_text(self) -> str:
+        """The near-zero count with its uncertainty, as a person should read it.
+
+        Returns:
+            ``"about 25,700 (95%: 25,500-25,900)"``; ``"about 595,800 (95%: 590,000-596,042; cannot tell
+            finer from 2 SLQ runs)"`` when the interval is wider than 1% of P; ``"about 25,700 (precision
+            unknown: 1 SLQ run)"`` without an interval. Counts are rounded to the interval's precision.
+        """
+        runs = f"{self.num_vectors} SLQ run{'s' if self.num_vectors != 1 else ''}"
+        if self.near_zero_interval is None:
+            return f"about {self.num_near_zero:,.0f} (precision unknown: {runs})"
+        low, high = self.near_zero_interval
+        digits = max(0, int(math.floor(math.log10(max(high - low, 1.0)))) - 1)
+        rounded = round(self.num_near_zero, -digits) if digits else round(self.num_near_zero)
+        text = f"about {rounded:,.0f} (95%: {math.floor(low):,}-{math.ceil(high):,}"
+        if high - low > 0.01 * self.num_params:
+            text += f"; cannot tell finer from {runs}"
+        return text + ")"
+
     def summary(self) -> str:
         """One line for a notebook or a label.
 
         Returns:
-            e.g. ``"about 25,700 of 26,122 eigenvalues near zero (|lambda| <= 1e-03 x 0.16; SLQ)"``.
+            e.g. ``"about 25,700 (95%: 25,500-25,900) of 26,122 eigenvalues near zero (|lambda| <= 1e-03 x
+            0.16; SLQ)"``.
         """
-        return (f"about {self.num_near_zero:,.0f} of {self.num_params:,} eigenvalues near zero "
+        return (f"{self.count_text()} of {self.num_params:,} eigenvalues near zero "
                 f"(|lambda| <= {self.tol:.0e} x {self.scale:.3g}; SLQ)")
 
     def __repr__(self) -> str:
@@ -279,13 +318,33 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
     if top_k:
         top_values, top_vectors = lanczos_eigs(op, top_k, "largest", seed=seed, start=start)
         top_values = top_values.double().cpu().numpy()
-    nodes, weights = slq(op, num_vectors=num_vectors, num_steps=num_steps, seed=seed)
+    nodes, weights, lengths = slq(op, num_vectors=num_vectors, num_steps=num_steps, seed=seed, runs=True)
     return SpectrumEstimate.from_nodes(nodes, weights, op.shape[0], tol=tol, num_vectors=num_vectors,
                                        num_steps=min(num_steps, op.shape[0]), seed=seed, top_values=top_values,
-                                       top_vectors=top_vectors)
+                                       top_vectors=top_vectors, run_lengths=lengths)
 
 
-def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0):
+def _runs_interval(nodes: np.ndarray, weights: np.ndarray, run_lengths, tol: float,
+                   num_params: int) -> tuple[float, float] | None:
+    """A 95% Student-t interval for ``P * near-zero weight`` from the runs' own near-zero weights (the
+    global threshold ``tol * max|node|`` for every run), or None with fewer than two runs."""
+    if run_lengths is None or len(run_lengths) < 2 or not np.isfinite(nodes).all():
+        return None
+    lengths = [int(n) for n in run_lengths]
+    if sum(lengths) != nodes.size:
+        raise ValueError(f"run_lengths: expected lengths summing to the {nodes.size} nodes, got {sum(lengths)}")
+    threshold = tol * float(np.abs(nodes).max())
+    near = np.abs(nodes) <= threshold
+    ends = np.cumsum(lengths)
+    fractions = np.array([weights[e - n:e][near[e - n:e]].sum() / max(weights[e - n:e].sum(), 1e-300)
+                          for n, e in zip(lengths, ends)])
+    k = len(fractions)
+    half = float(student_t.ppf(0.975, k - 1)) * float(fractions.std(ddof=1)) / math.sqrt(k)
+    mean = float(fractions.mean())
+    return max(0.0, num_params * (mean - half)), min(float(num_params), num_params * (mean + half))
+
+
+def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: bool = False):
     """Plain stochastic Lanczos quadrature (Ghorbani et al. 2019): nodes and weights of the spectral measure.
 
     Args:
@@ -293,10 +352,12 @@ def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0):
         num_vectors: Rademacher start vectors (runs).
         num_steps: Lanczos steps per run (capped at P).
         seed: seed of the start vectors.
+        runs: also return each run's number of nodes (the arrays hold the runs in order).
 
     Returns:
         ``(nodes, weights)``: 1-D float64 arrays; the weights sum to 1 (each run's weights are divided
         by ``num_vectors``), so ``sum(weights * nodes) * P`` is a Hutchinson estimate of the trace.
+        With ``runs``: ``(nodes, weights, run_lengths)``.
 
     Raises:
         TypeError, ValueError: a bad count or seed.
@@ -310,11 +371,12 @@ def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0):
     v0 = rademacher((op.shape[0], num_vectors), seed=check_seed(seed), dtype=op.dtype, device=op.device)
     alpha, beta = lanczos(op.matvec, v0, steps)
     nodes, weights = quadrature(alpha, beta)
-    return np.concatenate(nodes), np.concatenate(weights) / num_vectors
+    flat = np.concatenate(nodes), np.concatenate(weights) / num_vectors
+    return (*flat, [len(n) for n in nodes]) if runs else flat
 
 
 def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: int = 400, seed: int = 0,
-            grid_size: int = 1000, sigma: float | None = None) -> Density:
+            grid_size: int = 1000, sigma: float | None = None, max_vectors: int | None = None) -> Density:
     """Eigenvalue density of the Hessian by deflated stochastic Lanczos quadrature, Gaussian-broadened.
 
     Costs at most ``deflation_steps + num_vectors * num_steps`` products (800 by default, as many as
@@ -334,6 +396,11 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
         seed: seed of all random vectors.
         grid_size: points of the returned grid.
         sigma: width of the Gaussian placed on each node; default 1% of the spectrum's range.
+        max_vectors: the most Lanczos vectors of P entries held at once (None: no limit). When the
+            defaults would hold more, the deflating run is cut to ``max_vectors // 3`` steps and the SLQ
+            runs go in groups that fit (the same start vectors; fewer deflation steps widen the error
+            bar). :meth:`Landscape.density` sets it from ``memory_budget``: a 1.2M-parameter float32
+            model gets 111 vectors of 4.8 MB where the defaults would hold 800 (3.8 GB).
 
     Returns:
         a :class:`Density`: unpacks as ``(grid, density)`` (float64 numpy arrays; the density
@@ -356,6 +423,12 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
     if sigma is not None:
         check_positive(sigma, "sigma", "a positive width")
     p, before = op.shape[0], op.num_products
+    group = nv
+    if max_vectors is not None:
+        max_vectors = check_int(max_vectors, "max_vectors", 3)
+        if deflation_steps + nv * num_steps > max_vectors:
+            deflation_steps = min(deflation_steps, max_vectors // 3)
+            group = max(1, (max_vectors - deflation_steps) // (num_steps + 1))
     g = generator(check_seed(seed), op.device)
     basis, ritz, top = _deflate(op, deflation_steps, g)
     d = basis.shape[1]
@@ -363,11 +436,15 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
     trace_value, stderr, dof = float(ritz.sum()), 0.0, 0
     if d < p:
         v0 = gaussian((p, nv), generator=g, dtype=op.dtype, device=op.device)
-        run = krylov(lambda v: _project(op.matvec(v), basis), _project(v0, basis), min(num_steps, p - d))
-        run_nodes, run_weights = quadrature(run.alpha, run.beta)
-        nodes += run_nodes
-        weights += [w * (p - d) / (p * nv) for w in run_weights]
-        mean, stderr = _mean_and_stderr(run.alpha[:, 0] * (p - d))  # Rayleigh quotients of the start vectors
+        quotients = []
+        for start in range(0, nv, group):  # the runs are independent: a group at a time bounds the memory
+            run = krylov(lambda v: _project(op.matvec(v), basis), _project(v0[:, start:start + group], basis),
+                         min(num_steps, p - d))
+            run_nodes, run_weights = quadrature(run.alpha, run.beta)
+            nodes += run_nodes
+            weights += [w * (p - d) / (p * nv) for w in run_weights]
+            quotients.append(run.alpha[:, 0] * (p - d))  # Rayleigh quotients of the start vectors
+        mean, stderr = _mean_and_stderr(torch.cat(quotients))
         trace_value, dof = trace_value + mean, nv - 1
     nodes, weights = np.concatenate(nodes), np.concatenate(weights)
     order = np.argsort(nodes, kind="stable")

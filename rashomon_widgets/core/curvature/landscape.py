@@ -1,13 +1,14 @@
 """`Landscape`: a trained model, its loss and its data, evaluated at any flat parameter vector."""
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from collections.abc import Callable
 
 import torch
 
-from ..validation import check_finite_loss, check_vectors, describe
+from ..validation import check_finite_loss, check_int, check_seed, check_vectors, describe
 from ._data import as_batches, takes_indices
 from ._losses import ManyLosses
 from ._params import FunctionalModel
@@ -302,6 +303,44 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
     def _behaviour(self, theta, x):
         out = self._f(theta, x)
         return out if self.behaviour is None else self.behaviour(out)
+
+    def subsample(self, n: int, *, seed: int = 0) -> Landscape:
+        """The same model, loss and settings on ``n`` of the samples, drawn without replacement.
+
+        For the expensive parts of a large model's picture (Hessian eigenvectors, the spectrum) where a
+        stated subsample is enough; losses and surfaces stay on all the data. With ``reduction="sum"``
+        the subsample's loss (and curvature) is a part of the whole, not an estimate of it.
+
+        Args:
+            n: samples to keep, 1 <= n; ``n >= num_samples`` returns this landscape itself.
+            seed: seed of the draw.
+
+        Returns:
+            a :class:`Landscape` with one batch of ``n`` samples (in their original order).
+
+        Raises:
+            TypeError, ValueError: ``n`` or ``seed`` not an int >= 1 (>= 0 for the seed).
+
+        Example:
+            >>> ls.subsample(256).num_samples                 # doctest: +SKIP
+            256
+        """
+        n = check_int(n, "n", 1)
+        if n >= self.num_samples:
+            return self
+        g = torch.Generator().manual_seed(check_seed(seed))
+        keep = torch.randperm(self.num_samples, generator=g)[:n].sort().values.to(self.device)
+        inputs = torch.cat([x for x, _ in self.batches])[keep]
+        targets = torch.cat([y for _, y in self.batches])[keep]
+        module = copy.deepcopy(self._f._template)   # evaluation mode, parameters frozen: thaw theta's own
+        params = dict(module.named_parameters())
+        with torch.no_grad():
+            for name, value in self.layout.unflatten(self._theta).items():
+                params[name].copy_(value)
+                params[name].requires_grad_(True)
+        return Landscape(module, self.loss_fn, (inputs, targets), reduction=self.reduction,
+                         dense_limit=self.policy.dense_limit, small_limit=self.policy.small_limit,
+                         memory_budget=self.memory_budget, behaviour=self.behaviour)
 
     def surface(self, plane, span: float | tuple = 1.0, resolution: int = 21, *, executor=None,
                 block_rows: int | None = None, **kwargs):

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import lsqr
+from scipy.sparse.linalg import LinearOperator, lsqr
 
 from .._threads import solver_threads
 from .spectra import Spectrum
@@ -111,7 +112,8 @@ def project_tangent_dense(jacobian: torch.Tensor, v: torch.Tensor, tol: float) -
     return v - torch.linalg.pinv(jacobian, rtol=tol) @ (jacobian @ v)
 
 
-def project_tangent_lsqr(jac, v: torch.Tensor, tol: float, max_iter: int) -> torch.Tensor:
+def project_tangent_lsqr(jac, v: torch.Tensor, tol: float, max_iter: int,
+                         progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """``v - J^T u`` with ``u = argmin ||J^T u - v||`` by scipy ``lsqr`` (one J v and one J^T u per
     iteration).
 
@@ -120,15 +122,35 @@ def project_tangent_lsqr(jac, v: torch.Tensor, tol: float, max_iter: int) -> tor
         v: (P,) or (P, K'); columns are projected one by one.
         tol: lsqr's ``atol`` and ``btol``.
         max_iter: lsqr iterations at most.
+        progress: called as ``progress(done, total)`` before every Jacobian product (``total`` =
+            ``2 * max_iter`` per column, at most); it may raise to stop the work.
 
     Returns:
         the projection, shaped like ``v``.
     """
-    if v.ndim == 2:
-        return torch.stack([project_tangent_lsqr(jac, c, tol, max_iter) for c in v.T], dim=1)
-    with solver_threads():
-        u = lsqr(jac.as_linear_operator().T, v.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=max_iter)[0]
-    return v - jac.vjp(torch.as_tensor(np.asarray(u), dtype=v.dtype, device=v.device))
+    columns = v.T if v.ndim == 2 else v[None]
+    lin = jac.as_linear_operator().T
+    if progress is not None:
+        lin = reporting(lin, progress, 2 * max_iter * len(columns))
+    out = []
+    for c in columns:
+        with solver_threads():
+            u = lsqr(lin, c.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=max_iter)[0]
+        out.append(c - jac.vjp(torch.as_tensor(np.asarray(u), dtype=v.dtype, device=v.device)))
+    return torch.stack(out, dim=1) if v.ndim == 2 else out[0]
+
+
+def reporting(op: LinearOperator, progress: Callable[[int, int], None], total: int) -> LinearOperator:
+    """``op`` calling ``progress(done, total)`` before each product (so a caller can show progress, or stop
+    a long solve by raising)."""
+    done = [0]
+
+    def tick():
+        progress(min(done[0], total - 1), total)
+        done[0] += 1
+
+    return LinearOperator(op.shape, matvec=lambda v: (tick(), op.matvec(v))[1],
+                          rmatvec=lambda v: (tick(), op.rmatvec(v))[1], dtype=op.dtype)
 
 
 def warn_if_curved(ratio: float, tol: float, what: str) -> None:
@@ -149,4 +171,4 @@ def warn_if_curved(ratio: float, tol: float, what: str) -> None:
 
 
 __all__ = ["CurvatureWarning", "count_near_zero", "jacobian_null_space", "project_tangent_dense",
-           "project_tangent_lsqr", "sampled_curvature", "warn_if_curved"]
+           "project_tangent_lsqr", "reporting", "sampled_curvature", "warn_if_curved"]

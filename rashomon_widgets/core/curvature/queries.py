@@ -79,6 +79,9 @@ class CurvatureQueries:
     def density(self, theta=None, **kwargs):
         """Eigenvalue density of the Hessian (stochastic Lanczos quadrature). See :func:`density.density`.
 
+        Lanczos vectors are held within ``memory_budget`` (``max_vectors``, unless given): on a large
+        model the deflating run is shorter than its default 400 steps (see :func:`density.density`).
+
         Args:
             theta: (P,); default the trained parameters.
             **kwargs: passed to :func:`density.density`.
@@ -89,6 +92,7 @@ class CurvatureQueries:
         Raises:
             ValueError: a loss at ``theta`` that is not finite, or a bad option.
         """
+        kwargs.setdefault("max_vectors", max(3, self.memory_budget // (self.num_params * self._theta.element_size())))
         with self.hessian_operator(self.check_theta(theta)) as op:
             result = _density.density(op, **kwargs)
             self.last_num_products = op.num_products

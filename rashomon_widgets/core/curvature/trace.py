@@ -8,11 +8,13 @@ Hessian-vector products and the method.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 
 import torch
 from scipy.stats import t as student_t
 
-from ..validation import check_choice, check_fraction, check_int, check_real, check_seed
+from ..validation import check_callable, check_choice, check_fraction, check_int, check_real, check_seed
 from ._lanczos import krylov, tridiagonal
 from ._random import gaussian, generator, rademacher
 from .xtrace import xtrace
@@ -21,6 +23,12 @@ METHODS = ("auto", "exact", "krylov", "xtrace", "hutch++", "hutchinson")
 
 #: the share of the products that ``"krylov"`` spends on its Lanczos subspace (the rest on Hutchinson)
 KRYLOV_SHARE = 0.4
+#: with a target ``rtol`` and no ``max_products``, an estimate may spend this many times ``num_products``
+BUDGET_FACTOR = 10
+
+
+class EstimateWarning(UserWarning):
+    """An estimate whose error bar is larger than what was asked for (or than the value itself)."""
 
 
 class TraceEstimate(float):
@@ -35,6 +43,7 @@ class TraceEstimate(float):
         confidence: the interval's nominal coverage.
         num_products: Hessian-vector products spent.
         method: the estimator that produced it.
+        rtol: the relative accuracy asked for (``error <= rtol * |value|``), or None.
 
     Raises:
         TypeError: a value, error, stderr or confidence that is not a number, or a count that is not an int.
@@ -48,12 +57,13 @@ class TraceEstimate(float):
     """
 
     def __new__(cls, value, *, error: float = 0.0, stderr: float = 0.0, confidence: float = 0.95,
-                num_products: int = 0, method: str = "exact"):
+                num_products: int = 0, method: str = "exact", rtol: float | None = None):
         self = super().__new__(cls, check_real(value, "value", what="a finite trace"))
         self.error = check_real(error, "error", 0.0, math.inf, what="an error >= 0 (inf: unknown)")
         self.stderr = check_real(stderr, "stderr", 0.0, math.inf, what="a standard error >= 0 (inf: unknown)")
         self.confidence = check_fraction(confidence, "confidence")
         self.num_products, self.method = check_int(num_products, "num_products", 0), method
+        self.rtol = None if rtol is None else check_real(rtol, "rtol", 0.0, low_open=True, what="a tolerance > 0")
         return self
 
     @property
@@ -61,15 +71,22 @@ class TraceEstimate(float):
         """``(value - error, value + error)``."""
         return float(self) - self.error, float(self) + self.error
 
+    @property
+    def met(self) -> bool | None:
+        """Whether ``error <= rtol * |value|`` (None when no ``rtol`` was asked for)."""
+        return None if self.rtol is None else self.error <= self.rtol * abs(float(self))
+
     def __repr__(self) -> str:
+        target = "" if self.rtol is None else f", rtol={self.rtol:g} {'met' if self.met else 'NOT met'}"
         return (f"TraceEstimate({float(self):.6g} ± {self.error:.2g} ({100 * self.confidence:g}%), "
-                f"method={self.method!r}, num_products={self.num_products})")
+                f"method={self.method!r}, num_products={self.num_products}{target})")
 
     __str__ = float.__repr__
 
 
-def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0,
-          confidence: float = 0.95) -> TraceEstimate:
+def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0, confidence: float = 0.95,
+          rtol: float | None = None, max_products: int | None = None,
+          progress: Callable[[int, int], None] | None = None) -> TraceEstimate:
     """The trace of the Hessian, with an error estimate.
 
     * ``"krylov"`` (what ``"auto"`` uses): 40% of the products run Lanczos from one random vector;
@@ -95,6 +112,12 @@ def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0,
     On Hessians with many negative eigenvalues (a model away from a minimum) the trace is a small
     difference of large sums and every estimator's *relative* error grows; ``error`` grows with it.
 
+    **A target accuracy.** With ``rtol`` (say 0.1), the estimate is repeated with more products (the
+    number its own error suggests, at least twice the last) until ``error <= rtol * |value|`` or
+    ``max_products`` would be exceeded; the result says which (``met``, and its repr). Without ``rtol``,
+    ``num_products`` are spent. Either way an :class:`EstimateWarning` says when the error bar is larger
+    than the value (or than asked for), and how to get a better one.
+
     Args:
         op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``, ``to_dense``).
         method: one of ``"auto"``, ``"exact"``, ``"krylov"``, ``"xtrace"``, ``"hutch++"``,
@@ -104,6 +127,10 @@ def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0,
             some unspent. Ignored by ``"exact"``.
         seed: seed of the random vectors.
         confidence: nominal coverage of ``error``, in (0, 1).
+        rtol: target relative accuracy ``error <= rtol * |value|`` (None: spend ``num_products``).
+        max_products: the most products a target may spend in all (default ``10 * num_products``).
+        progress: called as ``progress(done, total)`` before every product (``total``: ``max_products`` with
+            a target, else ``num_products``); it may raise to stop the work.
 
     Returns:
         a :class:`TraceEstimate`. ``error`` is the half-width of a Student-t interval (``k - 1``
@@ -112,33 +139,86 @@ def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0,
         summed; ``inf`` when too few samples leave the spread unknown.
 
     Raises:
-        ValueError, TypeError: an unknown method, or a bad ``num_products``, ``seed`` or
-            ``confidence``.
+        ValueError, TypeError: an unknown method, or a bad ``num_products``, ``seed``, ``confidence``,
+            ``rtol``, ``max_products`` (below ``num_products``) or ``progress``.
+
+    Warns:
+        EstimateWarning: the error bar is larger than the value, or a target ``rtol`` was not met within
+            ``max_products``.
 
     Example:
         >>> with ls.hessian_operator() as op:                  # doctest: +SKIP
         ...     t = trace(op, num_products=40)
         >>> print(f"{t:.4g} ± {t.error:.2g}")                  # doctest: +SKIP
         7.712 ± 0.16
+        >>> ls.trace(rtol=0.05)                                # more products until within 5%  # doctest: +SKIP
+        TraceEstimate(7.7 ± 0.31 (95%), method='krylov', num_products=120, rtol=0.05 met)
     """
     check_choice(method, "method", METHODS)
     check_int(num_products, "num_products", 3, 10**7)
     check_seed(seed)
     check_fraction(confidence, "confidence")
+    check_callable(progress, "progress", "progress(done, total)", optional=True)
+    if rtol is not None:
+        rtol = check_real(rtol, "rtol", 0.0, low_open=True, what="a relative accuracy > 0 (e.g. 0.1)")
+    budget = (BUDGET_FACTOR * num_products if rtol is not None else num_products) if max_products is None \
+        else check_int(max_products, "max_products", num_products, 10**8)
     p = op.shape[0]
     if method == "exact":
         value = float(torch.diagonal(op.to_dense()).sum())
         return TraceEstimate(value, confidence=confidence, num_products=p, method="exact")
     method = "krylov" if method == "auto" else method
     estimator = {"krylov": _krylov, "xtrace": xtrace, "hutch++": _hutch_plus_plus, "hutchinson": _hutchinson}[method]
-    before = op.num_products
-    value, stderr, dof, magnitude = estimator(op, num_products, generator(seed, op.device))
-    return estimate(value, stderr, dof, magnitude, dtype=op.dtype, confidence=confidence,
-                    num_products=op.num_products - before, method=method)
+    counted, before, m = _Counting(op, progress, budget), op.num_products, num_products
+    while True:
+        value, stderr, dof, magnitude = estimator(counted, m, generator(seed, op.device))
+        result = estimate(value, stderr, dof, magnitude, dtype=op.dtype, confidence=confidence,
+                          num_products=op.num_products - before, method=method, rtol=rtol)
+        left = budget - result.num_products
+        if rtol is None or result.met or left <= m:
+            break
+        # the error falls like 1/sqrt(products): ask for what it suggests, at least twice the last run
+        wanted = m * (result.error / (rtol * abs(float(result)) + 1e-300)) ** 2 * 1.2
+        m = int(min(left, max(2 * m, wanted if math.isfinite(wanted) else left)))
+    _warn_if_loose(result, budget)
+    return result
+
+
+def _warn_if_loose(t: TraceEstimate, budget: int) -> None:
+    if t.rtol is not None and not t.met:
+        warnings.warn(f"trace: the target rtol={t.rtol:g} was not met within max_products={budget}: "
+                      f"{float(t):.4g} ± {t.error:.2g} ({100 * t.confidence:g}%) after {t.num_products} products. "
+                      "Raise max_products, or accept the error bar.", EstimateWarning, stacklevel=3)
+    elif t.rtol is None and t.error > abs(float(t)):
+        warnings.warn(f"trace: the error bar is larger than the value: {float(t):.4g} ± {t.error:.2g} "
+                      f"({100 * t.confidence:g}%) from {t.num_products} products. Ask for a target, e.g. "
+                      "ls.trace(rtol=0.1), to spend products until the error is within 10% (or raise "
+                      "num_products).", EstimateWarning, stacklevel=3)
+
+
+class _Counting:
+    """``op`` calling ``progress(done, total)`` before each product (``done`` counted from creation)."""
+
+    def __init__(self, op, progress: Callable[[int, int], None] | None, total: int):
+        self._op, self._progress, self._total, self._start = op, progress, total, op.num_products
+        self.shape, self.dtype, self.device = op.shape, op.dtype, op.device
+        self.max_block = getattr(op, "max_block", None)
+
+    @property
+    def num_products(self) -> int:
+        return self._op.num_products
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        if self._progress is not None:
+            self._progress(min(self._op.num_products - self._start, self._total - 1), self._total)
+        return self._op.matvec(v)
+
+    def to_dense(self) -> torch.Tensor:
+        return self._op.to_dense()
 
 
 def estimate(value: float, stderr: float, dof: int, magnitude: float, *, dtype: torch.dtype,
-             confidence: float, num_products: int, method: str) -> TraceEstimate:
+             confidence: float, num_products: int, method: str, rtol: float | None = None) -> TraceEstimate:
     """A :class:`TraceEstimate` from an estimator's mean, standard error and degrees of freedom.
 
     Args:
@@ -151,6 +231,7 @@ def estimate(value: float, stderr: float, dof: int, magnitude: float, *, dtype: 
         confidence: the interval's nominal coverage.
         num_products: products spent.
         method: the estimator's name.
+        rtol: the target relative accuracy asked for, if any.
 
     Returns:
         a :class:`TraceEstimate` whose ``error`` is ``t_{dof}((1 + confidence) / 2) * stderr``, at
@@ -168,7 +249,7 @@ def estimate(value: float, stderr: float, dof: int, magnitude: float, *, dtype: 
     else:
         error = 0.0 if stderr == 0 else math.inf
     return TraceEstimate(value, error=max(error, floor), stderr=max(stderr, floor), confidence=confidence,
-                         num_products=num_products, method=method)
+                         num_products=num_products, method=method, rtol=rtol)
 
 
 def _mean_and_stderr(samples: torch.Tensor) -> tuple[float, float]:
@@ -189,13 +270,19 @@ def _krylov(op, m: int, g):
     h = min(m - r, p - r)
     if h <= 0:  # the Krylov subspace is the whole space (or closed on an invariant subspace spanning it)
         return exact_part, 0.0, 0, magnitude
-    z = gaussian((p, h), generator=g, dtype=torch.float64, device=op.device)
-    for _ in range(2):
-        z = z - q @ (q.T @ z)
-    v = z.to(op.dtype)
-    hv = op.matvec(v).double()
-    v = v.double()
-    samples = (v * hv).sum(0) / (v * v).sum(0) * (p - r)
+    # in blocks of the operator's max_block columns: a (P, h) float64 block and its products would hold
+    # 4 h P doubles at once (0.9 GB for 24 samples of a 1.2M-parameter model)
+    block = getattr(op, "max_block", None) or h
+    parts = []
+    for start in range(0, h, block):
+        z = gaussian((p, min(block, h - start)), generator=g, dtype=torch.float64, device=op.device)
+        for _ in range(2):
+            z = z - q @ (q.T @ z)
+        v = z.to(op.dtype)
+        hv = op.matvec(v).double()
+        v = v.double()
+        parts.append((v * hv).sum(0) / (v * v).sum(0) * (p - r))
+    samples = torch.cat(parts)
     mean, stderr = _mean_and_stderr(samples)
     return exact_part + mean, stderr, h - 1, magnitude + float(samples.abs().mean())
 

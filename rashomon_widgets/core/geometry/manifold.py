@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from scipy.sparse.linalg import LinearOperator, lsqr
+from scipy.sparse.linalg import lsqr
 
+from ..curvature.nullspace import project_tangent_lsqr, reporting
 from ..validation import check_callable, check_int
 from .plane import Plane
 from .._threads import solver_threads
 
 
-def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50) -> torch.Tensor:
+def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50,
+                  progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """``k`` orthonormal directions (P, k) in the null space of the Jacobian at ``theta``.
 
     Small models get the first ``k`` vectors of the exact null space; large ones get ``k`` random
@@ -32,17 +34,21 @@ def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: i
         k: how many directions, 1 <= k <= P.
         seed: seed of the random directions (large models).
         max_iter: lsqr iterations per direction (large models).
+        progress: called as ``progress(done, total)`` before every Jacobian product (large models).
 
     Returns:
         (P, d) orthonormal columns, d <= k (fewer when the null space is smaller).
     """
     check_int(k, "k", 1, ls.num_params)
+    check_callable(progress, "progress", "progress(done, total)", optional=True)
     if ls.policy.is_small(ls.num_params):
         return ls.null_space(theta)[:, :k]
     g = torch.Generator(device=ls.device)
     g.manual_seed(seed)
     v = torch.randn(ls.num_params, k, generator=g, dtype=ls.dtype, device=ls.device)
-    q, r = torch.linalg.qr(ls.project_tangent(v, theta, method="lsqr", max_iter=max_iter))
+    tol = 1e-10 if ls.dtype == torch.float64 else 1e-6   # project_tangent's lsqr default
+    q, r = torch.linalg.qr(project_tangent_lsqr(ls.jacobian_operator(ls.check_theta(theta)), v, tol, max_iter,
+                                                progress))
     keep = r.diagonal().abs() > 1e-6 * r.diagonal().abs().max()
     return q[:, keep]
 
@@ -161,7 +167,7 @@ def _lsqr_step(ls, theta, r, iter_lim, progress=None, total=0):
     tol = 1e-10 if ls.dtype == torch.float64 else 1e-6
     jac = ls.jacobian_operator(theta).as_linear_operator()
     if progress is not None:
-        jac = _reporting(jac, progress, total)
+        jac = reporting(jac, progress, total)
     with solver_threads():
         step = lsqr(jac, r.double().cpu().numpy(), atol=tol, btol=tol, iter_lim=iter_lim)[0]
     return torch.as_tensor(step, dtype=ls.dtype, device=ls.device)
@@ -183,9 +189,16 @@ class ManifoldChart:
         exact: dense null space and a full retraction; default for small models (``ls.policy.is_small``).
             Large models get a Jacobian-projected tangent and two matrix-free Gauss-Newton steps.
         seed: seed of the random tangent directions (large models).
+        curvature: the landscape whose Hessian gives the top directions (default ``ls``): e.g.
+            ``ls.subsample(256)``, a stated subsample, on a model whose Hessian products are slow. The
+            tangent and the retraction always use ``ls``'s data (the outputs kept are all of them).
+        tangent_iter: lsqr iterations per tangent direction (large models).
+        progress: called as ``progress(stage, done, total)`` while the chart is built, ``stage`` one of
+            ``"tangent directions"`` and ``"top Hessian directions"``.
 
     Raises:
-        ValueError: no direction asked for, or counts out of range.
+        ValueError: no direction asked for, counts out of range, or a ``curvature`` landscape of
+            another parameter count.
 
     Example:
         >>> chart = rw.core.ManifoldChart(ls, num_null=2, num_top=1)        # doctest: +SKIP
@@ -195,19 +208,34 @@ class ManifoldChart:
     """
 
     def __init__(self, ls, theta: torch.Tensor | None = None, *, num_null: int = 3, num_top: int = 1,
-                 exact: bool | None = None, seed: int = 0):
+                 exact: bool | None = None, seed: int = 0, curvature=None, tangent_iter: int = 20,
+                 progress: Callable[[str, int, int], None] | None = None):
         check_int(num_null, "num_null", 0, ls.num_params)
         check_int(num_top, "num_top", 0, ls.num_params)
+        check_int(tangent_iter, "tangent_iter", 1)
+        check_callable(progress, "progress", "progress(stage, done, total)", optional=True)
         if num_null + num_top == 0:
             raise ValueError("num_null, num_top: expected at least one direction, got 0 and 0")
-        self.ls = ls
+        curvature = ls if curvature is None else curvature
+        if getattr(curvature, "num_params", None) != ls.num_params:
+            raise ValueError(f"curvature: expected a Landscape of the same model ({ls.num_params:,} parameters), "
+                             f"got {curvature!r}")
+        self.ls, self.curvature = ls, curvature
         self.theta0 = ls.theta if theta is None else ls.check_theta(theta).detach().clone()
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
         self.behaviour0 = ls.outputs(self.theta0)
         empty = self.theta0[:, None][:, :0]
-        self.null_dirs = tangent_basis(ls, self.theta0, num_null, seed=seed, max_iter=20) if num_null else empty
+
+        def stage(name):
+            return None if progress is None else (lambda done, total: progress(name, done, total))
+
+        self.null_dirs = (tangent_basis(ls, self.theta0, num_null, seed=seed, max_iter=tangent_iter,
+                                        progress=stage("tangent directions")) if num_null else empty)
         if num_top:
-            self.top_values, self.top_dirs = ls.eigs(num_top, "largest", self.theta0)
+            top_progress = stage("top Hessian directions")
+            self.top_values, self.top_dirs = curvature.eigs(
+                num_top, "largest", self.theta0, **({} if top_progress is None or self.exact else
+                                                    {"progress": top_progress}))
         else:
             self.top_values, self.top_dirs = self.theta0.new_zeros(0), empty
         self.directions = torch.cat([self.null_dirs, self.top_dirs], 1)
@@ -302,15 +330,3 @@ class ManifoldChart:
         if ix == iy:
             raise ValueError(f"x axis and y axis: expected two different directions, got {x!r} twice")
         return Plane(point, self.directions[:, ix].clone(), self.directions[:, iy].clone())
-
-
-def _reporting(op: LinearOperator, progress: Callable[[int, int], None], total: int) -> LinearOperator:
-    """``op`` calling ``progress(done, total)`` before each product (so a caller can stop a long solve)."""
-    done = [0]
-
-    def tick():
-        progress(done[0], total)
-        done[0] += 1
-
-    return LinearOperator(op.shape, matvec=lambda v: (tick(), op.matvec(v))[1],
-                          rmatvec=lambda v: (tick(), op.rmatvec(v))[1], dtype=op.dtype)

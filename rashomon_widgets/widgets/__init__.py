@@ -1,4 +1,5 @@
 """Thin ipywidgets / bqplot / ipyvolume views over core results."""
+from ._base import StillComputingWarning
 from .curve_explorer import CurveExplorer
 from .explorer import NullSpaceExplorer
 from .pruning_explorer import PruningExplorer
@@ -8,4 +9,4 @@ from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
 __all__ = ["CurveExplorer", "NullSpaceExplorer", "PruningExplorer", "SimilarityView", "SpectrumView", "Surface3DView",
-           "SurfaceView"]
+           "SurfaceView", "StillComputingWarning"]

@@ -17,6 +17,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,10 +26,138 @@ from traitlets import TraitError, validate
 
 from ..core.validation import check_path, check_real
 from ._legend import legend_html  # noqa: F401 - re-exported for the explorers
-from ._worker import CLOCK, LatestWorker, Superseded
+from ._worker import CLOCK, Activity, LatestWorker, Superseded
 
 #: the colours of the explorers' markers (matplotlib's "tab" colours, legible on white and dark pages)
 MARKER = "#d62728"
+
+
+class StillComputingWarning(UserWarning):
+    """``explorer.wait(timeout)`` gave up: the message says what the explorer is still computing (the stage,
+    how far it got, when the request started, roughly how long is left). Also ``Explorer.StillComputingWarning``;
+    ``warnings.filterwarnings("ignore", category=...)`` silences it."""
+
+
+# ------------------------------------------------------------------ times as a person reads them
+def format_duration(seconds: float) -> str:
+    """A duration as a person reads it: "0.4 s", "12.3 s", "9 min 56 s", "1 h 5 min".
+
+    Args:
+        seconds: a duration >= 0.
+
+    Returns:
+        the text.
+
+    Example:
+        >>> format_duration(12.34), format_duration(596.286), format_duration(3900)
+        ('12.3 s', '9 min 56 s', '1 h 5 min')
+    """
+    seconds = max(0.0, float(seconds))
+    if seconds < 59.95:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def format_elapsed(seconds: float) -> str:
+    """How long a frame took, for "updated in ...": milliseconds under 10 s ("843 ms"), else
+    :func:`format_duration` ("12.3 s", "9 min 56 s").
+
+    Args:
+        seconds: a duration >= 0.
+
+    Returns:
+        the text.
+
+    Example:
+        >>> format_elapsed(0.8434), format_elapsed(596.286)
+        ('843 ms', '9 min 56 s')
+    """
+    seconds = max(0.0, float(seconds))
+    return f"{1000 * seconds:.0f} ms" if seconds < 10 else format_duration(seconds)
+
+
+def format_time_left(seconds: float) -> str:
+    """A rough time left: "a few seconds left", "about 40 s left", "about 3 min left", "about 1 h 20 min left"
+    (rounded to 10 s, to minutes, to 10 minutes: an estimate from a rate is no more precise).
+
+    Args:
+        seconds: the estimate, >= 0.
+
+    Returns:
+        the text.
+
+    Example:
+        >>> format_time_left(44), format_time_left(75), format_time_left(4800)
+        ('about 40 s left', 'about 1 min left', 'about 1 h 20 min left')
+    """
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return "a few seconds left"
+    tens = round(seconds / 10) * 10
+    if tens < 60:
+        return f"about {tens} s left"
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"about {minutes} min left"
+    minutes = round(seconds / 600) * 10
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h left" if minutes == 0 else f"about {hours} h {minutes} min left"
+
+
+def progress_html(what: str, done: int, total: int, left: float | None = None) -> str:
+    """The status line of a running stage: "⏳ loss surface 40%", with " · about 1 min left" once the time
+    left can be estimated.
+
+    Args:
+        what: what is computed.
+        done, total: units done and in all.
+        left: the estimated seconds left, or None (not known yet).
+
+    Returns:
+        HTML.
+
+    Example:
+        >>> progress_html("loss surface", 40, 100, 75.0)
+        '&#9203; loss surface 40% &middot; about 1 min left'
+    """
+    pct = 100 * done // total if total > 0 else 0
+    text = f"&#9203; {html.escape(what)} {pct}%"
+    return text if left is None else f"{text} &middot; {format_time_left(left)}"
+
+
+def activity_text(activity: Activity | None, now: float | None = None) -> str:
+    """What a worker still computes, in words: "still computing: loss surface 40% (started 2 min 3 s ago;
+    about 1 min left in this stage)".
+
+    Args:
+        activity: ``LatestWorker.activity()`` (None: idle).
+        now: ``time.perf_counter()`` (default: now).
+
+    Returns:
+        the text ("" when idle).
+    """
+    if activity is None:
+        return ""
+    now = time.perf_counter() if now is None else now
+    if activity.started is None:
+        return "a request is queued and has not started yet"
+    ago = f"started {format_duration(now - activity.started)} ago"
+    stage = activity.stage
+    if stage is None:
+        text = f"still computing ({ago}; no progress reported yet)"
+    elif stage.done >= stage.total:
+        text = f"still computing: {stage.what} done, finishing the frame ({ago})"
+    else:
+        left = stage.seconds_left(now)
+        when = ago if left is None else f"{ago}; {format_time_left(left)} in this stage"
+        text = f"still computing: {stage.what} {int(100 * stage.fraction)}% ({when})"
+    if activity.pending:
+        text += "; a newer request waits to start after it"
+    return text
 
 
 def tagged(widget, *css_classes: str):
@@ -208,6 +337,8 @@ class Explorer(widgets.VBox):
     first_frame_timeout: float = 15.0
     #: moves kept in :attr:`history` (as states: a few numbers each)
     history_size: int = 1000
+    #: what :meth:`wait` warns with when it gives up
+    StillComputingWarning = StillComputingWarning
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -379,7 +510,7 @@ class Explorer(widgets.VBox):
             if self._errors_shown != errors_before:
                 return   # an input was refused while this job ran: its message stays until the next job
             self.error_html.value = ""
-            self.status_html.value = f"updated in {1000 * (time.perf_counter() - started):.0f} ms"
+            self.status_html.value = f"updated in {format_elapsed(time.perf_counter() - started)}"
         finally:
             timer.cancel()
 
@@ -402,10 +533,14 @@ class Explorer(widgets.VBox):
         self.history.append(state)
 
     def _progress_status(self, started: float, what: str, done: int, total: int, current) -> None:
+        """A job's progress callback: stop if superseded; record the stage (for :meth:`wait`'s message) and,
+        after half a second, show "⏳ {what} {pct}%", with a rough time left once the stage's rate tells it."""
         if not current():
             raise Superseded  # a newer request arrived: drop this work half-way
-        if time.perf_counter() - started > 0.5 and done < total:
-            self.status_html.value = f"&#9203; {what} {100 * done // total}%"
+        stage = self._worker.report(what, done, total)
+        now = time.perf_counter()
+        if now - started > 0.5 and done < total:
+            self.status_html.value = progress_html(what, done, total, stage.seconds_left(now))
 
     def _show_error(self, exc: BaseException) -> None:
         """Put ``exc`` in the widget's error area; the widget stays usable."""
@@ -415,8 +550,25 @@ class Explorer(widgets.VBox):
         self.status_html.value = "error: the last request failed or was refused; the widget still works"
 
     def wait(self, timeout: float | None = 120.0) -> bool:
-        """Block until the latest request is drawn (for scripts and tests); True if it was."""
-        return self._worker.wait(timeout)
+        """Block until the latest request is drawn (for scripts and tests).
+
+        Args:
+            timeout: seconds at most (None: no limit).
+
+        Returns:
+            True if it was drawn; False after ``timeout``, with a :class:`StillComputingWarning` saying what is
+            still running ("still computing: loss surface 40% (started 2 min 3 s ago; about 1 min left in
+            this stage)"), so ``assert explorer.wait()`` tells why it failed.
+        """
+        if self._worker.wait(timeout):
+            return True
+        text = activity_text(self._worker.activity())
+        if not text:
+            return True  # it finished between the timeout and this look
+        warnings.warn(StillComputingWarning(
+            f"{type(self).__name__}.wait: not drawn after {format_duration(timeout)}; {text}. Call wait() again "
+            "to keep waiting (wait(None): no limit)."), stacklevel=2)
+        return False
 
     def close(self) -> None:
         """Stop the background worker (its running job ends at its next stage; the thread is joined) and

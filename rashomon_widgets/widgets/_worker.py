@@ -6,6 +6,10 @@ a newer submission replaces the pending one, and the running job sees ``is_curre
 its stages and stops early. Nothing stale is ever queued, and no move starts a thread, so the thread's
 private model copies (see ``core.curvature._params``) are made once.
 
+A running job may :meth:`LatestWorker.report` its stage ("loss surface", 40 of 100 done); :meth:`LatestWorker.
+activity` tells another thread what the worker is doing (a :class:`Stage` with its rate, for "about 1 min
+left"), so a ``wait`` that times out can say what it still waits for.
+
 Delayed status lines ("computing..." after half a second) go through one process-wide :class:`Clock`
 thread instead of a timer thread per request.
 
@@ -19,8 +23,10 @@ import atexit
 import heapq
 import itertools
 import threading
+import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 
 Job = Callable[[Callable[[], bool]], None]
 
@@ -28,6 +34,82 @@ Job = Callable[[Callable[[], bool]], None]
 class Superseded(Exception):
     """Raised inside a job (e.g. by its progress callback) when a newer request has arrived; the
     worker ends that job quietly."""
+
+
+#: a stage's time left is estimated only after it has run this long (seconds) and made some progress
+MIN_ESTIMATE_S = 1.0
+
+
+def seconds_left(elapsed: float, done: float, remaining: float) -> float | None:
+    """A rough time left from a constant rate: ``elapsed`` seconds did ``done`` units, ``remaining`` are left.
+
+    Args:
+        elapsed: seconds the measured part took.
+        done: units of work done in that time.
+        remaining: units still to do.
+
+    Returns:
+        seconds, or None when it cannot be told yet (under :data:`MIN_ESTIMATE_S` seconds or no progress).
+
+    Example:
+        >>> seconds_left(30.0, 40, 60)
+        45.0
+    """
+    if elapsed < MIN_ESTIMATE_S or done <= 0 or remaining < 0:
+        return None
+    return elapsed * remaining / done
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a running job, as its progress callback last reported it.
+
+    Attributes:
+        what: what it computes ("loss surface").
+        done, total: units done and in all.
+        started: ``time.perf_counter()`` at the stage's first report.
+        done_at_start: ``done`` at that first report (the rate counts only what was done since).
+        updated: ``time.perf_counter()`` at the last report.
+    """
+
+    what: str
+    done: int
+    total: int
+    started: float
+    done_at_start: int
+    updated: float
+
+    @property
+    def fraction(self) -> float:
+        """The share done, in [0, 1]."""
+        return min(max(self.done / self.total, 0.0), 1.0) if self.total > 0 else 0.0
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """A rough estimate from the stage's own rate so far (:func:`seconds_left`).
+
+        Args:
+            now: ``time.perf_counter()`` (default: now).
+
+        Returns:
+            seconds, or None when it cannot be told yet.
+        """
+        now = time.perf_counter() if now is None else now
+        return seconds_left(now - self.started, self.done - self.done_at_start, self.total - self.done)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a :class:`LatestWorker` is doing (:meth:`LatestWorker.activity`).
+
+    Attributes:
+        started: ``time.perf_counter()`` when the running job started, or None (no job running).
+        stage: the running job's last reported :class:`Stage`, or None.
+        pending: a newer request waits for the running one to stop.
+    """
+
+    started: float | None
+    stage: Stage | None
+    pending: bool
 
 
 class LatestWorker:
@@ -56,6 +138,8 @@ class LatestWorker:
         self._running = False
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._job_started: float | None = None   # perf_counter() when the running job started
+        self._stage: Stage | None = None          # the running job's last report
         self.threads_started = 0   # how many threads this worker has started (one, unless stopped and reused)
         _WORKERS.add(self)
 
@@ -88,6 +172,7 @@ class LatestWorker:
                 generation, job = self._pending
                 self._pending = None
                 self._running = True
+                self._job_started, self._stage = time.perf_counter(), None
             try:
                 job(lambda g=generation: self.is_current(g))
             except Superseded:
@@ -101,7 +186,49 @@ class LatestWorker:
                 del job
                 with self._cond:
                     self._running = False
+                    self._job_started, self._stage = None, None
                     self._cond.notify_all()
+
+    def report(self, what: str, done: int, total: int) -> Stage:
+        """Record the running job's progress (called from the job, e.g. by its progress callback).
+
+        A new stage starts when ``what`` changes or ``done`` goes back (a second pass of the same work);
+        its rate is measured from its first report on.
+
+        Args:
+            what: what the job computes now ("loss surface").
+            done, total: units done and in all.
+
+        Returns:
+            the :class:`Stage` recorded.
+        """
+        now = time.perf_counter()
+        with self._cond:
+            last = self._stage
+            if last is None or last.what != what or last.total != total or done < last.done:
+                stage = Stage(what, done, total, now, done, now)
+            else:
+                stage = Stage(what, done, total, last.started, last.done_at_start, now)
+            self._stage = stage
+            return stage
+
+    def activity(self) -> Activity | None:
+        """What the worker is doing now, or None when it is idle.
+
+        Returns:
+            an :class:`Activity`: when the running job started, its last reported stage, whether a newer
+            request waits.
+        """
+        with self._cond:
+            if self._pending is None and not self._running:
+                return None
+            return Activity(self._job_started if self._running else None,
+                            self._stage if self._running else None, self._pending is not None)
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called (a job that ignores newer requests still ends on this)."""
+        return self._stopped
 
     @property
     def idle(self) -> bool:

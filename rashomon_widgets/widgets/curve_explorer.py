@@ -26,6 +26,7 @@ from ._base import (
     tagged,
 )
 from ._drawable import drawable_grid
+from ._scale import HEAVY_FORWARD, curvature_subsample
 from ._legend import TITLE_STYLE, legend_html
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
@@ -61,14 +62,21 @@ class CurveExplorer(Explorer):
         margin: the plane's margin around the three points (share of their spread): a finite number >= 0
             whose grid's coordinates, parameter vectors and corner losses are finite.
         resolution, coarse: grid sizes of the refined and the first, coarse, surface (refined: 31 for
-            exact models, 25 for matrix-free ones).
-        num_t: points of the loss/accuracy profile over t.
+            exact models, 25 for matrix-free ones, 15 when one forward pass over the data costs more than
+            ``HEAVY_FORWARD`` multiply-adds; coarse: 11, or 5 for such heavy models).
+        num_t: points of the loss/accuracy profile over t (default 41; 21 for heavy models).
         log_color: colour (and 3-D height) by log10 loss.
         exact: exact dense spectrum; default for small models (``ls.policy.is_small``).
         accuracy: as in :func:`rw.core.loss_profile`.
         slq_vectors, slq_steps, seed: the spectrum's quadrature for large models (pass what you passed
             to :func:`rw.core.along_curve` to see the same numbers).
+        curvature_samples: samples on which the spectrum is computed (``ls.subsample``): ``"auto"`` is all
+            of them, except 256 on a heavy model (as :class:`NullSpaceExplorer`); None: all. The title says
+            which.
         state: a dict from :attr:`state` to start from.
+
+    The first frame is the coarse surface; the profile over t follows, then the refined surface and the
+    spectrum, each with progress in the status line.
 
     Example:
         >>> explorer = rw.CurveExplorer(ls, curve, test_data=split.test)    # doctest: +SKIP
@@ -83,9 +91,10 @@ class CurveExplorer(Explorer):
         sync=True, state=True)
 
     def __init__(self, ls: Landscape, curve: Curve, *, test_data=None, t: float = 0.5, margin: float = 0.2,
-                 resolution: int | None = None, coarse: int = 11, num_t: int = 41, log_color: bool = True,
-                 exact: bool | None = None, accuracy="auto", slq_vectors: int = 4, slq_steps: int = 40,
-                 seed: int = 0, state: dict | None = None):
+                 resolution: int | None = None, coarse: int | None = None, num_t: int | None = None,
+                 log_color: bool = True, exact: bool | None = None, accuracy="auto", slq_vectors: int = 4,
+                 slq_steps: int = 40, seed: int = 0, curvature_samples: int | str | None = "auto",
+                 state: dict | None = None):
         if not isinstance(ls, Landscape):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
         check_curve_for(ls, curve)
@@ -93,16 +102,20 @@ class CurveExplorer(Explorer):
         self.ls, self.curve = ls, curve
         self.plane = curve.plane(finite_number(margin, "margin", low=0))  # raises for a curve on the straight line
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
-        self.resolution = (31 if self.exact else 25) if resolution is None else check_int(resolution, "resolution", 2, 401)
-        self.coarse = check_int(coarse, "coarse", 2, 401)
-        self.num_t = check_int(num_t, "num_t", 2)
+        heavy = not self.exact and ls.forward_cost() > HEAVY_FORWARD
+        self.resolution = ((31 if self.exact else 15 if heavy else 25) if resolution is None
+                           else check_int(resolution, "resolution", 2, 401))
+        self.coarse = (5 if heavy else 11) if coarse is None else check_int(coarse, "coarse", 2, 401)
+        self.num_t = (21 if heavy else 41) if num_t is None else check_int(num_t, "num_t", 2)
+        self.curvature_ls = ls.subsample(curvature_subsample(curvature_samples, heavy))
+        self.first_frame_timeout = 1.0 if heavy else type(self).first_frame_timeout
         self.test_data, self.accuracy = test_data, accuracy
         self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"), "slq_steps": check_int(slq_steps, "slq_steps"),
                     "seed": check_int(seed, "seed", 0)}
         self.profile = None  # the CurveTable of loss_profile, once computed
         self._surfaces: collections.OrderedDict = collections.OrderedDict()
         self._spectra: collections.OrderedDict = collections.OrderedDict()
-        self._spectrum_at = WarmSpectra(ls, self.exact)  # each t's Lanczos starts from the last one's
+        self._spectrum_at = WarmSpectra(self.curvature_ls, self.exact)  # each t's Lanczos starts from the last one's
         self._drawn: tuple | None = None
         with self.hold_trait_notifications():
             self.t, self.margin, self.log_color = t, margin, log_color
@@ -129,6 +142,9 @@ class CurveExplorer(Explorer):
         self._build_profile_figure()
         header = (f"<b>Curve explorer</b> &middot; P = {ls.num_params:,} &middot; "
                   f"{type(curve).__name__} with {curve.num_bends} bend(s)")
+        if self.curvature_ls is not ls:
+            header += (f"<br><span style='font-size:12px;opacity:0.8'>spectrum on {self.curvature_ls.num_samples:,} "
+                       f"of {ls.num_samples:,} samples (curvature_samples); losses and surface on all</span>")
         explain = help_line(("t", type(self).t.help), ("margin", type(self).margin.help))
         self._assemble(header, [self.slider, explain, widgets.HBox([self.margin_box, self.log_toggle]),
                                 self._player(["t"], frames=101)],
@@ -203,8 +219,9 @@ class CurveExplorer(Explorer):
         self.profile_box = tagged(widgets.VBox([self.profile_figure, self.profile_legend]), "rw-view")
 
     # ------------------------------------------------------------------ the work (worker thread)
-    def _compute_profile(self, current) -> bool:
-        prof = loss_profile(self.ls, self.curve, self.num_t, test_data=self.test_data, accuracy=self.accuracy)
+    def _compute_profile(self, started, current) -> bool:
+        prof = loss_profile(self.ls, self.curve, self.num_t, test_data=self.test_data, accuracy=self.accuracy,
+                            progress=lambda d, n: self._progress_status(started, "profile over t", d, n, current))
         if not current():
             return False
         ts = prof["t"]
@@ -261,10 +278,10 @@ class CurveExplorer(Explorer):
         self.t_mark.x = [float(t), float(t)]
         self.surface2d.set_point(*xy)
         self.surface3d.set_point(*xy)
-        if self.profile is None and not self._compute_profile(current):
-            return False
         fine_cached = (round(margin, 12), self.resolution) in self._surfaces
         for res in ([self.resolution] if fine_cached else [self.coarse, self.resolution]):
+            if res == self.resolution and self.profile is None and not self._compute_profile(started, current):
+                return False   # the profile comes after the first (coarse) surface: both are a first frame
             surf = self._surface(float(margin), res, started, current)
             if surf is None or not current():
                 return False
@@ -275,6 +292,8 @@ class CurveExplorer(Explorer):
                     view.log_color = log
                     view.update(surf, tuple(xy))
                 self._drawn = (id(surf), log)
+        if self.profile is None and not self._compute_profile(started, current):
+            return False
         self.surface2d.set_point(*xy)
         self.surface3d.set_point(*xy)
         if not self._settled(current):

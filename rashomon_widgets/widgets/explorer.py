@@ -24,27 +24,10 @@ from ._base import (
     tagged,
 )
 from ._drawable import drawable_grid
+from ._scale import HEAVY_FORWARD, curvature_subsample
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
-
-
-#: multiply-adds of one forward pass over all the data above which an explorer draws smaller grids (coarse 5,
-#: refined 15) and computes curvature on a subsample (a 596k-parameter CNN on 1,000 MNIST images: 3.3e9)
-HEAVY_FORWARD = 1e9
-#: samples of the curvature subsample of a heavy model (``curvature_samples="auto"``)
-CURVATURE_SAMPLES = 256
-
-
-def _curvature_samples(value, heavy: bool) -> int:
-    """The subsample size for ``curvature_samples`` (a huge number means all the data)."""
-    if value is None:
-        return 2**62
-    if isinstance(value, str):
-        if value != "auto":
-            raise ValueError(f"curvature_samples: expected 'auto', None or an int >= 2, got {value!r}")
-        return CURVATURE_SAMPLES if heavy else 2**62
-    return check_int(value, "curvature_samples", 2)
 
 
 class NullSpaceExplorer(Explorer):
@@ -119,7 +102,7 @@ class NullSpaceExplorer(Explorer):
         self.ls = ls
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
         heavy = not self.exact and ls.forward_cost() > HEAVY_FORWARD
-        self.curvature_ls = ls.subsample(_curvature_samples(curvature_samples, heavy))
+        self.curvature_ls = ls.subsample(curvature_subsample(curvature_samples, heavy))
         self.theta0 = ls.theta if theta is None else ls.check_theta(theta).detach().clone()
         self.resolution = ((31 if self.exact else 15 if heavy else 21) if resolution is None
                            else check_int(resolution, "resolution", 2, 401))
@@ -197,9 +180,10 @@ class NullSpaceExplorer(Explorer):
 
     def _build_chart(self, started: float) -> None:
         """The tangent and top directions of a large model, with progress (not interrupted by newer
-        requests: every later frame needs them)."""
+        requests, since every later frame needs them; only by :meth:`close`)."""
         chart = ManifoldChart(self.ls, self.theta0, **self._chart_args, tangent_iter=20,
-                              progress=lambda what, d, n: self._progress_status(started, what, d, n, lambda: True))
+                              progress=lambda what, d, n: self._progress_status(
+                                  started, what, d, n, lambda: not self._worker.stopping))
         if chart.names != self.names:
             raise ValueError(f"the manifold's tangent has only {chart.num_null} directions here, not "
                              f"{self._chart_args['num_null']}: create the explorer with num_null={chart.num_null}")
@@ -209,10 +193,7 @@ class NullSpaceExplorer(Explorer):
         self._note_minimum()
 
     def _note_minimum(self) -> None:
-        top = float(self.chart.top_values[0]) if len(self.chart.top_values) else None
-        check = check_minimum(self.curvature_ls if top is not None else self.ls, self.theta0, top_value=top,
-                              ls_gradient=self.ls)
-        self.minimum = check
+        check = self.minimum = check_minimum(self.ls, self.theta0)
         if not check.at_minimum:
             self.note_html.value = (
                 "<div style='font-size:12px;color:#b35900'>&#9888; " + html.escape(check.summary()) + ". "

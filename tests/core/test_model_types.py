@@ -115,10 +115,10 @@ def test_disagreeing_hvp_forms_fall_back_to_double_backward_with_a_warning(monke
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 1)).double()
     x, y = torch.randn(10, 3, dtype=torch.float64), torch.randn(10, 1, dtype=torch.float64)
-    ls = rw.Landscape(model, mse, (x, y))
-    v = torch.randn(ls.num_params, dtype=torch.float64)
     with pytest.warns(hvp_module.HVPFormWarning, match="disagree.*using double backward"):
-        hv = ls.hvp(v)
+        ls = rw.Landscape(model, mse, (x, y))   # the forms are compared where the model is wrapped
+    v = torch.randn(ls.num_params, dtype=torch.float64)
+    hv = ls.hvp(v)
     assert ls.hvp_form() == "double_backward"
     eps = 1e-5
     fd = (ls.grad(ls.theta + eps * v) - ls.grad(ls.theta - eps * v)) / (2 * eps)

@@ -69,6 +69,8 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
 
     Warns:
         BatchStatisticsWarning: a BatchNorm layer without running statistics and several batches.
+        HVPFormWarning: the two forms of Hessian-vector product disagree on this model (checked here, once:
+            double backward is used).
 
     Example:
         >>> import torch, rashomon_widgets as rw
@@ -119,6 +121,18 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
                 "results. Pass the data as one (inputs, targets) batch for exact full-batch values.",
                 BatchStatisticsWarning, stacklevel=2)
         check_finite_loss(self.loss(), "Landscape")
+        self._choose_hvp_form()
+
+    def _choose_hvp_form(self) -> None:
+        """Choose the HVP form now (:meth:`hvp_form`: four products on 64 samples), so that the first
+        product costs what later ones do: the choice, and torch's one-time work behind it (forward-mode
+        decompositions import about 800 modules, ~2.4 s once per process), is paid where the model is
+        wrapped. A model that cannot be differentiated twice is still a landscape (losses, surfaces): its
+        first product says why it cannot have one."""
+        try:
+            self.hvp_form()
+        except (RuntimeError, ValueError, NotImplementedError):
+            self._hvp_form = None
 
     def _check_loss(self) -> None:
         """Run the model and the loss once on the first batch, and say what is wrong in the user's terms.

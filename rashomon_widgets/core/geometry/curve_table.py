@@ -26,6 +26,7 @@ COLUMNS = {
     "curvature_detour": "d^T H d",
     "curvature_tangent": "tau^T H tau (near 0 where the curve follows the ridge)",
     "trace": "trace of the Hessian (exact, or Hutch++)",
+    "trace_error": "half-width of the Hutch++ trace's 95% interval (matrix-free only)",
     "slq_trace": "trace from the stochastic Lanczos quadrature (P * sum of weight * node)",
     "near_zero": "eigenvalues with |lambda| <= tol * max|lambda| (exact count, or SLQ estimate)",
 }

@@ -11,6 +11,7 @@ the near-zero rule ``along_curve`` uses, so a view that shows it prints the tabl
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..curvature._data import as_batches
 from ..curvature._random import rademacher
 from ..curvature.density import SpectrumEstimate, spectrum_estimate
 from ..curvature.spectra import Spectrum, default_tol, spectrum_of
+from ..curvature.trace import EstimateWarning
 from ..validation import check_callable, check_curve_ts, check_int, check_real, check_tolerance, describe
 from .curve_table import COLUMNS, CurveTable
 from .curves import Curve, check_curve_for
@@ -107,7 +109,8 @@ def _accuracy_for(ls, accuracy):
     return accuracy
 
 
-def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable | str | None = "auto") -> CurveTable:
+def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable | str | None = "auto",
+                 progress: Callable[[int, int], None] | None = None) -> CurveTable:
     """Losses and accuracies along ``curve`` and along the straight line between its endpoints.
 
     The cheap part of :func:`along_curve` (which takes its loss and accuracy columns from here, so the
@@ -120,6 +123,7 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
         test_data: optional ``(inputs, targets)`` (or batches) for test loss and accuracy.
         accuracy: ``"auto"``, a callable ``accuracy(outputs, targets) -> float`` or None (see
             :func:`along_curve`).
+        progress: called as ``progress(done, len(ts))`` before each t; it may raise to stop the work.
 
     Returns:
         A :class:`CurveTable` with columns ``t``, ``train_loss``, ``train_accuracy`` (with an
@@ -136,12 +140,15 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
         >>> profile["train_loss"].max() < profile["line_loss"].max()               # doctest: +SKIP
     """
     check_curve_for(ls, curve)
+    check_callable(progress, "progress", "progress(done, total)", optional=True)
     ts = _curve_ts(ts)
     accuracy = _accuracy_for(ls, accuracy)
     test_batches = (as_batches(test_data, ls.device, ls.dtype, indices=ls.input_indices)
                     if test_data is not None else None)  # cast as the landscape casts its own data
     rows: list[dict[str, float]] = []
-    for t in ts:
+    for i, t in enumerate(ts):
+        if progress is not None:
+            progress(i, len(ts))
         theta = curve(float(t))
         row: dict[str, float] = {"t": float(t)}
         loss, out, y = _evaluate(ls, theta, ls.batches)
@@ -334,6 +341,12 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         if progress is not None:
             progress(i + 1, len(ts))
     columns = {k: np.array([r.get(k, math.nan) for r in rows], dtype=np.float64) for k in rows[0]}
+    if "trace_error" in columns:
+        loose = int((columns["trace_error"] > np.abs(columns["trace"])).sum())
+        if loose:
+            warnings.warn(f"along_curve: the trace's error bar (column trace_error) is larger than its value at "
+                          f"{loose} of {len(ts)} t values with trace_products={trace_products}; raise "
+                          "trace_products for a trace that means something there", EstimateWarning, stacklevel=2)
     notes = {"hvp_samples": f"{num_samples} points within t +- {t_jitter}",
              "curvature": ("exact dense Hessian" if exact else
                            f"Lanczos top-{top_k}, Hutch++ ({trace_products} products)") if curvature else "skipped",
@@ -382,7 +395,10 @@ def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_st
         nodes, weights = np.concatenate(nodes), np.concatenate(weights) / slq_vectors
     else:
         top, _ = ls.eigs(top_k, "largest", theta, seed=seed)
-        out["trace"] = ls.trace(theta, method="hutch++", num_products=trace_products, seed=seed)
+        with warnings.catch_warnings():  # one warning for the whole table (along_curve), not one per t
+            warnings.simplefilter("ignore", EstimateWarning)
+            trace = ls.trace(theta, method="hutch++", num_products=trace_products, seed=seed)
+        out["trace"], out["trace_error"] = float(trace), trace.error
         estimate = spectrum_at(ls, theta, exact=False, near_zero_tol=tol, slq_vectors=slq_vectors,
                                slq_steps=slq_steps, seed=seed)
         nodes, weights, near_zero = estimate.nodes, estimate.weights, estimate.num_near_zero

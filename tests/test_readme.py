@@ -46,7 +46,7 @@ def test_readme_python_blocks_run_in_order(tmp_path):
     # interpreter exits: a worker thread still inside torch at exit aborts the process.
     parts.append("import ipywidgets as _w\nfor _v in list(globals().values()):\n"
                  "    if isinstance(_v, _w.Widget) and callable(getattr(_v, 'wait', None)):\n"
-                 "        assert _v.wait(), f'{type(_v).__name__} did not finish its work'\n")
+                 "        assert _v.wait(300), f'{type(_v).__name__} did not finish its work'\n")
     script = tmp_path / "readme_blocks.py"
     script.write_text("\n".join(parts))
     proc = subprocess.run([sys.executable, "-W", "error::SyntaxWarning", str(script)], cwd=tmp_path,

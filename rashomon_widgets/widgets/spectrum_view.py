@@ -210,8 +210,10 @@ class SpectrumView(widgets.VBox):
         self.bars = bq.Bars(x=np.zeros(1), y=np.zeros((2, 1)), scales=scales, colors=[POSITIVE, NEGATIVE],
                             type="stacked", padding=0.0, stroke="white", display_legend=False)
         self.x_axis = bq.Axis(scale=self._x, label="log10 |eigenvalue|")
+        # one tick until the first histogram sets them (the default ticks of the empty 0..1 domain print as
+        # "0 0 0 0 0 1 1 1 1 1" under the integer format)
         self.y_axis = bq.Axis(scale=self._y, label="count", orientation="vertical", tick_format="d",
-                              label_offset="52px")
+                              tick_values=np.zeros(1), label_offset="52px")
         self.figure = bq.Figure(marks=[self.band, self.bars], axes=[self.x_axis, self.y_axis],
                                 title="Hessian spectrum", title_style=dict(TITLE_STYLE),
                                 fig_margin={"top": 40, "bottom": 50, "left": 72, "right": 20},

@@ -173,7 +173,7 @@ def test_a_budget_too_small_for_an_error_reports_an_infinite_one(trained):
     _, h, _ = trained
     # 3 products: XTrace has one test vector, Hutch++ one sample: no spread to measure
     for method in ("xtrace", "hutch++"):   # an unknown error is larger than any value: it says so
-        with pytest.warns(_trace.EstimateWarning, match="error bar is larger than the value"):
+        with pytest.warns(_trace.EstimateWarning, match="error bar is larger than its value"):
             assert _trace.trace(DenseOperator(h), method=method, num_products=3).error == np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", _trace.EstimateWarning)

@@ -84,7 +84,7 @@ def test_an_error_bar_larger_than_the_value_warns_and_names_the_way_out():
     q, _ = torch.linalg.qr(torch.randn(300, 300, generator=g, dtype=torch.float64))
     values = torch.linspace(-5, 5, 300, dtype=torch.float64)   # trace 0: every error bar is larger
     h = (q * values) @ q.T
-    with pytest.warns(_trace.EstimateWarning, match=r"larger than the value.*rtol=0\.1"):
+    with pytest.warns(_trace.EstimateWarning, match=r"larger than its value.*rtol=0\.1"):
         t = _trace.trace(DenseOperator(h), method="hutchinson", num_products=20)
     assert t.error > abs(float(t)) and t.met is None
     with warnings.catch_warnings():
@@ -155,3 +155,18 @@ def test_the_minimum_check_tells_a_minimum_from_a_slope(xor_min, cnn):
     assert slope.decrease == pytest.approx(float(g @ g) / (2 * curvature), rel=1e-9)
     assert not slope.at_minimum and slope.summary().startswith("not at a minimum: |grad| = ")
     assert rw.core.check_minimum(cnn, rtol=0.999).at_minimum   # a loose enough rule calls it a minimum
+
+
+def test_a_density_target_adds_runs_until_its_trace_meets_it():
+    h, values = _spectrum(p=400, zeros=100)
+    exact = float(values.sum())
+    plain = _density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, seed=0)
+    aimed = _density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, seed=0,
+                             rtol=0.02, max_products=5000)
+    assert plain.trace.error > 0.02 * abs(float(plain.trace))
+    assert aimed.trace.met and aimed.num_products > plain.num_products
+    assert abs(float(aimed.trace) - exact) <= 1.5 * aimed.trace.error
+    assert np.isclose(aimed.weights.sum(), 1.0)
+    with pytest.warns(rw.core.EstimateWarning, match="density: the target rtol=1e-06 was not met"):
+        _density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, rtol=1e-6,
+                         max_products=100)

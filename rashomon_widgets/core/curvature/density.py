@@ -26,7 +26,7 @@ from ..validation import check_int, check_positive, check_real, check_seed, chec
 from ._lanczos import krylov, lanczos, quadrature, tridiagonal
 from ._random import gaussian, generator, rademacher
 from .spectra import lanczos_eigs
-from .trace import TraceEstimate, _mean_and_stderr, estimate
+from .trace import TraceEstimate, _mean_and_stderr, _warn_if_loose, estimate
 
 #: how far from 1 the weights of a :class:`SpectrumEstimate` may sum (rounding of the quadrature)
 WEIGHT_SUM_TOL = 1e-6
@@ -376,7 +376,8 @@ def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: 
 
 
 def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: int = 400, seed: int = 0,
-            grid_size: int = 1000, sigma: float | None = None, max_vectors: int | None = None) -> Density:
+            grid_size: int = 1000, sigma: float | None = None, max_vectors: int | None = None,
+            rtol: float | None = None, max_products: int | None = None) -> Density:
     """Eigenvalue density of the Hessian by deflated stochastic Lanczos quadrature, Gaussian-broadened.
 
     Costs at most ``deflation_steps + num_vectors * num_steps`` products (800 by default, as many as
@@ -401,6 +402,9 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
             runs go in groups that fit (the same start vectors; fewer deflation steps widen the error
             bar). :meth:`Landscape.density` sets it from ``memory_budget``: a 1.2M-parameter float32
             model gets 111 vectors of 4.8 MB where the defaults would hold 800 (3.8 GB).
+        rtol: a target for the density's first moment (its trace): more SLQ runs until its error bar is
+            within ``rtol`` of it, or ``max_products`` would be exceeded (``density.trace.met`` says which).
+        max_products: the most products in all with a target (default 4 times the defaults' count).
 
     Returns:
         a :class:`Density`: unpacks as ``(grid, density)`` (float64 numpy arrays; the density
@@ -409,10 +413,14 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
         ``top_values``, ``trace`` (a :class:`TraceEstimate`) and ``num_products``.
 
     Raises:
-        TypeError, ValueError: a bad count, seed, grid size or sigma.
+        TypeError, ValueError: a bad count, seed, grid size, sigma or rtol.
+
+    Warns:
+        EstimateWarning: the trace's error bar is larger than its value, or a target was not met.
 
     Example:
         >>> grid, dens = ls.density()                               # doctest: +SKIP
+        >>> ls.density(rtol=0.05).trace.met                         # more runs until within 5%  # doctest: +SKIP
         >>> d = ls.density(num_vectors=5, num_steps=40)             # doctest: +SKIP
         >>> float(d.trace), d.trace.error, d.top_values[0]          # doctest: +SKIP
     """
@@ -429,29 +437,44 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
         if deflation_steps + nv * num_steps > max_vectors:
             deflation_steps = min(deflation_steps, max_vectors // 3)
             group = max(1, (max_vectors - deflation_steps) // (num_steps + 1))
+    if rtol is not None:
+        rtol = check_real(rtol, "rtol", 0.0, low_open=True, what="a relative accuracy > 0 (e.g. 0.1)")
     g = generator(check_seed(seed), op.device)
     basis, ritz, top = _deflate(op, deflation_steps, g)
     d = basis.shape[1]
-    nodes, weights = [ritz], [np.full(d, 1.0 / p)]
+    budget = max_products if max_products is not None else 4 * (deflation_steps + nv * num_steps)
+    slq_nodes, slq_weights, quotients = [], [], []
     trace_value, stderr, dof = float(ritz.sum()), 0.0, 0
     if d < p:
-        v0 = gaussian((p, nv), generator=g, dtype=op.dtype, device=op.device)
-        quotients = []
-        for start in range(0, nv, group):  # the runs are independent: a group at a time bounds the memory
-            run = krylov(lambda v: _project(op.matvec(v), basis), _project(v0[:, start:start + group], basis),
-                         min(num_steps, p - d))
-            run_nodes, run_weights = quadrature(run.alpha, run.beta)
-            nodes += run_nodes
-            weights += [w * (p - d) / (p * nv) for w in run_weights]
-            quotients.append(run.alpha[:, 0] * (p - d))  # Rayleigh quotients of the start vectors
-        mean, stderr = _mean_and_stderr(torch.cat(quotients))
-        trace_value, dof = trace_value + mean, nv - 1
-    nodes, weights = np.concatenate(nodes), np.concatenate(weights)
+        steps = min(num_steps, p - d)
+        wanted = nv
+        while True:
+            while len(slq_nodes) < wanted:  # the runs are independent: a group at a time bounds the memory
+                v0 = gaussian((p, min(group, wanted - len(slq_nodes))), generator=g, dtype=op.dtype, device=op.device)
+                run = krylov(lambda v: _project(op.matvec(v), basis), _project(v0, basis), steps)
+                run_nodes, run_weights = quadrature(run.alpha, run.beta)
+                slq_nodes += run_nodes
+                slq_weights += run_weights
+                quotients.append(run.alpha[:, 0] * (p - d))  # Rayleigh quotients of the start vectors
+            mean, stderr = _mean_and_stderr(torch.cat(quotients))
+            trace_value, dof = float(ritz.sum()) + mean, len(slq_nodes) - 1
+            error = estimate(trace_value, stderr, dof, abs(trace_value), dtype=op.dtype, confidence=0.95,
+                             num_products=0, method="slq").error
+            left = budget - (op.num_products - before)
+            if rtol is None or error <= rtol * abs(trace_value) or left < steps:
+                break
+            # the error falls like 1/sqrt(runs): ask for what it suggests, at least twice as many, within budget
+            more = len(slq_nodes) * ((error / (rtol * abs(trace_value) + 1e-300)) ** 2 * 1.2 - 1)
+            wanted = len(slq_nodes) + int(min(left // steps, max(len(slq_nodes), more)))
+    runs = len(slq_nodes)
+    nodes = np.concatenate([ritz] + slq_nodes)
+    weights = np.concatenate([np.full(d, 1.0 / p)] + [w * (p - d) / (p * runs) for w in slq_weights])
     order = np.argsort(nodes, kind="stable")
     nodes, weights = nodes[order], weights[order]
     used = op.num_products - before
     trace = estimate(trace_value, stderr, dof, float(p * np.abs(weights * nodes).sum()), dtype=op.dtype,
-                     confidence=0.95, num_products=used, method="slq")
+                     confidence=0.95, num_products=used, method="slq", rtol=rtol)
+    _warn_if_loose(trace, budget, "density")
     grid, dens, sigma = broaden(nodes, weights, grid_size=grid_size, sigma=sigma)
     return Density(grid, dens, nodes=nodes, weights=weights, num_params=p, top_values=top, trace=trace,
                    sigma=sigma, num_products=used)

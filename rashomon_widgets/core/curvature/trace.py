@@ -184,16 +184,18 @@ def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0, co
     return result
 
 
-def _warn_if_loose(t: TraceEstimate, budget: int) -> None:
+def _warn_if_loose(t: TraceEstimate, budget: int, what: str = "trace") -> None:
+    """Warn (:class:`EstimateWarning`) when a target was not met, or when no target was asked for and the
+    error bar is larger than the value."""
     if t.rtol is not None and not t.met:
-        warnings.warn(f"trace: the target rtol={t.rtol:g} was not met within max_products={budget}: "
+        warnings.warn(f"{what}: the target rtol={t.rtol:g} was not met within max_products={budget}: "
                       f"{float(t):.4g} ± {t.error:.2g} ({100 * t.confidence:g}%) after {t.num_products} products. "
                       "Raise max_products, or accept the error bar.", EstimateWarning, stacklevel=3)
     elif t.rtol is None and t.error > abs(float(t)):
-        warnings.warn(f"trace: the error bar is larger than the value: {float(t):.4g} ± {t.error:.2g} "
+        warnings.warn(f"{what}: the trace's error bar is larger than its value: {float(t):.4g} ± {t.error:.2g} "
                       f"({100 * t.confidence:g}%) from {t.num_products} products. Ask for a target, e.g. "
-                      "ls.trace(rtol=0.1), to spend products until the error is within 10% (or raise "
-                      "num_products).", EstimateWarning, stacklevel=3)
+                      f"ls.{what}(rtol=0.1), to spend products until the error is within 10%.",
+                      EstimateWarning, stacklevel=3)
 
 
 class _Counting:

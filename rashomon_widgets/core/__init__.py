@@ -16,7 +16,7 @@ from ._torch_state import forward_ad
 from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behavioural_gradients, cosine_similarity,
                          dimension_bound, gauss_newton, hessian_rank, magnitude_masks, mask_overlap, masks_of,
                          matrix_rank, permute_hidden_units, prediction_vectors, prune, sparsity, weight_matching)
-from .curvature import (BatchStatisticsWarning, CurvatureWarning, EstimateWarning, HessianOperator, HVPFormWarning, JacobianOperator,
+from .curvature import (BatchStatisticsWarning, CurvatureWarning, EstimateWarning, MemoryBudgetWarning, HessianOperator, HVPFormWarning, JacobianOperator,
                         Landscape, MinimumCheck, SizePolicy, Spectrum, SpectrumEstimate, check_minimum, count_near_zero,
                         default_tol, spectrum_estimate)
 from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, RashomonSearch, Surface, along_curve,
@@ -28,7 +28,7 @@ __all__ = [
     "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
     "SizePolicy",
     "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning", "EstimateWarning",
-    "check_minimum", "MinimumCheck",
+    "check_minimum", "MinimumCheck", "MemoryBudgetWarning",
     # planes and loss surfaces
     "Plane", "Surface",
     # curves between minima (Garipov et al.) and diagnostics along them

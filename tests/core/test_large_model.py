@@ -170,3 +170,17 @@ def test_a_density_target_adds_runs_until_its_trace_meets_it():
     with pytest.warns(rw.core.EstimateWarning, match="density: the target rtol=1e-06 was not met"):
         _density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, rtol=1e-6,
                          max_products=100)
+
+
+def test_a_batch_whose_product_would_not_fit_is_named_before_any_work():
+    split = rw.data.mnist(300, 0)
+    model = rw.models.mnist_cnn((2, 4), hidden=16, seed=0)
+    probe = rw.Landscape(model, torch.nn.CrossEntropyLoss(), split.train)
+    need = probe.product_bytes()
+    with pytest.warns(rw.core.MemoryBudgetWarning, match=r"batch of 300 samples .* rw\.data\.batches\(X, y, \d+\)"):
+        rw.Landscape(model, torch.nn.CrossEntropyLoss(), split.train, memory_budget=need // 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batched = rw.Landscape(model, torch.nn.CrossEntropyLoss(), rw.data.batches(*split.train, 30),
+                               memory_budget=need // 8)
+    assert batched.loss() == pytest.approx(probe.loss(), rel=1e-5)

@@ -5,6 +5,7 @@
 spectral density, trace, null space).
 """
 from .density import SpectrumEstimate, spectrum_estimate
+from .derivatives import MemoryBudgetWarning
 from .hvp import HVPFormWarning
 from .landscape import BatchStatisticsWarning, Landscape
 from .minimum import MinimumCheck, check_minimum
@@ -18,4 +19,4 @@ from .spectra import Spectrum
 __all__ = ["Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
            "SizePolicy",
            "count_near_zero", "default_tol", "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning",
-           "EstimateWarning", "MinimumCheck", "check_minimum"]
+           "EstimateWarning", "MinimumCheck", "check_minimum", "MemoryBudgetWarning"]

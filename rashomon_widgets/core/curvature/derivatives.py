@@ -1,6 +1,7 @@
 """Derivatives of a Landscape's loss and behaviour: gradient, HVP, Hessian, Jacobian and their operators."""
 from __future__ import annotations
 
+import warnings
 
 import torch
 from torch.func import jacrev, vjp
@@ -16,6 +17,10 @@ CROSS_CHECK_SAMPLES = 64
 #: bytes a batched Hessian-vector pass holds per vector, in units of the forward's activation bytes (primal,
 #: tangent and backward intermediates; see ``Derivatives.hvp_block``)
 HVP_BYTES_PER_ACTIVATION = 4
+
+
+class MemoryBudgetWarning(UserWarning):
+    """One Hessian-vector product on the largest batch would need more memory than the budget allows."""
 
 
 class Derivatives:
@@ -86,8 +91,30 @@ class Derivatives:
         Returns:
             an int >= 1.
         """
-        per_vector = HVP_BYTES_PER_ACTIVATION * self._profile()[0] + 2 * self.num_params * self._theta.element_size()
-        return max(1, self.memory_budget // per_vector)
+        return max(1, self.memory_budget // self.product_bytes())
+
+    def product_bytes(self) -> int:
+        """About how many bytes one Hessian-vector product holds: :data:`HVP_BYTES_PER_ACTIVATION` times the
+        activations of the largest batch, plus two parameter vectors (the batches are taken one at a time).
+
+        Returns:
+            an int (an estimate from the layers' output shapes, not a measurement).
+        """
+        return HVP_BYTES_PER_ACTIVATION * self._profile()[0] + 2 * self.num_params * self._theta.element_size()
+
+    def _check_product_memory(self) -> None:
+        """Say before any work starts when one product on the largest batch will not fit in four times
+        ``memory_budget`` (2 GiB by default), and how to make it fit."""
+        need, limit = self.product_bytes(), 4 * self.memory_budget
+        if need > limit:
+            largest = max(x.shape[0] for x, _ in self.batches)
+            fits = max(1, int(largest * limit / need))
+            warnings.warn(
+                f"Landscape: one Hessian-vector product on a batch of {largest:,} samples will hold about "
+                f"{need / 2**30:.1f} GiB (more than 4 x memory_budget = {limit / 2**30:.1f} GiB). Pass the data "
+                f"in smaller batches, e.g. rw.data.batches(X, y, {fits}): results are the same and one batch is "
+                "held at a time; or raise memory_budget if the machine has the memory.",
+                MemoryBudgetWarning, stacklevel=3)
 
     def hvp_form(self, theta=None) -> str:
         """The HVP form ``hvp(form="auto")`` uses: chosen once per landscape (see :func:`hvp.choose_form`).

@@ -71,6 +71,8 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         BatchStatisticsWarning: a BatchNorm layer without running statistics and several batches.
         HVPFormWarning: the two forms of Hessian-vector product disagree on this model (checked here, once:
             double backward is used).
+        MemoryBudgetWarning: one Hessian-vector product on the largest batch would hold more than four times
+            ``memory_budget`` (the message names a batch size that fits).
 
     Example:
         >>> import torch, rashomon_widgets as rw
@@ -121,6 +123,7 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
                 "results. Pass the data as one (inputs, targets) batch for exact full-batch values.",
                 BatchStatisticsWarning, stacklevel=2)
         check_finite_loss(self.loss(), "Landscape")
+        self._check_product_memory()
         self._choose_hvp_form()
 
     def _choose_hvp_form(self) -> None:

@@ -195,7 +195,8 @@ def test_blocks_of_products_are_cut_to_the_memory_budget_and_stay_exact():
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(40, 5, generator=g, dtype=torch.float64), torch.randn(40, 2, generator=g, dtype=torch.float64)
     roomy = rw.Landscape(model, torch.nn.MSELoss(), (x, y))
-    tight = rw.Landscape(model, torch.nn.MSELoss(), (x, y), memory_budget=1)
+    with pytest.warns(rw.core.MemoryBudgetWarning, match="smaller batches"):   # a 1-byte budget: said at once
+        tight = rw.Landscape(model, torch.nn.MSELoss(), (x, y), memory_budget=1)
     assert tight.hvp_block() == 1 and roomy.hvp_block() > 10
     dense = roomy.hessian()
     v = torch.randn(roomy.num_params, 9, generator=g, dtype=torch.float64)

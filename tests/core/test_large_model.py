@@ -131,7 +131,10 @@ def test_density_within_max_vectors_matches_the_exact_trace(cnn):
     # Landscape.density sets max_vectors from memory_budget: 45 vectors of P float64 entries here
     model = rw.models.mnist_cnn((2, 4), hidden=16, dtype=torch.float64)
     torch.nn.utils.vector_to_parameters(cnn.theta, model.parameters())
-    bounded = rw.Landscape(model, torch.nn.CrossEntropyLoss(), cnn.batches, memory_budget=45 * cnn.num_params * 8)
+    with warnings.catch_warnings():   # the budget is tiny on purpose: its MemoryBudgetWarning is not the point
+        warnings.simplefilter("ignore", rw.core.MemoryBudgetWarning)
+        bounded = rw.Landscape(model, torch.nn.CrossEntropyLoss(), cnn.batches,
+                               memory_budget=45 * cnn.num_params * 8)
     assert bounded.density(num_vectors=4, num_steps=10).num_products == 15 + 4 * 10
 
 

@@ -19,6 +19,14 @@ CROSS_CHECK_SAMPLES = 64
 HVP_BYTES_PER_ACTIVATION = 4
 
 
+def _size(n: int) -> str:
+    """Bytes as a person reads them: ``"1.2 GiB"``, ``"340 MiB"``, ``"12 KiB"``, ``"4 bytes"``."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
 class MemoryBudgetWarning(UserWarning):
     """One Hessian-vector product on the largest batch would need more memory than the budget allows."""
 
@@ -111,7 +119,7 @@ class Derivatives:
             fits = max(1, int(largest * limit / need))
             warnings.warn(
                 f"Landscape: one Hessian-vector product on a batch of {largest:,} samples will hold about "
-                f"{need / 2**30:.1f} GiB (more than 4 x memory_budget = {limit / 2**30:.1f} GiB). Pass the data "
+                f"{_size(need)} (more than 4 x memory_budget = {_size(limit)}). Pass the data "
                 f"in smaller batches, e.g. rw.data.batches(X, y, {fits}): results are the same and one batch is "
                 "held at a time; or raise memory_budget if the machine has the memory.",
                 MemoryBudgetWarning, stacklevel=3)

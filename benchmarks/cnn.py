@@ -18,7 +18,8 @@ JSON line), so its peak resident memory (VmHWM: Python, torch, model, data and t
 past ``--timeout`` seconds is killed and reported as timed out. Threads: torch's default, the same everywhere.
 Ours: ``hvp`` (first product, median of 3 later), ``trace()``, ``eigs(3)``, ``density()``, ``grid`` (a 21x21
 filter-normalised random plane), ``explorer`` (``NullSpaceExplorer(ls)``: constructor, first 2-D slice, first
-full frame, one step of the first slider). curvlinops ``HessianLinearOperator``: ``hvp``, ``trace`` (``xtrace``,
+full frame, then 5 steps of the first slider, each until the slice is redrawn), ``curve`` (``CurveExplorer`` on a
+Bezier curve to a second model, trained with seed 1: the same, 5 steps of t each until the readout changes). curvlinops ``HessianLinearOperator``: ``hvp``, ``trace`` (``xtrace``,
 40 products), ``eigs3`` (scipy ``eigsh(k=3, tol=1e-3)`` on ``to_scipy()``). PyHessian (``dataloader=`` for
 several batches): ``trace(maxIter=40)``, ``eigenvalues(top_n=3, maxIter=40)``, ``density()`` at its defaults
 (``iter=100, n_v=1``; ``iter=40`` on cnn1.2m). loss-landscapes: ``random_plane(steps=21)`` with a metric
@@ -37,6 +38,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -63,11 +65,12 @@ CASES = {
     "cnn1.2m": {"channels": (32, 64), "images": 2000, "batch": 500, "density_iter": 40},
     "tiny": {"channels": (2, 4), "images": 200, "batch": 200, "density_iter": 100},
 }
-LIBS = {"ours": ("hvp", "trace", "eigs3", "density", "grid", "explorer"), "curvlinops": ("hvp", "trace", "eigs3"),
+LIBS = {"ours": ("hvp", "trace", "eigs3", "density", "grid", "explorer", "curve"), "curvlinops": ("hvp", "trace", "eigs3"),
         "pyhessian": ("trace", "eigs3", "density"), "loss-landscapes": ("grid",)}
 TASKS = LIBS["ours"]
 NAMES = {"ours": "ours", "curvlinops": "curvlinops", "pyhessian": "PyHessian", "loss-landscapes": "loss-landscapes"}
 MEMORY_TARGET_MIB = 2048
+MOVES, MOVE_TIMEOUT = 5, 600  # slider steps timed per explorer row; seconds one may take before the row fails
 DEVICE = torch.device("cpu")
 
 
@@ -100,18 +103,19 @@ def peak_mib() -> float:
 
 
 # ===================================================================================== the case
-def prepare(case: str) -> dict:
-    """Train the case's CNN once (cached): its weights, the images the libraries see and its accuracies."""
-    cfg = CASES[case]
-    spec = json.dumps([cfg["channels"], cfg["images"], TRAIN, torch.__version__, DEVICE.type])  # what training uses
+def prepare(case: str, seed: int = 0) -> dict:
+    """Train the case's CNN once (cached): its weights, the images the libraries see and its accuracies
+    (``seed``: of the initialisation and the batches; the curve explorer's second model has seed 1)."""
+    cfg, train = CASES[case], {**TRAIN, "seed": seed}
+    spec = json.dumps([cfg["channels"], cfg["images"], train, torch.__version__, DEVICE.type])  # what training uses
     path = CACHE / f"cnn-{case}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.pt"
     if path.exists():
         return torch.load(path, weights_only=True)
     log(f"[{case}] training mnist_cnn({cfg['channels']}) on {cfg['images']} images ...")
     split = rw.data.mnist(cfg["images"], 1000, seed=0)
-    model = rw.models.mnist_cnn(cfg["channels"], seed=0).to(DEVICE)
+    model = rw.models.mnist_cnn(cfg["channels"], seed=seed).to(DEVICE)
     (X, y), (Xt, yt) = [(a.to(DEVICE), b.to(DEVICE)) for a, b in split]
-    rw.models.train(model, LOSS, (X, y), **TRAIN)
+    rw.models.train(model, LOSS, (X, y), **train)
     with torch.no_grad():
         acc = [rw.models.accuracy(model(a), b) for a, b in ((X, y), (Xt, yt))]
     saved = {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "X": X.cpu(), "y": y.cpu(),
@@ -122,10 +126,10 @@ def prepare(case: str) -> dict:
     return saved
 
 
-def load(case: str):
+def load(case: str, seed: int = 0):
     """The trained model (evaluation mode) and its data as a list of batches, on ``DEVICE``."""
-    saved, cfg = prepare(case), CASES[case]
-    model = rw.models.mnist_cnn(cfg["channels"], seed=0)
+    saved, cfg = prepare(case, seed), CASES[case]
+    model = rw.models.mnist_cnn(cfg["channels"], seed=seed)
     model.load_state_dict(saved["state"])
     model.eval().to(DEVICE)
     return model, rw.data.batches(saved["X"].to(DEVICE), saved["y"].to(DEVICE), cfg["batch"])
@@ -163,39 +167,95 @@ def ours_grid(ls, out):
     out["points"] = int(np.asarray(surf.loss).size)
 
 
+def _drawn_events(explorer):
+    """(the list of (time, rows) each time the 2-D slice is drawn, an Event set at each draw)."""
+    drawn, event = [], threading.Event()
+
+    def seen(change):
+        drawn.append((time.perf_counter(), len(change["new"])))
+        event.set()
+
+    explorer.surface2d.heatmap.observe(seen, names="color")
+    return drawn, event
+
+
+def _first_frame(explorer, out, start, drawn):
+    """Constructor, first and refined slice and the full first frame, seconds from ``start``."""
+    def first_slice(rows=None):
+        return next((t - start for t, n in drawn if rows is None or n == rows), None)
+
+    emit(out)  # a timeout from here on still reports the constructor
+    explorer.wait(None)
+    out["first_frame"] = out["time"] = time.perf_counter() - start
+    out["first_slice"], out["refined_slice"] = first_slice(), first_slice(explorer.resolution)
+    out["grids"] = list(explorer.grids)
+    emit(out)
+
+
+def _moves(explorer, out, step, redrawn):
+    """MOVES slider steps as a user presses a key: each waits until ``redrawn(event)`` says the view answered,
+    then the next; the last one is followed to the end (``wait()``)."""
+    out["moves"] = []
+    for _ in range(MOVES):
+        moved = time.perf_counter()
+        step()
+        if not redrawn():
+            raise TimeoutError(f"a slider step was not redrawn within {MOVE_TIMEOUT} s")
+        out["moves"].append(time.perf_counter() - moved)
+        emit(out)
+    explorer.wait(None)
+    out["move_all"] = time.perf_counter() - moved
+    out["move_slice"] = max(out["moves"])  # the slowest of MOVES: their p90 and more
+    out["status"] = explorer.status_html.value
+
+
 def ours_explorer(ls, out):
-    """Seconds from the call of the constructor: until it returns, until the first 2-D slice (coarse) and the
-    refined one are drawn (the heatmap's colours set), until ``wait()`` returns (every panel drawn); then the
-    seconds from one step of the first slider until the refined slice is drawn again and until ``wait()``."""
-    drawn = []  # (time, rows of the heatmap) each time the 2-D slice is drawn (on the explorer's worker thread)
+    """Seconds from the call of ``NullSpaceExplorer(ls)``: until it returns, until the first 2-D slice (coarse)
+    and the refined one are drawn (the heatmap's colours set), until ``wait()`` returns (every panel drawn);
+    then MOVES steps of the first slider, each timed until the 2-D slice is redrawn (its first, coarse grid;
+    the refinement, 3-D view and spectrum follow), the last until every panel is drawn again."""
     out["import"], explorer_class = timed(lambda: rw.NullSpaceExplorer)  # rw imports its widgets on first use
     start = time.perf_counter()
     explorer = explorer_class(ls)
     out["constructor"] = time.perf_counter() - start
-    heatmap = explorer.surface2d.heatmap
+    drawn, event = _drawn_events(explorer)
     if explorer.surface2d.surface is not None:  # drawn before we could listen: the constructor's return bounds it
-        drawn.append((time.perf_counter(), len(heatmap.color)))
-    heatmap.observe(lambda change: drawn.append((time.perf_counter(), len(change["new"]))), names="color")
-    emit(out)  # a timeout from here on still reports the constructor
+        drawn.append((time.perf_counter(), len(explorer.surface2d.heatmap.color)))
+    _first_frame(explorer, out, start, drawn)
 
-    def first_slice(since, rows=None):
-        return next((t - since for t, n in drawn if rows is None or n == rows), None)
+    def step():
+        event.clear()
+        values = list(explorer.coefficients)
+        values[0] += explorer.slider_range / 100  # one step of the first slider ("null 1")
+        explorer.coefficients = values
 
-    explorer.wait(None)
-    out["first_frame"] = time.perf_counter() - start
-    out["first_slice"], out["refined_slice"] = first_slice(start), first_slice(start, explorer.resolution)
-    out["grids"] = [explorer.coarse, explorer.resolution]
-    emit(out)
-    drawn.clear()
-    values = list(explorer.coefficients)
-    values[0] += explorer.slider_range / 100  # one step of the first slider ("null 1")
-    moved = time.perf_counter()
-    explorer.coefficients = values
-    explorer.wait(None)
-    out["move_all"] = time.perf_counter() - moved
-    out["move_slice"] = first_slice(moved, explorer.resolution)
-    out["status"] = explorer.status_html.value
-    out["time"] = out["first_frame"]
+    _moves(explorer, out, step, lambda: event.wait(MOVE_TIMEOUT))
+    explorer.close()
+
+
+def ours_curve(ls, out):
+    """``CurveExplorer`` between the case's model and a second one (seed 1) on a Bezier curve whose bend is the
+    midpoint moved off the straight line: as ``explorer``, and MOVES steps of t, each timed until the loss
+    readout of the new t is shown (the surface is cached; the marker moves with the readout)."""
+    second, _ = load(out["case"], seed=1)
+    theta_b = ls.layout.flatten(second)
+    offset = torch.randn(ls.num_params, generator=torch.Generator().manual_seed(0)).to(ls.device, ls.dtype)
+    bend = (ls.theta + theta_b) / 2 + 0.1 * offset * float((theta_b - ls.theta).norm() / offset.norm())
+    curve = rw.BezierCurve(ls.theta, theta_b, bends=bend[None])
+    out["import"], explorer_class = timed(lambda: rw.CurveExplorer)
+    start = time.perf_counter()
+    explorer = explorer_class(ls, curve)
+    out["constructor"] = time.perf_counter() - start
+    drawn, _ = _drawn_events(explorer)
+    _first_frame(explorer, out, start, drawn)
+    readout = threading.Event()
+    explorer.loss_html.observe(lambda change: readout.set(), names="value")
+
+    def step():
+        readout.clear()
+        explorer.t = round(explorer.t + 0.01, 2)
+
+    _moves(explorer, out, step, lambda: readout.wait(MOVE_TIMEOUT))
     explorer.close()
 
 
@@ -346,11 +406,14 @@ def cell(r: dict | None) -> str:
         partial = f" (constructor returned at {sec(r['constructor'])})" if "constructor" in r else ""
         return f"**{r['failed'][:120]}**{partial}".replace("|", "\\|")
     mem = f" / {r['peak_mib']:.0f} MiB" + (f" (GPU {r['gpu_peak_mib']:.0f})" if "gpu_peak_mib" in r else "")
-    if r["task"] == "explorer":
-        coarse, fine = r.get("grids", ("?", "?"))
-        return (f"constructor {sec(r['constructor'])}, first slice ({coarse}x{coarse}) {sec(r['first_slice'])}, "
-                f"refined ({fine}x{fine}) {sec(r['refined_slice'])}, full frame {sec(r['first_frame'])}; "
-                f"one step: slice {sec(r['move_slice'])}, all {sec(r['move_all'])}" + mem)
+    if r["task"] in ("explorer", "curve"):
+        grids = r.get("grids", ["?"])
+        what = "slice" if r["task"] == "explorer" else "readout"
+        moves = ", ".join(sec(m) for m in r.get("moves", []))
+        return (f"constructor {sec(r['constructor'])}, first slice ({grids[0]}x{grids[0]}) {sec(r['first_slice'])}, "
+                f"refined ({grids[-1]}x{grids[-1]}) {sec(r['refined_slice'])}, full frame {sec(r['first_frame'])}; "
+                f"{MOVES} steps, {what} redrawn in {moves}; after the last, every panel in {sec(r['move_all'])}"
+                + mem)
     text = f"{r['time']:.3g} s" + (f" (first {r['first']:.3g} s)" if "first" in r else "") + mem
     error = f" ± {r['error']:.2g}" if r.get("error") is not None else ""
     value = f"{r['value']:.4g}{error}" if "value" in r else ""
@@ -370,7 +433,7 @@ def targets(rows: dict) -> list[tuple[str, str, bool | None]]:
     unmeasured = f" ({len(TASKS) - len(peaks)} of {len(TASKS)} rows not measured)" if len(peaks) < len(TASKS) else ""
     over = any(m > MEMORY_TARGET_MIB for m in peaks.values())
     h, tr = ours["hvp"], ours["trace"]
-    ex = ours["explorer"] or {}  # a row that timed out still carries what it measured before
+
     out = [(f"every row of ours peaks within {MEMORY_TARGET_MIB} MiB resident (issue 22: on cnn1.2m)",
             ", ".join(f"{t} {m:.0f} MiB" for t, m in peaks.items()) + unmeasured,
             False if over else (None if unmeasured else True)),
@@ -380,14 +443,16 @@ def targets(rows: dict) -> list[tuple[str, str, bool | None]]:
            ("trace: error <= \\|value\\| (or a warning)",
             f"{tr['value']:.4g} ± {tr['error']:.2g}, {len(tr['warnings'])} warning(s)" if ok(tr) else "",
             (tr["error"] <= abs(tr["value"]) or bool(tr["warnings"])) if ok(tr) else None)]
-    for name, key, limit, note in (
-            ("explorer: constructor returns", "constructor", 10, ""),
-            ("explorer: first 2-D slice", "first_slice", 30, f" (coarse; refined {sec(ex.get('refined_slice'))})"),
-            ("explorer: one slider step redrawn", "move_slice", 5,
-             f" (the refined 2-D slice; every panel {sec(ex.get('move_all'))})")):
-        value = ex.get(key)
-        out.append((f"{name} <= {limit} s", "" if value is None else sec(value) + note,
-                    None if value is None else value <= limit))
+    for task, what in (("explorer", "2-D slice (coarse grid)"), ("curve", "loss readout and marker")):
+        ex = ours[task] or {}  # a row that timed out still carries what it measured before
+        for name, key, limit, note in (
+                ("constructor returns", "constructor", 10, ""),
+                ("first 2-D slice", "first_slice", 30, f" (coarse; refined {sec(ex.get('refined_slice'))})"),
+                (f"slowest of {MOVES} slider steps redrawn", "move_slice", 5,
+                 f" ({what}; after the last step every panel in {sec(ex.get('move_all'))})")):
+            value = ex.get(key)
+            out.append((f"`{task}`: {name} <= {limit} s", "" if value is None else sec(value) + note,
+                        None if value is None else value <= limit))
     return out
 
 
@@ -414,7 +479,7 @@ def render(results: dict, meta: dict) -> str:
             cells = [cell(rows.get((lib, task))) if task in LIBS[lib] else "—" for lib in NAMES]
             ours = rows.get(("ours", task))
             ratios = [f"{rows[(p, task)]['time'] / ours['time']:.2f}x" if ok(ours) and ok(rows.get((p, task)))
-                      and task != "explorer" else "" for p in list(NAMES)[1:]]
+                      and task not in ("explorer", "curve") else "" for p in list(NAMES)[1:]]
             lines.append(f"| `{task}` | " + " | ".join(cells + ratios) + " |")
         setup = [r["setup_mib"] for r in rows.values() if "setup_mib" in r]
         if setup:
@@ -479,6 +544,8 @@ def main(argv=None) -> int:
     results = {}
     for case in cases:
         saved = prepare(case)  # trains once, so that no row's time limit pays for it
+        if ("ours", "curve") in rows:
+            prepare(case, seed=1)  # the curve explorer's second model
         params = sum(t.numel() for t in saved["state"].values())
         results[case] = {"params": params, "train_accuracy": saved["train_accuracy"],
                          "test_accuracy": saved["test_accuracy"], "rows": {}}

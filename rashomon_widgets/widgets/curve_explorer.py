@@ -26,7 +26,7 @@ from ._base import (
     tagged,
 )
 from ._drawable import drawable_grid
-from ._scale import HEAVY_FORWARD, curvature_subsample
+from ._scale import explorer_scale
 from ._legend import TITLE_STYLE, legend_html
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
@@ -63,7 +63,8 @@ class CurveExplorer(Explorer):
             whose grid's coordinates, parameter vectors and corner losses are finite.
         resolution, coarse: grid sizes of the refined and the first, coarse, surface (refined: 31 for
             exact models, 25 for matrix-free ones, 15 when one forward pass over the data costs more than
-            ``HEAVY_FORWARD`` multiply-adds; coarse: 11, or 5 for such heavy models).
+            ``HEAVY_FORWARD`` multiply-adds; coarse: 11, or for such heavy models 5 or 3, whichever keeps the
+            first grid near ``FIRST_GRID_SECONDS``, with a 7 x 7 grid drawn between it and the refined one).
         num_t: points of the loss/accuracy profile over t (default 41; 21 for heavy models).
         log_color: colour (and 3-D height) by log10 loss.
         exact: exact dense spectrum; default for small models (``ls.policy.is_small``).
@@ -102,13 +103,12 @@ class CurveExplorer(Explorer):
         self.ls, self.curve = ls, curve
         self.plane = curve.plane(finite_number(margin, "margin", low=0))  # raises for a curve on the straight line
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
-        heavy = not self.exact and ls.forward_cost() > HEAVY_FORWARD
-        self.resolution = ((31 if self.exact else 15 if heavy else 25) if resolution is None
-                           else check_int(resolution, "resolution", 2, 401))
-        self.coarse = (5 if heavy else 11) if coarse is None else check_int(coarse, "coarse", 2, 401)
+        scale = explorer_scale(ls, self.exact, light=(31 if self.exact else 25, 11), resolution=resolution,
+                               coarse=coarse, curvature_samples=curvature_samples, loss_at=lambda: ls.loss(curve(0.0)))
+        heavy, self.curvature_ls, self.grids = scale.heavy, scale.curvature_ls, scale.grids
+        self.resolution, self.coarse = scale.resolution, scale.coarse
         self.num_t = (21 if heavy else 41) if num_t is None else check_int(num_t, "num_t", 2)
-        self.curvature_ls = ls.subsample(curvature_subsample(curvature_samples, heavy))
-        self.first_frame_timeout = 1.0 if heavy else type(self).first_frame_timeout
+        self.first_frame_timeout = scale.first_frame_timeout or type(self).first_frame_timeout
         self.test_data, self.accuracy = test_data, accuracy
         self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"), "slq_steps": check_int(slq_steps, "slq_steps"),
                     "seed": check_int(seed, "seed", 0)}
@@ -279,7 +279,7 @@ class CurveExplorer(Explorer):
         self.surface2d.set_point(*xy)
         self.surface3d.set_point(*xy)
         fine_cached = (round(margin, 12), self.resolution) in self._surfaces
-        for res in ([self.resolution] if fine_cached else [self.coarse, self.resolution]):
+        for res in ([self.resolution] if fine_cached else self.grids):
             if res == self.resolution and self.profile is None and not self._compute_profile(started, current):
                 return False   # the profile comes after the first (coarse) surface: both are a first frame
             surf = self._surface(float(margin), res, started, current)

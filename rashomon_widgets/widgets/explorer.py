@@ -24,7 +24,7 @@ from ._base import (
     tagged,
 )
 from ._drawable import drawable_grid
-from ._scale import HEAVY_FORWARD, curvature_subsample
+from ._scale import explorer_scale
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
@@ -55,12 +55,14 @@ class NullSpaceExplorer(Explorer):
         resolution, coarse: grid sizes of the refined and the first, coarse, slice (refined: 31 for
             exact models, 21 for matrix-free ones, where every grid point is a full forward pass, 15 when
             one forward over the data costs more than :data:`HEAVY_FORWARD` multiply-adds; coarse: 11, 7
-            and 5).
+            and, for such a heavy model, 5 or 3, whichever keeps the first grid near
+            :data:`FIRST_GRID_SECONDS`, with a 7 x 7 grid drawn between it and the refined one).
         log_color: colour (and 3-D height) by log10 loss.
         exact: exact dense spectrum and null space; default for small models (``ls.policy.is_small``).
         seed: seed of the random tangent directions (large models).
-        curvature_samples: samples of the data on which the top Hessian directions and the spectrum are
-            computed (``ls.subsample``; the loss, the slices and the tangent always use all the data).
+        curvature_samples: samples of the data on which the top Hessian directions, the (large-model)
+            tangent and the spectrum are computed (``ls.subsample``; the loss, the slices and the
+            re-projection onto the manifold always use all the data).
             ``"auto"``: all of them, except :data:`CURVATURE_SAMPLES` on a model whose forward pass is
             heavy; None: all of them. The title says which.
         state: a dict from :attr:`state` to start from.
@@ -101,27 +103,31 @@ class NullSpaceExplorer(Explorer):
         super().__init__()
         self.ls = ls
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
-        heavy = not self.exact and ls.forward_cost() > HEAVY_FORWARD
-        self.curvature_ls = ls.subsample(curvature_subsample(curvature_samples, heavy))
         self.theta0 = ls.theta if theta is None else ls.check_theta(theta).detach().clone()
-        self.resolution = ((31 if self.exact else 15 if heavy else 21) if resolution is None
-                           else check_int(resolution, "resolution", 2, 401))
-        self.coarse = (11 if self.exact else 5 if heavy else 7) if coarse is None else check_int(coarse, "coarse", 2, 401)
-        self.loss0 = ls.loss(self.theta0)
+        self.loss0 = None
+
+        def first_loss():
+            self.loss0 = ls.loss(self.theta0)
+
+        scale = explorer_scale(ls, self.exact, light=(31, 11) if self.exact else (21, 7), resolution=resolution,
+                               coarse=coarse, curvature_samples=curvature_samples, loss_at=first_loss)
+        heavy, self.curvature_ls = scale.heavy, scale.curvature_ls
+        self.resolution, self.coarse = scale.resolution, scale.coarse
+        self.grids = (self.resolution,) if self.exact else scale.grids  # drawn in turn after each move
+        if self.loss0 is None:
+            first_loss()
         self.point = self.theta0.clone()
         self._spectrum_at = WarmSpectra(self.curvature_ls, self.exact)  # each move's Lanczos starts from the last
         self._chart_args = dict(num_null=num_null, num_top=num_top, exact=self.exact, seed=seed,
-                                curvature=self.curvature_ls)
+                                curvature=self.curvature_ls, tangent_on=self.curvature_ls)
         names = [f"null {i + 1}" for i in range(num_null)] + [f"top {i + 1}" for i in range(num_top)]
         self.chart: ManifoldChart | None = None
         if self.exact:  # milliseconds: built here; a large model's chart is built on the worker (first job)
             self.chart = ManifoldChart(ls, self.theta0, **self._chart_args)
             names = self.chart.names
         self.names = names
-        if not heavy:
-            self.first_frame_timeout = type(self).first_frame_timeout
-        else:  # appear at once with the progress line; the views fill in as their data arrive
-            self.first_frame_timeout = 1.0
+        # a heavy model's explorer appears at once with the progress line; the views fill in as their data arrive
+        self.first_frame_timeout = scale.first_frame_timeout or type(self).first_frame_timeout
         with self.hold_trait_notifications():
             self.coefficients = [0.0] * len(names)
             self.x_axis, self.y_axis = names[0], names[-1] if len(names) > 1 else names[0]
@@ -159,9 +165,9 @@ class NullSpaceExplorer(Explorer):
         title = (f"<b>Rashomon manifold explorer</b> &middot; P = {ls.num_params:,} &middot; "
                  f"{'exact' if self.exact else 'matrix-free'} tangent")
         if self.curvature_ls is not ls:
-            title += (f"<br><span style='font-size:12px;opacity:0.8'>top directions and spectrum on "
+            title += (f"<br><span style='font-size:12px;opacity:0.8'>tangent, top directions and spectrum on "
                       f"{self.curvature_ls.num_samples:,} of {ls.num_samples:,} samples (curvature_samples); "
-                      f"loss, slices and tangent on all</span>")
+                      f"loss, slices and re-projection on all</span>")
         self._assemble(title, [*self.sliders, help_line(*explain), self.note_html,
                                widgets.HBox([self.x_dir, self.y_dir]),
                                widgets.HBox([self.span_box, self.log_toggle]), player],
@@ -282,7 +288,7 @@ class NullSpaceExplorer(Explorer):
             view.set_labels(f"{x} (parameter units)", f"{y} (parameter units)")
         # exact (small) models: the refined grid costs milliseconds, so it is the first frame; the browser
         # draws one frame per move instead of two. Large models draw a coarse grid first.
-        for res in ((self.resolution,) if self.exact else (self.coarse, self.resolution)):
+        for res in self.grids:
             if not current():
                 return False
             surf = self.ls.surface(plane, span=state["span"], resolution=res,

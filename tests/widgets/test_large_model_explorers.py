@@ -6,13 +6,14 @@ The models here are small CNNs on real MNIST digits; ``HEAVY_FORWARD`` is lowere
 (the 596k-parameter reference case takes minutes, see benchmarks/cnn.py), and every number a view shows is
 compared with the core computed independently on the same subsample.
 """
+import time
+
 import numpy as np
 import pytest
 import torch
 
 import rashomon_widgets as rw
-from rashomon_widgets.widgets import curve_explorer as curve_module
-from rashomon_widgets.widgets import explorer as explorer_module
+from rashomon_widgets.widgets import _scale
 
 
 def _cnn(seed, epochs):
@@ -25,8 +26,7 @@ def _cnn(seed, epochs):
 
 @pytest.fixture
 def heavy(monkeypatch):
-    monkeypatch.setattr(explorer_module, "HEAVY_FORWARD", 0)
-    monkeypatch.setattr(curve_module, "HEAVY_FORWARD", 0)
+    monkeypatch.setattr(_scale, "HEAVY_FORWARD", 0)
 
 
 def test_a_heavy_model_explorer_computes_its_chart_on_the_worker_and_its_curvature_on_a_subsample(heavy):
@@ -34,10 +34,11 @@ def test_a_heavy_model_explorer_computes_its_chart_on_the_worker_and_its_curvatu
     ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)
     e = rw.NullSpaceExplorer(ls, num_null=2, num_top=1)
     try:
-        assert (e.resolution, e.coarse, e.first_frame_timeout) == (15, 5, 1.0)
+        assert (e.resolution, e.coarse, e.grids, e.first_frame_timeout) == (15, 5, (5, 7, 15), 1.0)
         assert e.curvature_ls.num_samples == 256 and "on 256 of 400 samples" in e.children[0].value
         assert e.wait(300)
-        assert e.chart is not None and e.chart.curvature is e.curvature_ls
+        assert e.chart is not None and e.chart.curvature is e.curvature_ls and e.chart.tangent_on is e.curvature_ls
+        assert "Jacobian-projected on 256 of 400 samples" in e.sliders[0].tooltip
         sub = ls.subsample(256)
         lam = float(sub.eigs(1)[0][0])
         assert float(e.chart.top_values[0]) == pytest.approx(lam, rel=1e-3)
@@ -72,3 +73,18 @@ def test_a_heavy_curve_explorer_draws_coarse_first_and_a_shorter_profile(heavy):
         assert e.spectrum.near_zero == pytest.approx(expected.num_near_zero, rel=1e-4)  # float32 products
     finally:
         e.close()
+
+
+def test_a_heavy_models_first_grid_is_sized_by_the_time_of_one_loss(heavy):
+    """5 x 5 when 25 losses fit in FIRST_GRID_SECONDS, else 3 x 3; then 7 x 7, then the refined grid."""
+    model, data = _cnn(0, epochs=0)
+    ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)
+    args = dict(light=(21, 7), resolution=None, coarse=None, curvature_samples="auto")
+    slow = _scale.explorer_scale(ls, False, loss_at=lambda: time.sleep(_scale.FIRST_GRID_SECONDS / 20), **args)
+    assert (slow.heavy, slow.coarse, slow.resolution, slow.grids) == (True, 3, 15, (3, 7, 15))
+    fast = _scale.explorer_scale(ls, False, loss_at=lambda: None, **args)
+    assert (fast.coarse, fast.grids) == (5, (5, 7, 15)) and fast.curvature_ls.num_samples == 256
+    chosen = _scale.explorer_scale(ls, False, loss_at=lambda: None, **{**args, "coarse": 9, "resolution": 11})
+    assert chosen.grids == (9, 11)   # no middle grid above the user's coarse one
+    exact = _scale.explorer_scale(ls, True, loss_at=lambda: pytest.fail("timed a light model"), **args)
+    assert (exact.heavy, exact.grids, exact.curvature_ls, exact.first_frame_timeout) == (False, (7, 21), ls, None)

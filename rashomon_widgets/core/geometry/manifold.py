@@ -190,8 +190,11 @@ class ManifoldChart:
             Large models get a Jacobian-projected tangent and two matrix-free Gauss-Newton steps.
         seed: seed of the random tangent directions (large models).
         curvature: the landscape whose Hessian gives the top directions (default ``ls``): e.g.
-            ``ls.subsample(256)``, a stated subsample, on a model whose Hessian products are slow. The
-            tangent and the retraction always use ``ls``'s data (the outputs kept are all of them).
+            ``ls.subsample(256)``, a stated subsample, on a model whose Hessian products are slow.
+        tangent_on: the landscape whose Jacobian gives the (large-model) tangent directions (default ``ls``),
+            e.g. the same subsample: where the Jacobian has a continuum of small singular values, a few lsqr
+            iterations remove only its largest directions, on a subsample as well as on all the data, and
+            at a fraction of the cost. The retraction always uses ``ls``'s data (the outputs kept are all of them).
         tangent_iter: lsqr iterations per tangent direction (large models).
         progress: called as ``progress(stage, done, total)`` while the chart is built, ``stage`` one of
             ``"tangent directions"`` and ``"top Hessian directions"``.
@@ -208,8 +211,8 @@ class ManifoldChart:
     """
 
     def __init__(self, ls, theta: torch.Tensor | None = None, *, num_null: int = 3, num_top: int = 1,
-                 exact: bool | None = None, seed: int = 0, curvature=None, tangent_iter: int = 20,
-                 progress: Callable[[str, int, int], None] | None = None):
+                 exact: bool | None = None, seed: int = 0, curvature=None, tangent_on=None,
+                 tangent_iter: int = 20, progress: Callable[[str, int, int], None] | None = None):
         check_int(num_null, "num_null", 0, ls.num_params)
         check_int(num_top, "num_top", 0, ls.num_params)
         check_int(tangent_iter, "tangent_iter", 1)
@@ -217,10 +220,12 @@ class ManifoldChart:
         if num_null + num_top == 0:
             raise ValueError("num_null, num_top: expected at least one direction, got 0 and 0")
         curvature = ls if curvature is None else curvature
-        if getattr(curvature, "num_params", None) != ls.num_params:
-            raise ValueError(f"curvature: expected a Landscape of the same model ({ls.num_params:,} parameters), "
-                             f"got {curvature!r}")
-        self.ls, self.curvature = ls, curvature
+        tangent_on = ls if tangent_on is None else tangent_on
+        for name, other in (("curvature", curvature), ("tangent_on", tangent_on)):
+            if getattr(other, "num_params", None) != ls.num_params:
+                raise ValueError(f"{name}: expected a Landscape of the same model ({ls.num_params:,} parameters), "
+                                 f"got {other!r}")
+        self.ls, self.curvature, self.tangent_on = ls, curvature, tangent_on
         self.theta0 = ls.theta if theta is None else ls.check_theta(theta).detach().clone()
         self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
         self.behaviour0 = ls.outputs(self.theta0)
@@ -229,7 +234,8 @@ class ManifoldChart:
         def stage(name):
             return None if progress is None else (lambda done, total: progress(name, done, total))
 
-        self.null_dirs = (tangent_basis(ls, self.theta0, num_null, seed=seed, max_iter=tangent_iter,
+        self.null_dirs = (tangent_basis(ls if self.exact else tangent_on, self.theta0, num_null, seed=seed,
+                                        max_iter=tangent_iter,
                                         progress=stage("tangent directions")) if num_null else empty)
         if num_top:
             top_progress = stage("top Hessian directions")
@@ -260,9 +266,14 @@ class ManifoldChart:
             >>> chart.explain("null 1")                                   # doctest: +SKIP
         """
         i = self.index(name)
-        if i < self.num_null:
+        if i < self.num_null and self.exact:
             return (f"{name}: a direction in which the model's outputs do not change; the loss should stay "
                     f"flat however far you go")
+        if i < self.num_null:
+            on = ("" if self.tangent_on is self.ls else
+                  f" on {self.tangent_on.num_samples:,} of {self.ls.num_samples:,} samples")
+            return (f"{name}: a direction in which the model's outputs change little (Jacobian-projected{on}); "
+                    f"the point is re-projected onto the manifold, where the loss stays, once the sliders rest")
         lam = float(self.top_values[i - self.num_null])
         return (f"{name}: Hessian eigenvector with eigenvalue {lam:.3g}; the loss rises like "
                 f"{lam / 2:.3g} c^2")

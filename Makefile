@@ -1,10 +1,11 @@
-# Two entry points (see README): `make lab` and `make test`. Everything else is a helper.
+# Two entry points (see README): `make lab` and `make test`. Everything else is a helper: `make voila` serves
+# the tutorials as dashboards, `make binder-link` prints this clone's Binder link.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab lab-workspace lab-reset test bench bench-cnn sweeps venv chromium clean screenshots
+.PHONY: lab lab-workspace lab-reset voila binder-link test bench bench-cnn sweeps venv chromium clean screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +58,32 @@ lab-reset:
 	  rm -rf $(WORKSPACE)/.previous && mkdir -p $(WORKSPACE)/.previous && \
 	  find $(WORKSPACE) -mindepth 1 -maxdepth 1 ! -name .previous -exec mv {} $(WORKSPACE)/.previous/ \; ; fi
 	@$(MAKE) --no-print-directory lab-workspace FRESH=
+
+## The tutorials as Voila dashboards (outputs and widgets, no code) on 127.0.0.1, in the browser where there is
+## one (else open the http://127.0.0.1:8866/ it prints): a list of notebooks/, each at /voila/render/<notebook>.
+## Voila runs a notebook when its page opens (01 takes a minute or two) and saves nothing, so it serves notebooks/
+## itself. Settings: jupyter-config/voila.json (the kernel of a closed page is shut down after 2 idle minutes).
+## `make lab` serves the same pages at its own address: http://127.0.0.1:8888/voila/render/<notebook>.
+## VOILA_PORT=8866 (the next free port if taken), VOILA_BROWSER=auto|yes|no, VOILA_ARGS=more voila options.
+VOILA_PORT    ?= 8866
+VOILA_BROWSER ?= auto
+VOILA_ARGS    ?=
+VOILA_OPEN := $(if $(filter auto,$(VOILA_BROWSER)),$(LAB_HAS_DISPLAY),$(VOILA_BROWSER))
+
+voila: $(STAMP)
+	@echo "Starting Voila with the tutorials of notebooks/. If no browser opens, open the http://127.0.0.1:..."
+	@echo "URL that it prints below; each notebook runs when its page opens. Ctrl+C stops it."
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(VENV)/bin/voila "$(CURDIR)/notebooks" --Voila.ip=127.0.0.1 --Voila.port=$(VOILA_PORT) \
+	  $(if $(filter yes,$(VOILA_OPEN)),,--no-browser) $(VOILA_ARGS)
+
+## The mybinder.org link that opens the tutorials of this clone's GitHub `origin` (a fork gets its own), for the
+## first slide of a workshop: binder/link.sh, which says why where there is no origin or it is not on GitHub.
+## BINDER_VIEW=lab|voila (voila: the quickstart as a dashboard).
+BINDER_VIEW ?= lab
+
+binder-link:
+	@sh binder/link.sh $(BINDER_VIEW)
 
 ## Set everything up and run every test: unit tests, notebooks under nbval, the browser suite.
 # RASHOMON_SMALL=1 makes every notebook's parameters cell pick its test size (nbval and the browser suite).

@@ -15,6 +15,16 @@ from pathlib import Path
 
 c = get_config()  # noqa: F821 - defined by traitlets when it loads this file
 
+# No deprecated setting, and no deprecation warning at start-up (tests/browser/test_workshop.py starts
+# `make lab` and fails on "deprecated" in its output). The token is IdentityProvider.token's generated
+# default; nothing sets ServerApp.token. Yet every start used to print "ServerApp.token config is deprecated
+# in jupyter-server 2.0. Use IdentityProvider.token": the server extension of notebook_shim reads every
+# attribute of the ServerApp (inspect.getmembers) to proxy the classic Notebook's settings, and reading the
+# deprecated trait warns. That extension only serves the classic Notebook (nbclassic and its nbextensions);
+# JupyterLab 4 and Voila do not use it (JupyterLab keeps reading NotebookApp.* settings through its own
+# mixin), so it is switched off. The other server extensions are still found in jupyter_server_config.d.
+c.ServerApp.jpserver_extensions = {"notebook_shim": False}
+
 # overrides.json (default settings of JupyterLab's plugins) lives next to this file; JupyterLab reads
 # it from its "app settings" folder, which has nothing else in it in a pip-installed JupyterLab.
 c.LabApp.app_settings_dir = str(Path(__file__).resolve().parent / "lab" / "settings")

@@ -8,6 +8,7 @@ exactly ``# needs: Jupyter`` (a magic, or a display that only a front end can do
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,19 +57,48 @@ def test_readme_python_blocks_run_in_order(tmp_path):
 
 
 def test_readme_binder_link_command(tmp_path):
-    """The bash line that prints the Binder link from `git remote get-url origin`, for the usual forms."""
+    """The README's bash lines that print the Binder link run binder/link.sh (one implementation, checked for
+    every form of origin in tests/test_binder_link.py), and give the link of a GitHub origin in a clone."""
     text = (REPO / "README.md").read_text()
     blocks = re.findall(r"^```bash[ \t]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
-    (command,) = [b.strip() for b in blocks if "git remote get-url origin" in b]
+    (block,) = [b for b in blocks if "make binder-link" in b]
     want = "https://mybinder.org/v2/gh/alice/rashomon-widgets/HEAD?urlpath=lab/tree/notebooks/00_quickstart.ipynb"
     assert want.replace("alice/rashomon-widgets", "<owner>/<repo>") in text, "README states the rule"
+    assert "sh binder/link.sh" in block
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    for url in ("git@github.com:alice/rashomon-widgets.git", "https://github.com/alice/rashomon-widgets",
-                "https://github.com/alice/rashomon-widgets.git", "ssh://git@github.com/alice/rashomon-widgets.git"):
-        subprocess.run(["git", "-C", str(tmp_path), "remote", "remove", "origin"], capture_output=True, check=False)
-        subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", url], check=True)
+    (tmp_path / "binder").mkdir()
+    shutil.copy2(REPO / "Makefile", tmp_path / "Makefile")
+    shutil.copy2(REPO / "binder" / "link.sh", tmp_path / "binder" / "link.sh")
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", "git@github.com:alice/rashomon-widgets.git"],
+                   check=True)
+    for line in block.strip().splitlines():
+        command = line.split("#", 1)[0].strip()
         out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True)
-        assert out.stdout.strip() == want, (url, out.stdout, out.stderr)
+        view = "voila" if "voila" in command else "lab"
+        expected = want if view == "lab" else want.replace("lab/tree", "voila/render")
+        assert out.stdout.strip() == expected, (command, out.stdout, out.stderr)
+        alternative = line.split("#", 1)[1].split(":")[-1].strip()     # "sh binder/link.sh ..." in the comment
+        assert alternative.startswith("sh binder/link.sh"), line
+        alt = subprocess.run(["bash", "-c", alternative], cwd=tmp_path, capture_output=True, text=True, check=True)
+        assert alt.stdout == out.stdout, (alternative, alt.stdout)
+
+
+def test_readme_starts_the_class():
+    """The first screen: right after the intro, a "Start here" with Binder, `make lab` with the CPU-only
+    PyTorch line and the warning about CUDA wheels, and Voila (`make voila`, and `make lab`'s /voila/render)."""
+    text = (REPO / "README.md").read_text()
+    sections = re.split(r"^## ", text, flags=re.MULTILINE)
+    assert sections[1].startswith("Start here\n"), "the first section after the intro must be \"Start here\""
+    start = sections[1]
+    assert len(start.splitlines()) <= 30, "keep \"Start here\" short"
+    for needed in ("mybinder.org", "make binder-link", "make lab",
+                   "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu make lab", "several GB", "nvidia-",
+                   "make voila", "/voila/render/", "docs/teaching.md"):
+        assert needed in start, f"\"Start here\" lacks {needed!r}"
+    makefile = (REPO / "Makefile").read_text()
+    phony = makefile.split(".PHONY:", 1)[1].splitlines()[0].split()
+    assert {"lab", "voila", "binder-link"} <= set(phony), phony
+    assert "jupyter-config" in makefile.split("\nvoila:", 1)[1].split("\n\n", 1)[0]
 
 
 def test_readme_images_exist_and_are_small():

@@ -105,6 +105,46 @@ def make_lab_command(tree: Path, port: int, extra: str = "") -> list[str]:
             f"--LabApp.expose_app_in_browser=True {extra}".strip()]
 
 
+def make_voila_command(tree: Path, port: int, extra: str = "") -> list[str]:
+    """`make voila` in ``tree`` with this checkout's venv (not rebuilt), on ``port``, without a browser."""
+    stamp = VENV / ".installed"
+    return ["make", "--no-print-directory", "-C", str(tree), "voila", f"VENV={VENV}", "-o", str(stamp),
+            f"VOILA_PORT={port}", "VOILA_BROWSER=no", f"VOILA_ARGS=--Voila.port_retries=0 {extra}".strip()]
+
+
+class MakeVoila(B.Server):
+    """`make voila` in ``tree`` as a :class:`_browser.Server` of kind "voila": ``B.open_voila`` opens its pages
+    (``url("00_quickstart.ipynb")``: the target serves notebooks/), ``log_tail`` is make's and Voila's output."""
+
+    def __init__(self, tree: Path, workdir: Path):
+        super().__init__("voila", workdir, root=Path(tree) / "notebooks")
+        self.tree = Path(tree)
+
+    def _command(self, port: int) -> list[str]:
+        return make_voila_command(self.tree, port)
+
+    def stop(self, timeout_s: float = 20) -> None:
+        """SIGTERM to Voila itself (make and its shell do not pass it on), so that it shuts its kernels down;
+        then whatever is left of make's descendants, by pid."""
+        if self.proc is None:
+            return
+        try:
+            descendants = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            descendants = []
+        for p in descendants:
+            with contextlib.suppress(psutil.Error):
+                if any(Path(arg).name == "voila" for arg in p.cmdline()[:2]):
+                    p.terminate()
+                    p.wait(timeout_s)
+        super().stop(timeout_s)
+        for p in descendants:
+            with contextlib.suppress(psutil.Error):
+                if p.is_running():
+                    p.kill()
+        psutil.wait_procs(descendants, timeout=10)
+
+
 class Lab:
     """A JupyterLab server started by ``command``; its URL and token come from its runtime file."""
 

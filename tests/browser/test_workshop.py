@@ -121,6 +121,55 @@ def test_make_lab_leaves_the_clone_clean(workshop, browser):
     assert status == "", f"`make lab` changed the clone:\n{status}"
 
 
+def test_make_lab_starts_without_deprecation_warnings(tmp_path):
+    """`make lab`'s start-up, and a kernel's, print nothing deprecated (a room of students reads it)."""
+    tree = W.clone_working_tree(tmp_path / "clone")
+    lab = W.Lab(W.make_lab_command(tree, B.free_port()), tree, tmp_path / "jupyter")
+    try:
+        lab.start()
+        req = urllib.request.Request(f"{lab.base}/api/kernels", data=b"{}", method="POST",
+                                     headers={"Authorization": f"token {lab.token}"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            kernel = json.loads(r.read())["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and lab.api(f"kernels/{kernel}")["execution_state"] != "idle":
+            time.sleep(0.25)
+        log = lab.log_tail(400)
+    finally:
+        lab.stop()
+    assert "Jupyter Server" in log and "Culling kernels" in log, log
+    deprecated = [line for line in log.splitlines() if "deprecat" in line.lower()]
+    assert not deprecated, "\n".join(deprecated)
+
+
+def test_make_voila_serves_the_tutorials(tmp_path, browser):
+    """`make voila` (Voila on 127.0.0.1 with jupyter-config/voila.json, serving notebooks/) renders the quickstart
+    with its explorer drawn, and prints nothing deprecated."""
+    from notebook_specs import spec_of
+
+    server = W.MakeVoila(B.REPO, tmp_path)
+    try:
+        server.start()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+    ctx, page, log = B.new_page(browser)
+    try:
+        B.open_voila(page, server, "00_quickstart.ipynb", spec_of("notebooks/00_quickstart.ipynb"))
+        broken, errors = B.broken_texts(page), log.widget_errors()
+        text = server.log_tail(400)
+    except BaseException:
+        B.save_artifacts("make-voila", page, log, servers=(server,))
+        raise
+    finally:
+        ctx.close()
+        server.stop()
+    assert not broken and not errors, (broken, errors)
+    assert f"--Voila.port={server.port}" in text and "Voil" in text and "is running at" in text, text
+    assert "Culling kernels with idle durations > 120 seconds" in text, "voila.json was not read:\n" + text
+    deprecated = [line for line in text.splitlines() if "deprecat" in line.lower()]
+    assert not deprecated, "\n".join(deprecated)
+
+
 def test_voila_culls_abandoned_kernels(tmp_path):
     """A standalone Voila reads jupyter-config/voila.json: it culls kernels no page is connected to."""
     port = B.free_port()

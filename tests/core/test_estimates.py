@@ -258,6 +258,23 @@ def test_spectrum_estimate_counts_near_zero_by_the_node_rule(trained):
     assert "SpectrumEstimate(P=610" in repr(est) and est.summary().startswith("about ")
 
 
+def test_slq_in_groups_held_within_max_vectors_gives_the_same_runs(trained):
+    """max_vectors bounds the Lanczos vectors held at once: the runs go in groups, from the same start vectors."""
+    _, h, _ = trained
+    whole = _density.slq(DenseOperator(h), num_vectors=5, num_steps=30, seed=2, runs=True)
+    held = []
+
+    class Counting(DenseOperator):
+        def matvec(self, v):
+            held.append(v.shape[1])
+            return super().matvec(v)
+
+    grouped = _density.slq(Counting(h), num_vectors=5, num_steps=30, seed=2, runs=True, max_vectors=2 * 31)
+    assert max(held) == 2 and whole[2] == grouped[2]
+    for a, b in zip(whole[:2], grouped[:2]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
 def test_density_counts_near_zero_by_the_same_rule(trained):
     ls, _, _ = trained
     d = ls.density(num_vectors=4, num_steps=20, deflation_steps=50)

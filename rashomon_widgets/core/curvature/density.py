@@ -288,7 +288,8 @@ class SpectrumEstimate:
 
 
 def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: int = 0,
-                      tol: float = 1e-3, top_k: int = 0, start: torch.Tensor | None = None) -> SpectrumEstimate:
+                      tol: float = 1e-3, top_k: int = 0, start: torch.Tensor | None = None,
+                      max_vectors: int | None = None) -> SpectrumEstimate:
     """The spectrum of a large Hessian as a :class:`SpectrumEstimate`, by plain :func:`slq`.
 
     Args:
@@ -300,6 +301,7 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
         top_k: also the ``top_k`` largest eigenpairs, by :func:`lanczos_eigs` (default accuracy), kept
             in ``top_values`` / ``top_vectors``.
         start: warm start of that Lanczos run: the previous point's ``top_vectors``.
+        max_vectors: the most Lanczos vectors held at once by the quadrature (see :func:`slq`).
 
     Returns:
         a :class:`SpectrumEstimate` whose ``nodes``/``weights`` are ``slq(op, ...)``'s, sorted.
@@ -318,7 +320,8 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
     if top_k:
         top_values, top_vectors = lanczos_eigs(op, top_k, "largest", seed=seed, start=start)
         top_values = top_values.double().cpu().numpy()
-    nodes, weights, lengths = slq(op, num_vectors=num_vectors, num_steps=num_steps, seed=seed, runs=True)
+    nodes, weights, lengths = slq(op, num_vectors=num_vectors, num_steps=num_steps, seed=seed, runs=True,
+                                  max_vectors=max_vectors)
     return SpectrumEstimate.from_nodes(nodes, weights, op.shape[0], tol=tol, num_vectors=num_vectors,
                                        num_steps=min(num_steps, op.shape[0]), seed=seed, top_values=top_values,
                                        top_vectors=top_vectors, run_lengths=lengths)
@@ -344,7 +347,8 @@ def _runs_interval(nodes: np.ndarray, weights: np.ndarray, run_lengths, tol: flo
     return max(0.0, num_params * (mean - half)), min(float(num_params), num_params * (mean + half))
 
 
-def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: bool = False):
+def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: bool = False,
+        max_vectors: int | None = None):
     """Plain stochastic Lanczos quadrature (Ghorbani et al. 2019): nodes and weights of the spectral measure.
 
     Args:
@@ -353,6 +357,8 @@ def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: 
         num_steps: Lanczos steps per run (capped at P).
         seed: seed of the start vectors.
         runs: also return each run's number of nodes (the arrays hold the runs in order).
+        max_vectors: the most Lanczos vectors of P entries held at once (None: no limit): the runs go in
+            groups of ``max_vectors // (num_steps + 1)`` (at least one), from the same start vectors.
 
     Returns:
         ``(nodes, weights)``: 1-D float64 arrays; the weights sum to 1 (each run's weights are divided
@@ -368,9 +374,13 @@ def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: 
     """
     check_int(num_vectors, "num_vectors", 1, 10_000)
     steps = min(check_int(num_steps, "num_steps", 1, 100_000), op.shape[0])
+    group = num_vectors if max_vectors is None else max(1, check_int(max_vectors, "max_vectors", 1) // (steps + 1))
     v0 = rademacher((op.shape[0], num_vectors), seed=check_seed(seed), dtype=op.dtype, device=op.device)
-    alpha, beta = lanczos(op.matvec, v0, steps)
-    nodes, weights = quadrature(alpha, beta)
+    nodes, weights = [], []
+    for k in range(0, num_vectors, group):   # the runs are independent: a group at a time bounds the memory
+        n, w = quadrature(*lanczos(op.matvec, v0[:, k:k + group], steps))
+        nodes += n
+        weights += w
     flat = np.concatenate(nodes), np.concatenate(weights) / num_vectors
     return (*flat, [len(n) for n in nodes]) if runs else flat
 

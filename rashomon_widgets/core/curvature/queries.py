@@ -92,11 +92,24 @@ class CurvatureQueries:
         Raises:
             ValueError: a loss at ``theta`` that is not finite, or a bad option.
         """
-        kwargs.setdefault("max_vectors", max(3, self.memory_budget // (self.num_params * self._theta.element_size())))
+        kwargs.setdefault("max_vectors", self.max_vectors())
         with self.hessian_operator(self.check_theta(theta)) as op:
             result = _density.density(op, **kwargs)
             self.last_num_products = op.num_products
         return result
+
+    def max_vectors(self) -> int:
+        """How many parameter vectors fit ``memory_budget`` (at least 3): the Lanczos vectors a density or
+        spectrum estimate holds at once.
+
+        Returns:
+            an int.
+
+        Example:
+            >>> ls.max_vectors()     # 512 MiB of float32 vectors of a 1.2M-parameter model    # doctest: +SKIP
+            111
+        """
+        return max(3, self.memory_budget // (self.num_params * self._theta.element_size()))
 
     def trace(self, theta=None, *, method: str = "auto", **kwargs):
         """The trace of the Hessian. See :func:`trace.trace`.

@@ -220,7 +220,7 @@ def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | 
         if progress is not None:
             op = _Reporting(op, progress, min(slq_steps, ls.num_params) + 3 * top_k)
         return spectrum_estimate(op, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed, tol=tol, top_k=top_k,
-                                 start=start)
+                                 start=start, max_vectors=ls.max_vectors())
 
 
 class _Reporting:

@@ -185,6 +185,10 @@ def _first_frame(explorer, out, start, drawn):
         return next((t - start for t, n in drawn if rows is None or n == rows), None)
 
     emit(out)  # a timeout from here on still reports the constructor
+    while not drawn:   # the first slice, reported as soon as it is drawn (a later timeout keeps it)
+        time.sleep(0.05)
+    out["first_slice"] = first_slice()
+    emit(out)
     explorer.wait(None)
     out["first_frame"] = out["time"] = time.perf_counter() - start
     out["first_slice"], out["refined_slice"] = first_slice(), first_slice(explorer.resolution)
@@ -403,7 +407,9 @@ def cell(r: dict | None) -> str:
     if r is None:
         return "not run"
     if "failed" in r:
-        partial = f" (constructor returned at {sec(r['constructor'])})" if "constructor" in r else ""
+        partial = f" (constructor returned at {sec(r['constructor'])}" if "constructor" in r else ""
+        partial += f", first slice at {sec(r['first_slice'])})" if "first_slice" in r else (")" if partial else "")
+        partial += f"; peak {r['peak_mib']:.0f} MiB when last reported" if "peak_mib" in r else ""
         return f"**{r['failed'][:120]}**{partial}".replace("|", "\\|")
     mem = f" / {r['peak_mib']:.0f} MiB" + (f" (GPU {r['gpu_peak_mib']:.0f})" if "gpu_peak_mib" in r else "")
     if r["task"] in ("explorer", "curve"):

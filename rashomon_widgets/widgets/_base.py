@@ -1,11 +1,15 @@
 """The explorer base: controls bound to validated traits, one observer, one latest-wins worker, a bounded
-history, a plain-dict state, a play button and export to PNG and SVG.
+history, a plain-dict state, a player (play, pause, stop, loop) and export to PNG and SVG.
 
 An explorer declares what a user can set as traits tagged ``state=True`` (with ``help``). Controls (sliders,
-boxes, dropdowns) are views of those traits, bound with :meth:`Explorer._bind`: a value a trait's validator
-refuses (NaN, infinity, out of range) never reaches the core; the message appears in the widget, the
-control goes back to the kept value, and the next good value works. One observer turns any change of
-the state traits into one request to the worker; the latest request wins.
+boxes, dropdowns) are views of those traits, bound with :meth:`Explorer._bind`, the one path every
+refusal takes: a value a trait's validator refuses (NaN, infinity, out of range, the same direction on both
+axes) never reaches the core; the message, named after the control the user touched, replaces whatever
+the error area showed, the control goes back to the kept value, and the next good value clears the
+message. Number boxes are text boxes (:class:`NumberBox`): the kernel sees whatever was typed, "NaN"
+included, so no input is dropped silently in the browser. One observer turns any change of the state
+traits into one request to the worker; the latest request wins. The status line says how long the user
+waited: from the request to the moment its views were drawn (:meth:`Explorer._frame_drawn`).
 """
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import collections
 import html
 import io
 import math
+import numbers
 import os
+import re
 import tempfile
 import threading
 import time
@@ -22,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ipywidgets as widgets
-from traitlets import TraitError, validate
+from traitlets import CUnicode, TraitError, validate
 
 from ..core.validation import check_path, check_real
 from ._legend import legend_html  # noqa: F401 - re-exported for the explorers
@@ -168,16 +174,50 @@ def tagged(widget, *css_classes: str):
 
 
 def described(widget, help_text: str):
-    """``widget`` with ``help_text`` as its tooltip, shown on hover over the control and over its label.
+    """``widget`` with ``help_text`` as its tooltip, shown on hover over the control or its label, never as markup.
 
-    ipywidgets draws a Dropdown's or Checkbox's ``tooltip`` only when it has no description, so the
-    description becomes a span carrying the same text as its title.
+    ipywidgets 8 draws a Dropdown's or Text box's ``tooltip`` only when it has no description, so there the
+    description becomes a span carrying the same text as its title (the plain label is kept in ``rw_label``).
+    A Checkbox's front end copies its description into the box's title attribute, and a ToggleButton shows
+    it as text, so for those (and for every other widget) only ``tooltip`` is set: a span there would be
+    shown as raw ``<span ...>`` markup. A ToggleButton's and a slider's tooltip is their title already.
     """
     widget.tooltip = help_text
-    if getattr(widget, "description", ""):
+    label = getattr(widget, "description", "")
+    if label and isinstance(widget, (widgets.Dropdown, widgets.Select, widgets.RadioButtons, widgets.Text)):
+        widget.rw_label = label
         widget.description_allow_html = True
-        widget.description = f"<span title='{html.escape(help_text, quote=True)}'>{html.escape(widget.description)}</span>"
+        widget.description = f"<span title='{html.escape(help_text, quote=True)}'>{html.escape(label)}</span>"
     return widget
+
+
+def switch(value: bool, description: str, help_text: str, width: str = "110px") -> widgets.ToggleButton:
+    """An on/off control with ``help_text`` as a real tooltip: a ToggleButton that shows a check mark while on
+    (a Checkbox cannot have both a label and a tooltip in ipywidgets 8: its front end copies the label into
+    the box's title)."""
+    button = widgets.ToggleButton(bool(value), description=description, tooltip=help_text,
+                                  icon="check" if value else "", layout=widgets.Layout(width=width))
+    button.observe(lambda change: setattr(button, "icon", "check" if change["new"] else ""), "value")
+    return button
+
+
+def number_text(value: float) -> str:
+    """A number as a text box shows it: the shortest text that reads back as the same float, without a
+    trailing ".0".
+
+    Example:
+        >>> number_text(1.0), number_text(0.0025), number_text(1e-05), number_text(1e308)
+        ('1', '0.0025', '1e-05', '1e+308')
+    """
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def control_label(control) -> str:
+    """What the user sees a control called: its description as plain text (``rw_label`` once
+    :func:`described` has put markup around it)."""
+    label = getattr(control, "rw_label", None) or getattr(control, "description", "") or ""
+    return html.unescape(re.sub(r"<[^>]*>", "", label)).strip()
 
 
 def finite_number(value, name: str, *, low: float | None = None, high: float | None = None,
@@ -257,7 +297,7 @@ def _refuse(control, message: str) -> None:
 
 
 def _control_name(control) -> str:
-    return getattr(control, "rw_name", "") or getattr(control, "description", "") or "value"
+    return getattr(control, "rw_name", "") or control_label(control) or "value"
 
 
 def _checked(control, value, low: float | None = None, high: float | None = None) -> float:
@@ -286,12 +326,49 @@ class GridSlider(widgets.FloatSlider):
         return slider_grid(float(value), self.min, self.max, self.step)
 
 
-class FiniteText(widgets.FloatText):
-    """A FloatText that refuses NaN and infinities (JSON cannot carry them to the browser)."""
+class _Text(CUnicode):
+    """A text trait that takes a number too, as :func:`number_text` writes it (``box.value = 0.5`` from Python)."""
 
-    @validate("value")
-    def _validate_value(self, proposal):
-        return _checked(self, proposal["value"])
+    def validate(self, obj, value):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return number_text(value)
+        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):   # a 0-dim tensor or array
+            return number_text(value.item()) if isinstance(value.item(), numbers.Real) else str(value)
+        return super().validate(obj, value)
+
+
+class NumberBox(widgets.Text):
+    """A text box for one number: its ``value`` is the text as typed, and :meth:`number` reads it.
+
+    A FloatText's front end drops what it cannot parse ("NaN", "1e999", "abc") and quietly puts its last value
+    back, so the kernel never hears of it and an earlier error stays on screen. This box sends the text as it
+    is (on Enter or when it loses focus); the explorer's binding (:meth:`Explorer._bind`) reads it with
+    :meth:`number`, refuses it with a message naming the box and quoting the text, and shows the kept value
+    again. From Python a number may be assigned too (``box.value = 0.5`` shows "0.5").
+    """
+
+    value = _Text(help="the text in the box").tag(sync=True)
+
+    def __init__(self, value: float | str = "", **kwargs):
+        kwargs.setdefault("continuous_update", False)   # send on Enter or blur, not on every keystroke
+        super().__init__(value=value, **kwargs)
+
+    def number(self, text: str | None = None) -> float:
+        """``text`` (default: the box's text) as a finite float.
+
+        Raises:
+            TraitError: not a number ("span: expected a number such as 0.5 or 1e-3, got 'abc'") or not finite
+                ("span: expected a finite number, got 'NaN'"); the name is the box's.
+        """
+        text = self.value if text is None else str(text)
+        name = _control_name(self)
+        try:
+            value = float(text.strip().replace("\u2212", "-"))   # a typographic minus pasted from a text
+        except ValueError:
+            raise TraitError(f"{name}: expected a number such as 0.5 or 1e-3, got {text!r}") from None
+        if not math.isfinite(value):
+            raise TraitError(f"{name}: expected a finite number, got {text!r}")
+        return value
 
 
 class ChoiceDropdown(widgets.Dropdown):
@@ -339,6 +416,9 @@ class Explorer(widgets.VBox):
     history_size: int = 1000
     #: what :meth:`wait` warns with when it gives up
     StillComputingWarning = StillComputingWarning
+    #: while :meth:`restore` validates a whole state: that state (validators that compare two traits, such as
+    #: the two axes, read the other one from it)
+    _incoming: dict | None = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -358,6 +438,7 @@ class Explorer(widgets.VBox):
         self._worker = LatestWorker(self._show_error)
         self._start_state: dict | None = None
         self._errors_shown = 0   # counts _show_error calls: a job clears only errors older than itself
+        self._drawn_at: list[tuple[str, float]] = []   # the running job's views drawn: (what, perf_counter)
 
     # ------------------------------------------------------------------ state
     @classmethod
@@ -389,9 +470,13 @@ class Explorer(widgets.VBox):
         if unknown:
             raise ValueError(f"state: unknown keys {unknown}; expected some of {self.state_names()}")
         checked = {}
-        for name, value in state.items():  # validate everything first: all or nothing
-            trait = self.traits()[name]
-            checked[name] = trait._validate(self, value)
+        self._incoming = state
+        try:
+            for name, value in state.items():  # validate everything first: all or nothing
+                trait = self.traits()[name]
+                checked[name] = trait._validate(self, value)
+        finally:
+            self._incoming = None
         self._quiet = True
         try:
             with self.hold_trait_notifications():
@@ -410,33 +495,45 @@ class Explorer(widgets.VBox):
     def _bind(self, control, name: str, *, index: int | None = None, to_control: Callable | None = None) -> None:
         """Make ``control.value`` a view of trait ``name`` (or of its item ``index``, for list traits).
 
-        A control's new value goes through the trait's validator; a refused one is shown in the error
-        area and the control returns to the trait's value. A trait set from Python moves the control.
+        The one path of every control's refusals. A control's new value (a :class:`NumberBox`'s text read
+        by :meth:`NumberBox.number`) goes through the trait's validator; a refused one is shown in the
+        error area, replacing what it showed, with the message named after the control ("exact L1 (l1):
+        ...", "x axis (x_axis): ..." where the label is not the trait's name) and ending with the value
+        kept ("...; span stays 1"), and the control returns to that value. A good value clears the
+        message (:meth:`_request`). A trait set from Python moves the control.
         """
+        label = control_label(control)
+        shown_as = label if index is not None or not label or label == name else f"{label} ({name})"
+        to_control = to_control or (number_text if isinstance(control, NumberBox) else None)
+
         def current():
             value = getattr(self, name)
             return value[index] if index is not None else value
+
+        def kept():
+            return to_control(current()) if to_control else current()
 
         def from_control(change):
             if getattr(self._syncing, "on", False):
                 return
             try:
+                new = control.number(change["new"]) if isinstance(control, NumberBox) else change["new"]
                 if index is None:
-                    setattr(self, name, change["new"])
+                    setattr(self, name, new)
                 else:
                     values = list(getattr(self, name))
-                    values[index] = change["new"]
+                    values[index] = new
                     setattr(self, name, values)
             except TraitError as exc:
-                self._show_error(exc)
+                self._show_error(TraitError(_refusal_text(str(exc), name, shown_as, kept())))
             # the control shows the value kept (the snapped value, or the last good one)
-            self._set_control(control, to_control(current()) if to_control else current())
+            self._set_control(control, kept())
 
         def from_trait(change):
-            self._set_control(control, to_control(current()) if to_control else current())
+            self._set_control(control, kept())
 
         control.on_refused = self._show_error
-        control.rw_name = name if index is None else control.description
+        control.rw_name = shown_as
         control.observe(from_control, "value")
         self.observe(from_trait, name)
 
@@ -450,11 +547,39 @@ class Explorer(widgets.VBox):
             self._syncing.on = False
 
     def _player(self, choices: Sequence[str], frames: int = 60) -> widgets.Widget:
-        """A play button animating one of ``choices`` (``_animate(choice, phase)``, phase in [0, 1)) at a
-        chosen speed; every frame goes through the same latest-wins path as a slider."""
+        """Play, pause, stop and loop buttons animating one of ``choices`` (``_animate(choice, phase)``, phase
+        in [0, 1)) at a chosen speed; every frame goes through the same latest-wins path as a slider.
+
+        Pause keeps the animation's position (play goes on from it); stop rewinds it to its first frame (phase
+        0: the animated control back to the start of its sweep). The frames are timed in the browser by an
+        ipywidgets Play (:attr:`play`, hidden: its own buttons have no tooltips and play and pause share
+        one); the buttons set its ``playing``, ``value`` and ``repeat``.
+        """
         self.play = tagged(widgets.Play(value=0, min=0, max=frames - 1, step=1, interval=150, repeat=True,
-                                        tooltip="animate the chosen control", layout=widgets.Layout(width="auto")),
-                           "rw-play")
+                                        show_repeat=False, tooltip="the animation's frame",
+                                        layout=widgets.Layout(display="none")), "rw-play")
+
+        def button(cls, description, icon, tooltip, width, toggle=False):
+            kind = widgets.ToggleButton if toggle else widgets.Button
+            extra = {"value": True} if toggle else {}
+            return tagged(kind(description=description, icon=icon, tooltip=tooltip,
+                               layout=widgets.Layout(width=width), **extra), cls)
+
+        self.play_button = button("rw-play-button", "play", "play",
+                                  "play: animate the chosen control, going on from where the animation is", "76px")
+        self.pause_button = button("rw-pause", "pause", "pause",
+                                   "pause: stop the animation here; the control keeps its position and play goes "
+                                   "on from it", "84px")
+        self.stop_button = button("rw-stop", "stop", "stop",
+                                  "stop: end the animation and rewind it to its first frame (the animated "
+                                  "control back to the start of its sweep)", "76px")
+        self.loop_toggle = button("rw-loop", "loop", "retweet",
+                                  "loop: at the last frame start again from the first (off: stop at the last "
+                                  "frame)", "76px", toggle=True)
+        self.play_button.on_click(lambda _: setattr(self.play, "playing", True))
+        self.pause_button.on_click(lambda _: setattr(self.play, "playing", False))
+        self.stop_button.on_click(lambda _: self._stop_playing())
+        widgets.link((self.loop_toggle, "value"), (self.play, "repeat"))
         short = {"description_width": "initial"}
         self.play_choice = described(widgets.Dropdown(options=list(choices), value=choices[0], description="animate",
                                                       style=short, layout=widgets.Layout(width="150px")),
@@ -466,7 +591,14 @@ class Explorer(widgets.VBox):
         widgets.link((self.play_speed, "value"), (self.play, "interval"))
         self._frames = frames
         self.play.observe(lambda c: self._animate(self.play_choice.value, c["new"] / self._frames), "value")
-        return widgets.HBox([self.play, self.play_choice, self.play_speed], layout=widgets.Layout(flex_flow="row wrap"))
+        return widgets.HBox([self.play_button, self.pause_button, self.stop_button, self.loop_toggle, self.play,
+                             self.play_choice, self.play_speed], layout=widgets.Layout(flex_flow="row wrap"))
+
+    def _stop_playing(self) -> None:
+        """The stop button: no more frames, and back to the first one."""
+        with self.play.hold_sync():
+            self.play.playing = False
+            self.play.value = self.play.min
 
     def _animate(self, choice: str, phase: float) -> None:  # pragma: no cover - subclasses
         raise NotImplementedError
@@ -496,12 +628,20 @@ class Explorer(widgets.VBox):
             self._request()
 
     def _request(self) -> None:
+        """Draw the current state (on the worker; the latest request wins). A message still shown is stale
+        now: the input it was about has been replaced by a good one, so it goes at once."""
+        asked = time.perf_counter()   # the user's action, as far as the kernel can tell: the time is from here
         state = self.state
-        self._worker.submit(lambda current: self._run(state, current))
+        if self.error_html.value:
+            self.error_html.value = ""
+            self.status_html.value = "&#9203; computing&hellip;"
+        self._worker.submit(lambda current: self._run(state, current, asked))
 
-    def _run(self, state: dict, current: Callable[[], bool]) -> None:
+    def _run(self, state: dict, current: Callable[[], bool], asked: float | None = None) -> None:
         started = time.perf_counter()
+        asked = started if asked is None else asked
         errors_before = self._errors_shown
+        self._drawn_at = []
         timer = CLOCK.call_later(0.5, lambda: current() and setattr(self.status_html, "value",
                                                                      "&#9203; computing&hellip;"))
         try:
@@ -510,9 +650,16 @@ class Explorer(widgets.VBox):
             if self._errors_shown != errors_before:
                 return   # an input was refused while this job ran: its message stays until the next job
             self.error_html.value = ""
-            self.status_html.value = f"updated in {format_elapsed(time.perf_counter() - started)}"
+            self.status_html.value = updated_text(asked, self._drawn_at, time.perf_counter())
         finally:
             timer.cancel()
+
+    def _frame_drawn(self, what: str = "") -> None:
+        """A job's note that its views have been drawn: ``what=""`` for the main views (the last call
+        counts: a large model's refined grid after its coarse one), else the panel ("spectrum"). The status
+        line times each from the request (:func:`updated_text`); a job that notes nothing is timed to its
+        end."""
+        self._drawn_at.append((what, time.perf_counter()))
 
     def _job(self, state: dict, current: Callable[[], bool], started: float):  # pragma: no cover - subclasses
         """Draw ``state``; return False when a newer request made it stop early."""
@@ -680,6 +827,47 @@ class Explorer(widgets.VBox):
             self.status_html.value = "exported " + ", ".join(html.escape(p.name) for p in paths)
         except Exception as exc:  # noqa: BLE001 - shown in the widget
             self._show_error(exc)
+
+
+def _refusal_text(message: str, name: str, shown_as: str, kept) -> str:
+    """A trait's refusal as the user of a control reads it: named after the control (``shown_as``) instead
+    of the trait (``name``) where they differ, and ending with what the control shows again."""
+    if shown_as != name and message.startswith(f"{name}: "):
+        message = f"{shown_as}: {message[len(name) + 2:]}"
+    if " stays " not in message:   # (the grid checks say it themselves)
+        if isinstance(kept, float):
+            kept = number_text(kept)
+        elif isinstance(kept, str) and not _is_number_text(kept):
+            kept = repr(kept)      # a direction's name: 'null 2'
+        message = f"{message}; {shown_as} stays {kept}"
+    return message
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def updated_text(asked: float, drawn: Sequence[tuple[str, float]], end: float) -> str:
+    """The status line once a request is drawn: how long the user waited for what they see, from the request
+    (``asked``) to the main views (the last ``("", time)`` in ``drawn``; else ``end``), then to each later
+    panel: "updated in 18 ms &middot; spectrum in 352 ms".
+
+    Example:
+        >>> updated_text(0.0, [("", 0.018), ("spectrum", 0.352)], 0.36)
+        'updated in 18 ms &middot; spectrum in 352 ms'
+        >>> updated_text(0.0, [], 12.5)
+        'updated in 12.5 s'
+    """
+    main = [t for what, t in drawn if not what]
+    text = f"updated in {format_elapsed((main[-1] if main else end) - asked)}"
+    for what, t in drawn:
+        if what:
+            text += f" &middot; {html.escape(what)} in {format_elapsed(t - asked)}"
+    return text
 
 
 def help_line(*items: tuple[str, str]) -> widgets.HTML:

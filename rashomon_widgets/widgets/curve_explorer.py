@@ -17,12 +17,13 @@ from ..core.geometry.diagnostics import loss_profile
 from ._base import (
     MARKER,
     Explorer,
-    FiniteText,
     GridSlider,
+    NumberBox,
     described,
     finite_number,
     help_line,
     slider_grid,
+    switch,
     tagged,
 )
 from ._drawable import drawable_grid
@@ -69,8 +70,9 @@ class CurveExplorer(Explorer):
         log_color: colour (and 3-D height) by log10 loss.
         exact: exact dense spectrum; default for small models (``ls.policy.is_small``).
         accuracy: as in :func:`rw.core.loss_profile`.
-        slq_vectors, slq_steps, seed: the spectrum's quadrature for large models (pass what you passed
-            to :func:`rw.core.along_curve` to see the same numbers).
+        slq_vectors, slq_steps, seed: the spectrum's quadrature for large models (default 4 runs of 40
+            steps; 2 of 20 on a heavy model; pass what you passed to :func:`rw.core.along_curve` to see the
+            same numbers).
         curvature_samples: samples on which the spectrum is computed (``ls.subsample``): ``"auto"`` is all
             of them, except 256 on a heavy model (as :class:`NullSpaceExplorer`); None: all. The title says
             which.
@@ -93,8 +95,8 @@ class CurveExplorer(Explorer):
 
     def __init__(self, ls: Landscape, curve: Curve, *, test_data=None, t: float = 0.5, margin: float = 0.2,
                  resolution: int | None = None, coarse: int | None = None, num_t: int | None = None,
-                 log_color: bool = True, exact: bool | None = None, accuracy="auto", slq_vectors: int = 4,
-                 slq_steps: int = 40, seed: int = 0, curvature_samples: int | str | None = "auto",
+                 log_color: bool = True, exact: bool | None = None, accuracy="auto", slq_vectors: int | None = None,
+                 slq_steps: int | None = None, seed: int = 0, curvature_samples: int | str | None = "auto",
                  state: dict | None = None):
         if not isinstance(ls, Landscape):
             raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
@@ -110,6 +112,9 @@ class CurveExplorer(Explorer):
         self.num_t = (21 if heavy else 41) if num_t is None else check_int(num_t, "num_t", 2)
         self.first_frame_timeout = scale.first_frame_timeout or type(self).first_frame_timeout
         self.test_data, self.accuracy = test_data, accuracy
+        quadrature = (2, 20) if heavy else (4, 40)   # a heavy model: half the runs and steps, as NullSpaceExplorer
+        slq_vectors = quadrature[0] if slq_vectors is None else slq_vectors
+        slq_steps = quadrature[1] if slq_steps is None else slq_steps
         self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"), "slq_steps": check_int(slq_steps, "slq_steps"),
                     "seed": check_int(seed, "seed", 0)}
         self.profile = None  # the CurveTable of loss_profile, once computed
@@ -124,10 +129,10 @@ class CurveExplorer(Explorer):
         self.slider = tagged(GridSlider(self.t, min=0.0, max=1.0, step=0.01, description="t",
                                                   continuous_update=True, readout_format=".2f",
                                                   tooltip=type(self).t.help), "rw-slider")
-        self.margin_box = tagged(FiniteText(self.margin, description="margin", tooltip=type(self).margin.help,
-                                                   layout=widgets.Layout(width="160px")), "rw-span")
-        self.log_toggle = described(widgets.Checkbox(self.log_color, description="log colour", indent=False,
-                                                     layout=widgets.Layout(width="110px")), type(self).log_color.help)
+        self.margin_box = tagged(described(NumberBox(self.margin, description="margin",
+                                                     layout=widgets.Layout(width="160px")), type(self).margin.help),
+                                 "rw-span")
+        self.log_toggle = switch(self.log_color, "log colour", type(self).log_color.help)
         for control, name in ((self.slider, "t"), (self.margin_box, "margin"), (self.log_toggle, "log_color")):
             self._bind(control, name)
         self.surface2d = SurfaceView(log_color=self.log_color, title="loss on the plane of the endpoints and bend",
@@ -296,10 +301,12 @@ class CurveExplorer(Explorer):
             return False
         self.surface2d.set_point(*xy)
         self.surface3d.set_point(*xy)
+        self._frame_drawn()
         if not self._settled(current):
             return False
         self.spectrum.show(self.spectrum_at(t, progress=lambda d, n: self._progress_status(
             started, "spectrum", d, n, current)))
+        self._frame_drawn("spectrum")
         return True
 
     def spectrum_at(self, t: float, progress=None):

@@ -15,12 +15,13 @@ from ._base import (
     MARKER,
     ChoiceDropdown,
     Explorer,
-    FiniteText,
     GridSlider,
+    NumberBox,
     described,
     finite_number,
     help_line,
     slider_grid,
+    switch,
     tagged,
 )
 from ._drawable import drawable_grid
@@ -39,8 +40,8 @@ class NullSpaceExplorer(Explorer):
     parabola. The loss readout, the 2-D and 3-D slices through the current point, the spectrum and the
     near-zero count follow. Work runs off the UI thread, the latest value wins, a coarse grid is drawn
     first and refined, and errors (including refused values: NaN, infinity, a span <= 0, a span whose grid
-    would overflow, an axis that is not one of the directions) appear inside the widget while the current
-    point stays where it was.
+    would overflow, an axis that is not one of the directions or is the other axis' direction) appear inside
+    the widget while the current point stays where it was and the control shows the value kept.
 
     The controls are views of the traits below; set them from Python (``explorer.span = 0.5``) or hand a
     whole :attr:`state` to :meth:`restore`. :attr:`history` keeps the last 1,000 drawn states.
@@ -145,10 +146,9 @@ class NullSpaceExplorer(Explorer):
                                               layout=widgets.Layout(width="180px")), type(self).x_axis.help)
         self.y_dir = described(ChoiceDropdown(options=names, value=self.y_axis, description="y axis",
                                               layout=widgets.Layout(width="180px")), type(self).y_axis.help)
-        self.span_box = tagged(FiniteText(self.span, description="span", tooltip=type(self).span.help,
-                                                 layout=widgets.Layout(width="160px")), "rw-span")
-        self.log_toggle = described(widgets.Checkbox(self.log_color, description="log colour", indent=False,
-                                                     layout=widgets.Layout(width="110px")), type(self).log_color.help)
+        self.span_box = tagged(described(NumberBox(self.span, description="span", layout=widgets.Layout(width="160px")),
+                                         type(self).span.help), "rw-span")
+        self.log_toggle = switch(self.log_color, "log colour", type(self).log_color.help)
         for control, name in ((self.x_dir, "x_axis"), (self.y_dir, "y_axis"), (self.span_box, "span"),
                               (self.log_toggle, "log_color")):
             self._bind(control, name)
@@ -218,15 +218,25 @@ class NullSpaceExplorer(Explorer):
 
     @validate("x_axis", "y_axis")
     def _valid_axis(self, proposal):
-        """A direction's name, or its index in :attr:`chart.names` (stored as the name)."""
+        """A direction's name, or its index in :attr:`chart.names` (stored as the name), other than the
+        other axis' direction (a slice needs two; while :meth:`restore` checks a state, the other axis is
+        the state's, so two axes can be swapped in one call)."""
         name, value, names = proposal["trait"].name, proposal["value"], self.names
         expected = f"one of {names} or an index in [0, {len(names) - 1}]"
         if isinstance(value, int) and not isinstance(value, bool):
-            if 0 <= value < len(names):
-                return names[value]
-            raise TraitError(f"{name}: expected {expected}, got the index {value}")
-        if value not in names:
+            if not 0 <= value < len(names):
+                raise TraitError(f"{name}: expected {expected}, got the index {value}")
+            value = names[value]
+        elif value not in names:
             raise TraitError(f"{name}: expected {expected}, got {value!r}")
+        other = "y_axis" if name == "x_axis" else "x_axis"
+        theirs = (self._incoming or {}).get(other, getattr(self, other))
+        if isinstance(theirs, int) and not isinstance(theirs, bool) and 0 <= theirs < len(names):
+            theirs = names[theirs]
+        if len(names) > 1 and value == theirs:
+            axis = other.replace("_", " ")
+            raise TraitError(f"{name}: expected a direction other than the {axis}'s, got {value!r}, which the {axis} "
+                             f"shows already (a slice needs two directions; to swap them, change the {axis} first)")
         return value
 
     @validate("span")
@@ -296,9 +306,11 @@ class NullSpaceExplorer(Explorer):
             self.surface3d.check(surf)  # both views draw it, or both keep the last grid and the error says why
             self.surface2d.update(surf)
             self.surface3d.update(surf)
+            self._frame_drawn()
         if self._settled(current):  # exact: milliseconds; matrix-free: stopped as soon as a newer value arrives
             self.spectrum.show(self._spectrum_at(point, slq_vectors=2, slq_steps=20, progress=lambda d, n: (
                 self._progress_status(started, "spectrum", d, n, current))))
+            self._frame_drawn("spectrum")
         if not self.exact and np.any(coeffs[: self.chart.num_null] != 0) and current():
             point = self.chart.point(coeffs, retracted=True, progress=lambda d, n: self._progress_status(
                 started, "re-projecting onto the manifold", d, n, current))

@@ -19,9 +19,10 @@ from ..experiments.skeletons import SkeletonRecord, SkeletonStudy
 from ._base import (
     MARKER,
     Explorer,
-    FiniteText,
     GridSlider,
+    NumberBox,
     Superseded,
+    described,
     finite_number,
     help_line,
     legend_html,
@@ -51,8 +52,14 @@ class PruningExplorer(Explorer):
     Fine-tuning runs off the UI thread with a progress bar; the latest value wins, and every fine-tuned
     epoch is kept, so fewer epochs or another threshold are instant. Each finished setting is appended to
     :attr:`results` (the last :attr:`history_size`); a value a control refuses (NaN, infinity, out of
-    range) is reported in the widget and changes nothing. The play button sweeps the threshold from 0 to
-    ``max_threshold``.
+    range, an L1 strength beyond :meth:`l1_limit`) is reported in the widget, named after the control, and
+    changes nothing. The play button sweeps the threshold from 0 to ``max_threshold``.
+
+    With two models the readout gives a verdict on their skeletons (``SkeletonComparison.converged``:
+    aligned mask overlap >= 0.9 and OOD similarity >= 0.99) only where both are pruned: while a model keeps
+    every weight (always at threshold 0), its mask is all ones, the overlap equals its chance level by
+    construction (1.00 at threshold 0) and says nothing about a shared skeleton, so the readout says that
+    instead of "converged" or "not the same skeleton".
 
     Args:
         models: the trained base models (1 to 4; two for write-up 2), classifiers with outputs (N, C).
@@ -127,7 +134,34 @@ class PruningExplorer(Explorer):
     # ------------------------------------------------------------------ validation
     @validate("l1")
     def _check_l1(self, proposal):
-        return finite_number(proposal["value"], "l1", low=0, strict_low=True)
+        value = finite_number(proposal["value"], "l1", low=0, strict_low=True)
+        top = self.l1_limit()
+        if value > top:
+            raise TraitError(f"l1: expected an L1 strength in (0, {top:g}], got {value:g}: a larger one overflows "
+                             f"the {self._dtype_name()} arithmetic of the Adam fine-tuning, which squares the "
+                             f"penalty's gradient l1 * sign(w) (the weights freeze, or the loss turns NaN); useful "
+                             f"strengths are about {10 ** _LOG_RANGE[0]:g} to {10 ** _LOG_RANGE[1]:g} (the slider's "
+                             "range)")
+        return value
+
+    def l1_limit(self) -> float:
+        """The largest L1 strength the fine-tuning's arithmetic carries: a power of ten 10x below
+        ``sqrt(finfo(dtype).max)`` of the models' dtype (1e18 for float32, 1e153 for float64), so that Adam's
+        second moment, which sums squares of the gradient ``l1 * sign(w) + dL/dw``, stays finite. A little
+        beyond it those squares overflow to inf and Adam's steps to 0 (in float32 from about 6e20: the weights
+        freeze, and the "fine-tuned" models are the originals); beyond the dtype's largest number the penalty
+        itself is inf and the loss turns NaN in the first epoch (the message then blamed the learning rate).
+
+        Returns:
+            the limit (a float).
+        """
+        return 10.0 ** (math.floor(math.log10(math.sqrt(torch.finfo(self._dtype()).max))) - 1)
+
+    def _dtype(self) -> torch.dtype:
+        return next((p.dtype for p in self.study.models[0].parameters() if p.is_floating_point()), torch.float32)
+
+    def _dtype_name(self) -> str:
+        return str(self._dtype()).removeprefix("torch.")
 
     @validate("epochs")
     def _check_epochs(self, proposal):
@@ -165,8 +199,8 @@ class PruningExplorer(Explorer):
                                                        max=_LOG_RANGE[1], step=_LOG_RANGE[2],
                                                        description="L1 strength", readout_format=".1e",
                                                        continuous_update=False, tooltip=helps["l1"]), "rw-l1")
-        self.span = tagged(FiniteText(self.l1, description="exact L1", tooltip=helps["l1"],
-                                             layout=widgets.Layout(width="200px")), "rw-span")
+        self.span = tagged(described(NumberBox(self.l1, description="exact L1", layout=widgets.Layout(width="200px")),
+                                     helps["l1"]), "rw-span")
         self.progress = tagged(widgets.IntProgress(0, min=0, max=1, description="",
                                                    layout=widgets.Layout(width="300px", visibility="hidden")),
                                "rw-progress")
@@ -278,8 +312,7 @@ class PruningExplorer(Explorer):
                 f"skeletons' OOD similarity <b>{c.ood_similarity:.3f}</b> "
                 f"(originals {float(record.similarity[0, 1]):.3f}); kept-weight overlap "
                 f"{c.overlap_before:.2f} &rarr; <b>{c.overlap_after:.2f}</b> after aligning "
-                f"hidden units (chance {c.overlap_chance:.2f}): "
-                + html.escape("converged" if c.converged() else "not the same skeleton"))
+                f"hidden units (chance {c.overlap_chance:.2f}): " + html.escape(skeleton_verdict(c)))
         return "<br>".join(parts)
 
     # ------------------------------------------------------------------ export
@@ -321,6 +354,27 @@ class PruningExplorer(Explorer):
             ax.text(c, r, f"{value:.2f}", ha="center", va="center", color="black" if bright else "white", fontsize=7)
         ax.figure.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity")
         ax.set_title(f"OOD similarity ({self.study.behaviour} outputs)", fontsize=10)
+
+
+def skeleton_verdict(c) -> str:
+    """The readout's verdict on two skeletons (a ``SkeletonComparison``): "converged" or "not the same
+    skeleton" (``c.converged()``) when both models are pruned; else why there is none yet. A model that
+    keeps every weight has an all-ones mask: the overlap with it is its chance level by construction (1 when
+    neither is pruned, as at threshold 0), so it cannot tell a shared skeleton from two different ones.
+
+    Example:
+        >>> from types import SimpleNamespace as S
+        >>> skeleton_verdict(S(sparsity_a=0.0, sparsity_b=0.0, converged=lambda: False)).split(":")[0]
+        'no skeletons to compare'
+    """
+    unpruned = [name for name, sparsity in (("M1", c.sparsity_a), ("M2", c.sparsity_b)) if sparsity == 0]
+    if len(unpruned) == 2:
+        return ("no skeletons to compare: nothing is pruned at this threshold, so both keep every weight and the "
+                "overlap is 1 by construction; raise the threshold")
+    if unpruned:
+        return (f"no verdict: {unpruned[0]} keeps every weight at this threshold, so the overlap equals its chance "
+                "level by construction; raise the threshold")
+    return "converged" if c.converged() else "not the same skeleton"
 
 
 def _log_grid(value: float) -> float:

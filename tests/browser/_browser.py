@@ -3,13 +3,15 @@
 Nothing here is a test. It starts Voila / JupyterLab servers in the current interpreter's environment
 (so notebooks run in this venv's kernel), launches Debian's Chromium through Playwright, opens a
 notebook in either front end and drives the widgets the way a person would (keyboard on a slider,
-typing into a FloatText).
+typing into a number box).
 
 DOM facts this relies on (ipywidgets 8.1, bqplot 0.13, ipyvolume 0.6, JupyterLab 4.6, Voila 0.5):
 - ``widget.add_class("x")`` puts class ``x`` on the widget's root element in both front ends.
 - A FloatSlider is a noUiSlider: the focusable element is ``.noUi-handle`` (tabindex 0, with
   ``aria-valuenow`` / ``aria-valuemin`` / ``aria-valuemax``); ArrowRight / ArrowLeft move it one step.
-- A FloatText's ``<input type=number>`` syncs its value on Enter (or blur), not on every keystroke.
+- A FloatText's ``<input type=number>`` syncs its value on Enter (or blur), not on every keystroke; so does
+  the explorers' number box (a Text, ``<input type=text>``, with ``continuous_update=False``), which sends
+  whatever was typed ("NaN" too) for the kernel to read.
 - An ipyvolume Figure draws into a ``<canvas>`` inside its element through WebGL; an init script
   (``GL_PROBE_JS``) records every WebGL context created and every draw call, so a test can tell that
   a context really exists and that the figure drew.
@@ -61,7 +63,7 @@ DEFAULT_SPEC = {
     "spectrum": ".rw-spectrum",    # bqplot Figure: must render with a non-zero size
     "loss": ".rw-loss",            # HTML readout whose text changes with the slider
     "error": ".rw-error",          # HTML where input errors are shown
-    "span": ".rw-span",            # FloatText; `bad_span` typed into it must produce text in `error`
+    "span": ".rw-span",            # number box; `bad_span` typed into it must produce text in `error`
     "reset": ".rw-reset",          # Button: must exist
     "status": ".rw-status",        # status / progress HTML: must exist
     "bad_span": "-1",

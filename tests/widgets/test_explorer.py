@@ -4,6 +4,7 @@ import math
 import re
 import threading
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 import torch
@@ -103,16 +104,13 @@ def test_bad_coefficients_from_python_are_refused(explorer, bad):
     assert explorer.get_state()["coefficients"] == [0.0, 0.0, 0.0]
 
 
-@pytest.mark.parametrize("bad", [-1.0, 0.0, math.nan, math.inf])
+@pytest.mark.parametrize("bad", [-1.0, 0.0, math.nan, math.inf, "NaN", "-1", "1e999"])
 def test_bad_span_is_refused_and_the_next_good_value_works(explorer, bad):
-    if math.isfinite(bad):
-        explorer.span_box.value = bad  # the box takes it; the explorer refuses it and puts the box back
-    else:
-        with pytest.raises(TraitError, match="span: expected a finite number"):
-            explorer.span_box.value = bad  # JSON cannot carry it to the browser: the box refuses it
+    explorer.span_box.value = bad  # the box takes any text (or number); the explorer refuses it and puts the box back
     assert explorer.wait(60)
-    assert "span: expected a finite number" in explorer.error_html.value
-    assert explorer.span_box.value == 1.0 and explorer.get_state()["span"] == 1.0
+    assert "span: expected a finite number" in explorer.error_html.value and "span stays 1" in explorer.error_html.value
+    assert explorer.span_box.value == explorer.span_box.get_state()["value"] == "1"
+    assert explorer.get_state()["span"] == 1.0
     explorer.sliders[1].value = 0.7  # the sliders keep working
     assert explorer.wait(60)
     explorer.span_box.value = 0.5
@@ -148,13 +146,30 @@ def test_a_refusal_during_a_running_job_is_not_wiped_when_that_job_ends(explorer
     assert explorer.error_html.value == "" and "updated" in explorer.status_html.value
 
 
-def test_same_axis_twice_is_an_error_in_the_widget(explorer):
-    explorer.y_dir.value = explorer.x_dir.value
+def test_same_axis_twice_is_refused_and_the_dropdown_returns(explorer):
+    # the issue: both dropdowns stayed on the same direction while the plot still showed the old one
+    explorer.x_dir.value = "null 2"
+    assert explorer.wait(60) and "null 2" in explorer.surface2d.figure.axes[0].label
+    n = len(explorer.history)
+    explorer.y_dir.value = "null 2"            # as the browser selects it
     assert explorer.wait(60)
-    assert "two different directions" in explorer.error_html.value
-    explorer.y_dir.value = "null 2"
+    assert ("y axis (y_axis): expected a direction other than the x axis&#x27;s, got &#x27;null 2&#x27;"
+            in explorer.error_html.value)
+    assert "y axis (y_axis) stays &#x27;top 1&#x27;" in explorer.error_html.value
+    assert explorer.y_dir.value == explorer.y_axis == "top 1" and explorer.y_dir.get_state()["index"] == 2
+    assert explorer.x_dir.value == explorer.x_axis == "null 2" and len(explorer.history) == n   # nothing redrawn
+    assert "top 1" in explorer.surface2d.figure.axes[1].label
+    with pytest.raises(TraitError, match=re.escape("x_axis: expected a direction other than the y axis's, got 'top 1'")):
+        explorer.x_axis = 2                    # an index too
+    explorer.restore({"x_axis": "top 1", "y_axis": "null 2"})   # a swap in one call is two different directions
+    assert explorer.wait(60) and (explorer.x_axis, explorer.y_axis) == ("top 1", "null 2")
+    assert (explorer.x_dir.value, explorer.y_dir.value) == ("top 1", "null 2") and explorer.error_html.value == ""
+    with pytest.raises(TraitError, match="expected a direction other than"):
+        explorer.restore({"x_axis": "null 1", "y_axis": 0})
+    assert (explorer.x_axis, explorer.y_axis) == ("top 1", "null 2")
+    explorer.y_dir.value = "null 1"            # a good value draws
     assert explorer.wait(60)
-    assert explorer.error_html.value == "" and "null 2" in explorer.surface2d.figure.axes[1].label
+    assert explorer.error_html.value == "" and "null 1" in explorer.surface2d.figure.axes[1].label
 
 
 def test_latest_slider_value_wins(explorer, xor_min):
@@ -189,7 +204,7 @@ def test_state_is_a_plain_dict_that_restores(explorer, xor_min):
     explorer.restore(state)
     assert explorer.wait(60)
     assert [s.value for s in explorer.sliders] == state["coefficients"] == pytest.approx([0.5, -0.3, 0.0])
-    assert explorer.span_box.value == 0.75
+    assert explorer.span_box.value == "0.75"
     torch.testing.assert_close(explorer.point, _chart(xor_min).point(state["coefficients"]))
     handed_out = rw.NullSpaceExplorer(xor_min, num_null=2, num_top=1, state=state)
     assert handed_out.wait(60)
@@ -295,10 +310,10 @@ def test_a_span_whose_grid_would_overflow_is_refused_and_the_span_stays(explorer
     # the issue: 1e300 drew a grid that was 99.9% inf with a colour scale up to inf; 1e308 sent NaN coordinates
     with pytest.raises(TraitError, match=r"^span: expected .*; span stays 1$"):
         explorer.span = span
-    explorer.span_box.value = span  # typed in the box: a finite number, refused by the explorer
+    explorer.span_box.value = f"{span:g}"  # typed in the box: a finite number, refused by the explorer
     assert explorer.wait(60)
     assert "span: expected" in explorer.error_html.value and "span stays 1" in explorer.error_html.value
-    assert explorer.span == explorer.span_box.value == 1.0 and explorer.get_state()["span"] == 1.0
+    assert explorer.span == 1.0 and explorer.span_box.value == "1" and explorer.get_state()["span"] == 1.0
     assert explorer.surface2d.surface.xs.max() == pytest.approx(1.0)   # the views kept the last good grid
     assert np.isfinite(explorer.surface2d.heatmap.color).all() and np.isfinite(explorer.surface3d.mesh.y).all()
     _strict_json(explorer.surface2d._colour)                          # the colour scale's ends are valid JSON
@@ -316,7 +331,7 @@ def test_a_span_whose_corner_losses_overflow_is_refused_and_the_span_stays():
     assert ("span: expected a span whose loss grid can be drawn (finite coordinates and losses), got 10000: the loss "
             "at its corners is inf") in e.error_html.value
     assert "span stays 1" in e.error_html.value
-    assert e.span == e.span_box.value == 1.0 and np.isfinite(e.surface2d.surface.loss).all()
+    assert e.span == 1.0 and e.span_box.value == "1" and np.isfinite(e.surface2d.surface.loss).all()
     with pytest.raises(TraitError, match="the loss at its corners is"):
         e.restore({"span": 1e4})
     assert e.state["span"] == 1.0
@@ -344,12 +359,12 @@ def test_an_out_of_range_axis_names_the_valid_range(explorer):
     with pytest.raises(TraitError, match=re.escape(f"x_axis: expected one of {names} or an index in [0, 2], "
                                                    "got the index 99")):
         explorer.x_axis = 99
-    with pytest.raises(TraitError, match=re.escape("x_axis: expected an index in [0, 2] (one of 'null 1', 'null 2', "
-                                                   "'top 1'), got 99")):
+    with pytest.raises(TraitError, match=re.escape("x axis (x_axis): expected an index in [0, 2] (one of 'null 1', "
+                                                   "'null 2', 'top 1'), got 99")):
         explorer.x_dir.index = 99  # was "Invalid selection: index out of bounds"
-    assert "x_axis: expected an index in [0, 2]" in explorer.error_html.value
-    with pytest.raises(TraitError, match=re.escape("y_axis: expected one of its options (one of 'null 1', 'null 2', "
-                                                   "'top 1'), got 99")):
+    assert "x axis (x_axis): expected an index in [0, 2]" in explorer.error_html.value
+    with pytest.raises(TraitError, match=re.escape("y axis (y_axis): expected one of its options (one of 'null 1', "
+                                                   "'null 2', 'top 1'), got 99")):
         explorer.y_dir.value = 99  # was "Invalid selection: value not found"
     assert explorer.get_state()["x_axis"] == "null 1" and explorer.x_dir.value == "null 1"
     explorer.y_axis = 1  # an index in range picks that direction, stored by name
@@ -379,3 +394,48 @@ def test_save_writes_both_files_or_neither(explorer, tmp_path):
     paths = explorer.save(tmp_path / "ok.png")
     assert [p.name for p in paths] == ["ok.png", "ok.svg"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.svg", "ok.png", "ok.svg"]  # nothing left over
+
+
+# ------------------------------------------------------------------ issue 23: controls that tell the truth
+def test_a_span_of_1e308_typed_in_the_box_goes_back_and_a_nan_replaces_its_message(explorer):
+    explorer.span_box.value = "1e308"          # as the browser sends the text
+    assert explorer.wait(60)
+    first = explorer.error_html.value
+    assert "TraitError: span: expected" in first and "span stays 1" in first and "thetas" not in first
+    assert explorer.span_box.value == "1" and explorer.span == 1.0
+    explorer.span_box.value = "NaN"            # a FloatText dropped it in the browser: the 1e308 message stayed
+    assert explorer.wait(60)
+    assert "span: expected a finite number, got &#x27;NaN&#x27;; span stays 1" in explorer.error_html.value
+    assert "1e+308" not in explorer.error_html.value and explorer.span_box.value == "1"
+    explorer.span_box.value = "0.5"            # a good value clears it at once, before its frame is drawn
+    assert explorer.error_html.value == ""
+    assert explorer.wait(60) and explorer.error_html.value == "" and explorer.span_box.value == "0.5"
+    assert explorer.status_html.value.startswith("updated in")
+
+
+def test_the_status_line_times_the_slice_and_the_spectrum_apart(explorer):
+    # the issue: "updated in ~330 ms" for a slice drawn after ~40 ms (the spectrum waits 0.3 s for a drag to pause)
+    explorer.sliders[0].value = 0.4
+    assert explorer.wait(60)
+    match = re.fullmatch(r"updated in (\d+) ms &middot; spectrum in (\d+) ms", explorer.status_html.value)
+    assert match, explorer.status_html.value
+    slice_ms, spectrum_ms = (int(x) for x in match.groups())
+    assert spectrum_ms >= 300 and slice_ms < spectrum_ms - 250, explorer.status_html.value
+
+
+def test_every_button_has_a_tooltip_and_no_tooltip_is_markup(explorer):
+    def walk(w):
+        yield w
+        for child in getattr(w, "children", ()):
+            yield from walk(child)
+
+    found = list(walk(explorer))
+    buttons = [w for w in found if isinstance(w, (widgets.Button, widgets.ToggleButton))]
+    assert {b.description for b in buttons} >= {"play", "pause", "stop", "loop", "reset", "export", "log colour"}
+    for b in buttons:
+        assert b.tooltip and "<" not in b.tooltip, b.description
+    for w in found:
+        assert "<" not in (getattr(w, "tooltip", None) or ""), w
+        if isinstance(w, (widgets.Checkbox, widgets.ToggleButton)):   # their description is shown as a title
+            assert "<" not in w.description, w
+    assert explorer.log_toggle.tooltip == type(explorer).log_color.help

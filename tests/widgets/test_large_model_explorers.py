@@ -34,7 +34,8 @@ def test_a_heavy_model_explorer_computes_its_chart_on_the_worker_and_its_curvatu
     ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)
     e = rw.NullSpaceExplorer(ls, num_null=2, num_top=1)
     try:
-        assert (e.resolution, e.coarse, e.grids, e.first_frame_timeout) == (15, 5, (5, 7, 15), 1.0)
+        assert e.coarse in (3, 5)   # by the time of one loss here (a busy machine may take longer)
+        assert (e.resolution, e.grids, e.first_frame_timeout) == (15, (e.coarse, 7, 15), 1.0)
         assert e.curvature_ls.num_samples == 256 and "on 256 of 400 samples" in e.children[0].value
         assert e.wait(300)
         assert e.chart is not None and e.chart.curvature is e.curvature_ls and e.chart.tangent_on is e.curvature_ls
@@ -65,7 +66,7 @@ def test_a_heavy_curve_explorer_draws_coarse_first_and_a_shorter_profile(heavy):
     curve = rw.BezierCurve(ls.theta, theta_b, bends=bend[None])
     e = rw.CurveExplorer(ls, curve, slq_vectors=2, slq_steps=10)
     try:
-        assert (e.resolution, e.coarse, e.num_t) == (15, 5, 21) and e.curvature_ls.num_samples == 256
+        assert (e.resolution, e.grids, e.num_t) == (15, (e.coarse, 7, 15), 21) and e.curvature_ls.num_samples == 256
         assert e.wait(300)
         assert len(e.profile["t"]) == 21 and e.surface2d.surface is not None
         assert e.surface2d.surface.loss.shape == (15, 15)
@@ -73,6 +74,9 @@ def test_a_heavy_curve_explorer_draws_coarse_first_and_a_shorter_profile(heavy):
         assert e.spectrum.near_zero == pytest.approx(expected.num_near_zero, rel=1e-4)  # float32 products
     finally:
         e.close()
+    default = rw.CurveExplorer(ls, curve)
+    default.close()
+    assert (default.slq["slq_vectors"], default.slq["slq_steps"]) == (2, 20)   # half a light model's 4 x 40
 
 
 def test_a_heavy_models_first_grid_is_sized_by_the_time_of_one_loss(heavy):

@@ -92,8 +92,8 @@ def _text(widget) -> str:
 
 
 def _shown(explorer):
-    """(l1, epochs, threshold) as the controls show them."""
-    return (explorer.span.get_state()["value"], explorer.epochs_slider.get_state()["value"],
+    """(l1, epochs, threshold) as the controls show them (the exact L1 box shows text: read as a number)."""
+    return (float(explorer.span.get_state()["value"]), explorer.epochs_slider.get_state()["value"],
             explorer.threshold_slider.get_state()["value"])
 
 
@@ -209,30 +209,33 @@ def test_fewer_epochs_come_from_the_kept_snapshots_and_equal_a_fresh_run(explore
 def test_l1_slider_and_exact_box_are_views_of_one_value(explorer):
     explorer.l1_slider.value = 1e-4
     assert explorer.wait(60)
-    assert explorer.l1 == pytest.approx(1e-4) and explorer.span.get_state()["value"] == pytest.approx(1e-4)
+    assert explorer.l1 == pytest.approx(1e-4) and float(explorer.span.get_state()["value"]) == pytest.approx(1e-4)
     assert explorer.results[-1]["l1"] == pytest.approx(1e-4)
-    explorer.span.value = 2.5e-3  # off the slider's grid: the box keeps it exactly, the slider shows the nearest step
+    explorer.span.value = "2.5e-3"  # off the slider's grid: the box keeps it exactly, the slider shows the nearest step
     assert explorer.wait(60)
-    assert explorer.l1 == 2.5e-3 and explorer.results[-1]["l1"] == 2.5e-3
+    assert explorer.l1 == 2.5e-3 and explorer.results[-1]["l1"] == 2.5e-3 and explorer.span.value == "0.0025"
     assert explorer.l1_slider.get_state()["value"] == pytest.approx(10 ** -2.5)
     explorer.l1 = 5e-4  # from Python: both controls follow
     assert explorer.wait(60)
-    assert explorer.span.get_state()["value"] == 5e-4 and explorer.l1_slider.get_state()["value"] == pytest.approx(
+    assert explorer.span.get_state()["value"] == "0.0005" and explorer.l1_slider.get_state()["value"] == pytest.approx(
         10 ** -3.25)
 
 
 @pytest.mark.parametrize("control, value, message", [
-    ("span", math.nan, "l1: expected a finite number, got nan"),
-    ("span", math.inf, "l1: expected a finite number, got inf"),
-    ("span", -1.0, "l1: expected a finite number > 0, got -1.0"),
-    ("span", 0.0, "l1: expected a finite number > 0, got 0.0"),
+    ("span", math.nan, "exact L1 (l1): expected a finite number, got 'nan'; exact L1 (l1) stays 0.001"),
+    ("span", "NaN", "exact L1 (l1): expected a finite number, got 'NaN'; exact L1 (l1) stays 0.001"),
+    ("span", math.inf, "exact L1 (l1): expected a finite number, got 'inf'; exact L1 (l1) stays 0.001"),
+    ("span", -1.0, "exact L1 (l1): expected a finite number > 0, got -1.0; exact L1 (l1) stays 0.001"),
+    ("span", "0", "exact L1 (l1): expected a finite number > 0, got 0.0; exact L1 (l1) stays 0.001"),
+    ("span", "1e308", "exact L1 (l1): expected an L1 strength in (0, 1e+18], got 1e+308: a larger one overflows the "
+                      "float32 arithmetic of the Adam fine-tuning"),
     ("threshold_slider", math.nan, "threshold: expected a finite number in [0, 0.2], got nan"),
 ])
 def test_a_refused_value_is_shown_and_changes_nothing(explorer, control, value, message):
     n, state, shown = len(explorer.results), explorer.state, _shown(explorer)
-    if math.isfinite(value):
-        getattr(explorer, control).value = value
-    else:  # JSON cannot carry NaN or infinity to the browser: the control itself refuses them
+    if control == "span":
+        explorer.span.value = value   # the box takes any text (or number) and the explorer refuses it
+    else:  # JSON cannot carry NaN or infinity to the browser: the slider itself refuses them
         with pytest.raises(TraitError, match=re.escape(message)):
             getattr(explorer, control).value = value
     assert explorer.wait(60)
@@ -348,6 +351,7 @@ def test_a_failing_fine_tuning_is_shown_in_the_widget():
     ({"threshold": 0.5}, ValueError, r"threshold: expected a finite number in \[0, 0.2\], got 0.5"),
     ({"l1": 0.0}, ValueError, "l1: expected a finite number > 0, got 0.0"),
     ({"l1": math.nan}, ValueError, "l1: expected a finite number > 0, got nan"),
+    ({"l1": 1e308}, ValueError, r"l1: expected an L1 strength in \(0, 1e\+18\], got 1e\+308"),
     ({"max_threshold": math.inf}, ValueError, "max_threshold: expected a finite number > 0, got inf"),
 ])
 def test_bad_arguments(kwargs, error, message):
@@ -366,3 +370,52 @@ def test_similarity_view_refuses_a_mismatched_matrix():
         view.show(S, ["a", "b", "c"])
     with pytest.raises(ValueError, match="distinct names"):
         view.show(S, ["a", "a"])
+
+
+# ------------------------------------------------------------------ issue 23: controls that tell the truth
+def test_an_l1_strength_of_1e308_names_the_strength_and_what_range_works(explorer):
+    # the issue: the fine-tuning ran, its loss turned NaN and the message said "lower lr=0.001"
+    n = len(explorer.results)
+    explorer.span.value = "1e308"
+    assert explorer.wait(60)
+    text = html.unescape(_text(explorer.error_html))
+    assert "exact L1 (l1): expected an L1 strength in (0, 1e+18], got 1e+308" in text
+    assert "1e-05 to 0.01 (the slider's range)" in text and "exact L1 (l1) stays 0.001" in text
+    assert "lr" not in text.replace("l1", "") and len(explorer.results) == n
+    assert explorer.span.get_state()["value"] == "0.001" and explorer.l1 == 1e-3
+    with pytest.raises(TraitError, match=re.escape("l1: expected an L1 strength in (0, 1e+18], got 1e+308")):
+        explorer.l1 = 1e308
+    assert explorer.l1_limit() == 1e18
+    explorer.span.value = "1e18"   # the largest strength refused by nothing fine-tunes without an error
+    assert explorer.wait(60)
+    assert _text(explorer.error_html) == "" and explorer.results[-1]["l1"] == 1e18
+
+
+def test_at_threshold_0_there_is_no_skeleton_verdict(explorer):
+    # the issue: "overlap 1.00 -> 1.00 ... not the same skeleton" at threshold 0, where nothing is pruned
+    explorer.threshold_slider.value = 0.0
+    assert explorer.wait(60)
+    record = explorer.results[-1]
+    c = record["comparison"]
+    assert c["sparsity_a"] == c["sparsity_b"] == 0.0 and c["overlap_after"] == c["overlap_chance"] == 1.0
+    readout = _text(explorer.loss_html)
+    assert "not the same skeleton" not in readout and "converged" not in readout
+    assert "no skeletons to compare: nothing is pruned at this threshold" in readout
+    explorer.threshold_slider.value = 0.15   # both pruned: the verdict is converged() again
+    assert explorer.wait(60)
+    verdict = "converged" if explorer.comparison.converged() else "not the same skeleton"
+    assert _text(explorer.loss_html).endswith(verdict)
+
+
+def test_the_play_buttons_pause_and_stop(explorer):
+    explorer.play.value = 20                 # the browser's timer: threshold 0.1
+    assert explorer.wait(60) and explorer.threshold == pytest.approx(0.1)
+    explorer.play_button.click()
+    assert explorer.play.playing is True
+    explorer.pause_button.click()            # keeps the position
+    assert explorer.play.playing is False and explorer.play.value == 20 and explorer.threshold == pytest.approx(0.1)
+    explorer.stop_button.click()             # rewinds to the first frame: threshold 0
+    assert explorer.wait(60)
+    assert explorer.play.value == 0 and explorer.threshold == 0.0 and explorer.results[-1]["threshold"] == 0.0
+    for button in (explorer.play_button, explorer.pause_button, explorer.stop_button, explorer.loop_toggle):
+        assert button.tooltip and "<" not in button.tooltip

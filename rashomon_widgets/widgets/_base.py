@@ -31,11 +31,8 @@ import ipywidgets as widgets
 from traitlets import CUnicode, TraitError, validate
 
 from ..core.validation import check_path, check_real
-from ._legend import legend_html  # noqa: F401 - re-exported for the explorers
+from ._legend import MARKER, legend_html  # noqa: F401 - re-exported for the explorers
 from ._worker import CLOCK, Activity, LatestWorker, Superseded
-
-#: the colours of the explorers' markers (matplotlib's "tab" colours, legible on white and dark pages)
-MARKER = "#d62728"
 
 
 class StillComputingWarning(UserWarning):

@@ -8,6 +8,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
 from traitlets import Bool, Float, validate
 
 from ..core import Landscape
@@ -28,12 +29,17 @@ from ._base import (
 )
 from ._drawable import drawable_grid
 from ._scale import explorer_scale
-from ._legend import TITLE_STYLE, legend_html
+from ._legend import REFERENCE, SERIES, TITLE_STYLE, axis_ticks, legend_html, tick_format
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
-_TRAIN, _TEST, _LINE = "#1f77b4", "#ff7f0e", "#7f7f7f"
+#: (colour, bqplot line style) of each line of the profile over t: colour per split (train, test, and the
+#: straight line in grey), line style per quantity (loss solid, accuracy dash-dotted; the straight line dashed),
+#: every colour legible on a white and on a dark page (:data:`PAGE_CONTRAST`)
+PROFILE_STYLES = {"train_loss": (SERIES[0], "solid"), "test_loss": (SERIES[1], "solid"),
+                  "line_loss": (REFERENCE, "dashed"),
+                  "train_accuracy": (SERIES[0], "dash_dotted"), "test_accuracy": (SERIES[1], "dash_dotted")}
 
 
 class CurveExplorer(Explorer):
@@ -138,8 +144,8 @@ class CurveExplorer(Explorer):
         self.surface2d = SurfaceView(log_color=self.log_color, title="loss on the plane of the endpoints and bend",
                                      xlabel="straight-line direction (parameter units)",
                                      ylabel="detour direction (parameter units)")
-        self.surface2d.set_legend([("orange", "line", "fitted curve"), ("#999999", "dashed", "straight line"),
-                                   ("#999999", "◆", "theta_a, theta_b, bend"), (MARKER, "circle", "curve(t)")])
+        self.surface2d.set_legend([("orange", "line", "fitted curve"), ("white", "dashed", "straight line"),   # as drawn
+                                   ("white", "◆", "theta_a, theta_b, bend"), (MARKER, "circle", "curve(t)")])
         self.surface3d = Surface3DView(log_color=self.log_color)
         self.surface3d.set_labels("straight line", "detour")
         self.spectrum = SpectrumView()
@@ -195,33 +201,59 @@ class CurveExplorer(Explorer):
         view.figure.marks = marks[:-1] + [self.curve_mark, self.points_mark, marks[-1]]
 
     def _build_profile_figure(self) -> None:
-        # t from 0 to 1 with 3% on each side, so that the two vertical axes do not run through the 0.0 and
-        # 1.0 tick labels
+        """Loss and accuracy over t, in two panels over one t axis: on one figure the accuracies (near 100%)
+        and the highest losses both ran along its top edge. Colour per split (train, test; the straight line
+        grey), line style per quantity (loss solid, accuracy dash-dotted, the straight line dashed), the legend
+        drawn from the same pairs (:data:`PROFILE_STYLES`)."""
+        # t from 0 to 1 with 3% on each side, so that the vertical axes do not run through the 0.0 and 1.0 labels
         sx = bq.LinearScale(min=-0.03, max=1.03, allow_padding=False)
         self._loss_scale = bq.LogScale(allow_padding=False)
         # 5% headroom at both ends: the 0% tick label clears the t axis' labels, and a 100% accuracy line does
         # not sit on the frame
         self._acc_scale = bq.LinearScale(min=-0.05, max=1.05, allow_padding=False)
         ones = np.ones(2)
+        loss, acc, line = (PROFILE_STYLES[k] for k in ("train_loss", "train_accuracy", "line_loss"))
         self.loss_lines = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._loss_scale},
-                                   colors=[_TRAIN, _TEST], stroke_width=2)
+                                   colors=[PROFILE_STYLES["train_loss"][0], PROFILE_STYLES["test_loss"][0]],
+                                   line_style=loss[1], stroke_width=2)
         self.line_loss_mark = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._loss_scale},
-                                       colors=[_LINE], line_style="dashed")
+                                       colors=[line[0]], line_style=line[1], stroke_width=2)
         self.acc_lines = bq.Lines(x=np.array([0.0, 1.0]), y=ones, scales={"x": sx, "y": self._acc_scale},
-                                  colors=[_TRAIN, _TEST], line_style="dotted")
-        self.t_mark = bq.Lines(x=[self.t, self.t], y=[0.0, 1.0], scales={"x": sx, "y": self._acc_scale},
+                                  colors=[PROFILE_STYLES["train_accuracy"][0], PROFILE_STYLES["test_accuracy"][0]],
+                                  line_style=acc[1], stroke_width=2)
+        unit = bq.LinearScale(min=0.0, max=1.0, allow_padding=False)   # the t marker spans each panel's height
+        self.t_mark = bq.Lines(x=[self.t, self.t], y=[0.0, 1.0], scales={"x": sx, "y": unit},
                                colors=[MARKER], stroke_width=1.5)
+        self.t_mark_accuracy = bq.Lines(x=[self.t, self.t], y=[0.0, 1.0], scales={"x": sx, "y": unit},
+                                        colors=[MARKER], stroke_width=1.5)
+        widgets.dlink((self.t_mark, "x"), (self.t_mark_accuracy, "x"))
         self._loss_axis = bq.Axis(scale=self._loss_scale, label="loss", orientation="vertical", tick_format=".2~e")
-        axes = [bq.Axis(scale=sx, label="t", tick_values=np.linspace(0, 1, 6), tick_format=".1f"), self._loss_axis,
-                bq.Axis(scale=self._acc_scale, label="accuracy", orientation="vertical", side="right",
-                        tick_format=".0%", tick_values=np.linspace(0, 1, 5))]
-        self.profile_figure = bq.Figure(marks=[self.loss_lines, self.line_loss_mark, self.acc_lines, self.t_mark],
-                                        axes=axes, title="along the curve", title_style=dict(TITLE_STYLE),
-                                        fig_margin={"top": 40, "bottom": 45, "left": 70, "right": 60},
-                                        layout=widgets.Layout(width="420px", height="280px"))
+        self._acc_axis = bq.Axis(scale=self._acc_scale, label="accuracy", orientation="vertical", tick_format=".0%",
+                                 tick_values=np.linspace(0, 1, 5))
+        t_ticks = np.linspace(0, 1, 6)
+        margin = {"left": 70, "right": 20}
+        self.profile_figure = bq.Figure(
+            marks=[self.line_loss_mark, self.loss_lines, self.t_mark],
+            axes=[bq.Axis(scale=sx, label="t", tick_values=t_ticks, tick_format=".1f"), self._loss_axis],
+            title="along the curve", title_style=dict(TITLE_STYLE), fig_margin={"top": 35, "bottom": 40, **margin},
+            layout=widgets.Layout(width="420px", height="230px"))
         self.profile_figure.add_class("rw-curve-profile")
+        self.accuracy_figure = bq.Figure(
+            marks=[self.acc_lines, self.t_mark_accuracy],
+            axes=[bq.Axis(scale=sx, label="t", tick_values=t_ticks, tick_format=".1f"), self._acc_axis],
+            fig_margin={"top": 10, "bottom": 40, **margin}, layout=widgets.Layout(width="420px", height="165px"))
+        self.accuracy_figure.add_class("rw-curve-accuracy")
         self.profile_legend = widgets.HTML()
-        self.profile_box = tagged(widgets.VBox([self.profile_figure, self.profile_legend]), "rw-view")
+        self.profile_box = tagged(widgets.VBox([self.profile_figure, self.accuracy_figure, self.profile_legend]),
+                                  "rw-view")
+
+    def profile_legend_entries(self) -> list[tuple[str, str, str]]:
+        """The profile's legend: ``(colour, line style, text)`` of each line drawn, and the current t."""
+        prof = self.profile or {}
+        names = {"train_loss": "train loss", "test_loss": "test loss", "line_loss": "loss on the straight line",
+                 "train_accuracy": "train accuracy", "test_accuracy": "test accuracy"}
+        entries = [(*PROFILE_STYLES[k], text) for k, text in names.items() if k in prof]
+        return entries + [(MARKER, "│", "current t")]
 
     # ------------------------------------------------------------------ the work (worker thread)
     def _compute_profile(self, started, current) -> bool:
@@ -248,16 +280,26 @@ class CurveExplorer(Explorer):
         self._loss_axis.tick_values = log_ticks(lo, hi)
         accs = [k for k in ("train_accuracy", "test_accuracy") if k in prof]
         if accs:
+            values = np.stack([prof[k] for k in accs])
             with self.acc_lines.hold_sync():
                 self.acc_lines.x = np.tile(ts, (len(accs), 1))
-                self.acc_lines.y = np.stack([prof[k] for k in accs])
+                self.acc_lines.y = values
+            # the accuracies' own range (train near 100% and test a few points below stay apart), padded so that
+            # a 100% line does not run along the frame, with round percent ticks for the panel's 115 px
+            lo, hi = float(values.min()), float(values.max())
+            pad = 0.08 * max(hi - lo, 0.02)
+            lo, hi = max(lo - pad, -0.05), min(hi + pad, 1.05)
+            ticks = axis_ticks(lo, hi, 165 - 10 - 40, vertical=True, max_ticks=5)
+            decimals = int(tick_format(100 * ticks)[1:-1]) if tick_format(100 * ticks).endswith("f") else 1
+            with self._acc_axis.hold_sync():
+                self._acc_axis.tick_format = f".{decimals}%"
+            self._acc_axis.tick_values = ticks
+            with self._acc_scale.hold_sync():
+                self._acc_scale.min, self._acc_scale.max = lo, hi
         self.acc_lines.visible = bool(accs)
-        items = [(_TRAIN, "line", "train loss")] + ([(_TEST, "line", "test loss")] if "test_loss" in prof else [])
-        items.append((_LINE, "dashed", "loss on the straight line"))
-        items += [(_TRAIN, "┈┈", "train accuracy (right axis)")] if accs else []
-        items += [(_TEST, "┈┈", "test accuracy")] if "test_accuracy" in prof else []
-        self.profile_legend.value = legend_html(items + [(MARKER, "│", "current t")])
+        self.accuracy_figure.layout.display = None if accs else "none"   # a regression loss has no accuracy
         self.profile = prof
+        self.profile_legend.value = legend_html(self.profile_legend_entries())
         return True
 
     def _surface(self, margin: float, resolution: int, started, current):
@@ -342,19 +384,42 @@ class CurveExplorer(Explorer):
 
     # ------------------------------------------------------------------ export
     def _draw_profile(self, ax) -> None:
-        prof = self.profile
-        if prof is None:
+        """The profile panel as drawn live: loss over t (log axis) above accuracy over t, each line from its
+        live mark (same colours and styles), the current t, the legend."""
+        if self.profile is None:
+            ax.set_title("along the curve: nothing drawn yet")
             return
-        ts = prof["t"]
-        ax.semilogy(ts, prof["train_loss"], color=_TRAIN, label="train loss")
-        if "test_loss" in prof:
-            ax.semilogy(ts, prof["test_loss"], color=_TEST, label="test loss")
-        ax.semilogy(ts, prof["line_loss"], "--", color=_LINE, label="straight line")
-        ax.axvline(self.t, color=MARKER, lw=1, label="current t")
-        ax.set_xlabel("t")
-        ax.set_ylabel("loss")
-        ax.set_title("along the curve")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        from .surface_view import draw_mark
+
+        fig, spec = ax.figure, ax.get_subplotspec()
+        ax.remove()
+        accs = bool(self.acc_lines.visible)
+        grid = spec.subgridspec(2 if accs else 1, 1, height_ratios=[3, 2] if accs else [1], hspace=0.08)
+        loss_ax = fig.add_subplot(grid[0])
+        for mark in (self.line_loss_mark, self.loss_lines):
+            draw_mark(loss_ax, mark)
+        loss_ax.set_yscale("log")
+        loss_ax.set_ylim(self._loss_scale.min, self._loss_scale.max)
+        loss_ax.set_ylabel("loss")
+        loss_ax.set_title("along the curve")
+        panels = [loss_ax]
+        if accs:
+            acc_ax = fig.add_subplot(grid[1], sharex=loss_ax)
+            draw_mark(acc_ax, self.acc_lines)
+            acc_ax.set_ylim(self._acc_scale.min, self._acc_scale.max)
+            ticks = np.asarray(self._acc_axis.tick_values, dtype=float)   # the live panel's ticks and format
+            acc_ax.set_yticks(ticks, [format(float(v), self._acc_axis.tick_format) for v in ticks])
+            acc_ax.set_ylabel("accuracy")
+            loss_ax.tick_params(labelbottom=False)
+            panels.append(acc_ax)
+        for panel in panels:
+            panel.axvline(self.t, color=MARKER, lw=1.5 * 0.75)
+            panel.set_xlim(-0.03, 1.03)
+        panels[-1].set_xlabel("t")
+        styles = {"solid": "-", "dashed": "--", "dash_dotted": "-.", "dotted": ":"}
+        handles = [Line2D([], [], color=c, ls=styles.get(m, "-"), lw=1.5) for c, m, _ in self.profile_legend_entries()]
+        loss_ax.legend(handles, [text for *_, text in self.profile_legend_entries()], fontsize=7, loc="upper left",
+                       bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     def _figure_panels(self):
         return [("", self._draw_profile), ("", self.surface2d.to_matplotlib), ("3d", self.surface3d.to_matplotlib),

@@ -29,10 +29,10 @@ from ._base import (
     slider_grid,
     tagged,
 )
-from ._legend import nice_ticks, tick_format
+from ._legend import SERIES, axis_ticks, set_axis_ticks, tick_labels
 from .similarity_view import SimilarityView
 
-_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]  # matplotlib's tab colours, never the marker's red
+_COLOURS = list(SERIES)  # matplotlib's tab colours at a luminance legible on white and dark pages, never the marker's red
 _THRESHOLD_STEP = 0.005
 _LOG_RANGE = (-5.0, -2.0, 0.25)  # the L1 slider's exponents: min, max, step
 _WIDTH = 440  # px: every figure of the explorer
@@ -197,8 +197,10 @@ class PruningExplorer(Explorer):
                                                       continuous_update=False, tooltip=helps["epochs"]), "rw-epochs")
         self.l1_slider = tagged(widgets.FloatLogSlider(_log_grid(self.l1), base=10, min=_LOG_RANGE[0],
                                                        max=_LOG_RANGE[1], step=_LOG_RANGE[2],
-                                                       description="L1 strength", readout_format=".1e",
+                                                       description="L1 strength", readout=False,
                                                        continuous_update=False, tooltip=helps["l1"]), "rw-l1")
+        # (no readout: the slider's position is the nearest step of its log grid, 10**-3.5 = 3.2e-4 for 3e-4; the
+        # exact box under it is the one readout of the strength, so the two never show different numbers)
         self.span = tagged(described(NumberBox(self.l1, description="exact L1", layout=widgets.Layout(width="200px")),
                                      helps["l1"]), "rw-span")
         self.progress = tagged(widgets.IntProgress(0, min=0, max=1, description="",
@@ -231,10 +233,11 @@ class PruningExplorer(Explorer):
                                        line_style="dashed", stroke_width=2, labels=[f"{m} sparsity" for m in names])
         self.threshold_mark = bq.Lines(x=[self.threshold] * 2, y=[0.0, 1.0], scales={"x": sx, "y": sy},
                                        colors=[MARKER], stroke_width=1.5, labels=["threshold"])
-        x_ticks = nice_ticks(0.0, self.max_threshold, max_ticks=5)
-        axes = [bq.Axis(scale=sx, label="pruning threshold |w|", tick_values=x_ticks, tick_format=tick_format(x_ticks)),
-                bq.Axis(scale=sy, label="accuracy, sparsity", orientation="vertical",
-                        tick_values=np.linspace(0.0, 1.0, 6), tick_format=".1f")]
+        axes = [bq.Axis(scale=sx, label="pruning threshold |w|"),
+                bq.Axis(scale=sy, label="accuracy, sparsity", orientation="vertical")]
+        plot_width, plot_height = _WIDTH - 55 - 30, 300 - 40 - 50   # the figure less its margins
+        set_axis_ticks(axes[0], axis_ticks(0.0, self.max_threshold, plot_width))
+        set_axis_ticks(axes[1], axis_ticks(0.0, 1.0, plot_height, vertical=True, max_ticks=6))
         self.tradeoff_figure = tagged(
             bq.Figure(marks=[self.accuracy_lines, self.sparsity_lines, self.threshold_mark], axes=axes,
                       title="accuracy and sparsity over the threshold", title_style={"font-size": "13px"},
@@ -246,10 +249,11 @@ class PruningExplorer(Explorer):
         for name, colour in zip(names, colours):
             entries += [(colour, "\u2501\u2501", f"{name} {which} accuracy"), (colour, "\u254d\u254d", f"{name} sparsity")]
         entries.append((MARKER, "\u2503", "threshold"))
-        self.tradeoff_legend = tagged(widgets.HTML(legend_html(entries), layout=widgets.Layout(width=f"{_WIDTH}px")),
-                                      "rw-tradeoff-legend")
-        self.tradeoff_box = tagged(widgets.VBox([self.tradeoff_figure, self.tradeoff_legend],
-                                                layout=widgets.Layout(width=f"{_WIDTH}px")), "rw-view")
+        # no width of its own: with its 2-px margins (and the figure's) a 440-px legend overflowed the 440-px box,
+        # which then showed a horizontal scroll bar under the plot
+        self.tradeoff_legend = tagged(widgets.HTML(legend_html(entries)), "rw-tradeoff-legend")
+        # no width of its own either: the figure's 2-px margins make it 444 px wide (the explorer caps a view at 460)
+        self.tradeoff_box = tagged(widgets.VBox([self.tradeoff_figure, self.tradeoff_legend]), "rw-view")
 
     # ------------------------------------------------------------------ play
     def _animate(self, choice: str, phase: float) -> None:
@@ -329,9 +333,12 @@ class PruningExplorer(Explorer):
             ax.plot(curve["thresholds"], curve["accuracy"][i], color=colour, lw=2, label=f"M{i + 1} {which} accuracy")
             ax.plot(curve["thresholds"], curve["sparsity"][i], color=colour, lw=2, ls="--", label=f"M{i + 1} sparsity")
         ax.axvline(record.threshold, color=MARKER, lw=1.5, label=f"threshold {record.threshold:.3f}")
-        ax.set(xlim=(0.0, self.max_threshold), ylim=(0.0, 1.02), xlabel="pruning threshold |w|",
+        ax.set(xlim=(0.0, self.max_threshold), ylim=(0.0, 1.0), xlabel="pruning threshold |w|",
                ylabel="accuracy, sparsity",
                title=f"L1 {record.l1:.2e} x {record.epochs} epochs: accuracy and sparsity over the threshold")
+        for axis, set_ticks in zip(self.tradeoff_figure.axes, (ax.set_xticks, ax.set_yticks)):   # the live ticks
+            ticks = np.asarray(axis.tick_values, dtype=float)
+            set_ticks(ticks, tick_labels(ticks, axis.tick_format))
         ax.title.set_fontsize(10)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8, frameon=False)
 
@@ -340,19 +347,7 @@ class PruningExplorer(Explorer):
         if record is None:
             ax.set_title("nothing drawn yet")
             return
-        if hasattr(self.similarity, "to_matplotlib"):
-            self.similarity.to_matplotlib(ax)
-            return
-        # the view cannot draw itself into matplotlib yet: the same matrix, names and colour range
-        S, names = np.asarray(record.similarity), list(record.names)
-        low = min(float(np.nanmin(S)), 0.999)
-        image = ax.imshow(S, cmap="viridis", vmin=low, vmax=1.0)
-        ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
-        ax.set_yticks(range(len(names)), names, fontsize=8)
-        for (r, c), value in np.ndenumerate(S):
-            bright = (value - low) / (1.0 - low) > 0.6  # viridis turns yellow: dark text there
-            ax.text(c, r, f"{value:.2f}", ha="center", va="center", color="black" if bright else "white", fontsize=7)
-        ax.figure.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity")
+        self.similarity.to_matplotlib(ax)   # the live view's cells, value colours and colour bar
         ax.set_title(f"OOD similarity ({self.study.behaviour} outputs)", fontsize=10)
 
 

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..core import Spectrum, SpectrumEstimate
 from ..core.geometry.diagnostics import spectrum_at
-from ._legend import TITLE_STYLE, VIEW_CLASS, legend_html, nice_ticks, px, tick_format
+from ._legend import NOTE_STYLE, TITLE_STYLE, VIEW_CLASS, axis_ticks, legend_html, nice_ticks, px, tick_format
 
 POSITIVE, NEGATIVE, BAND = "#3b75af", "#e1812c", "#9e9e9e"
 #: values below FLOOR_FACTOR x the near-zero threshold (and exact zeros) are drawn in the first bin
@@ -214,10 +214,11 @@ class SpectrumView(widgets.VBox):
         # "0 0 0 0 0 1 1 1 1 1" under the integer format)
         self.y_axis = bq.Axis(scale=self._y, label="count", orientation="vertical", tick_format="d",
                               tick_values=np.zeros(1), label_offset="52px")
+        margin = {"top": 40, "bottom": 50, "left": 72, "right": 20}
         self.figure = bq.Figure(marks=[self.band, self.bars], axes=[self.x_axis, self.y_axis],
-                                title="Hessian spectrum", title_style=dict(TITLE_STYLE),
-                                fig_margin={"top": 40, "bottom": 50, "left": 72, "right": 20},
+                                title="Hessian spectrum", title_style=dict(TITLE_STYLE), fig_margin=margin,
                                 layout=widgets.Layout(width=px(width), height=f"{height}px"))
+        self._plot_width = int(px(width)[:-2]) - margin["left"] - margin["right"]
         self.figure.add_class("rw-spectrum")
         self.legend = widgets.HTML("")
         self.label = widgets.HTML("")
@@ -312,7 +313,7 @@ class SpectrumView(widgets.VBox):
         with self.band.hold_sync():
             self.band.x = [edges[0], edges[0], edges[n_near], edges[n_near]]
             self.band.y = [0.0, ymax, ymax, 0.0]
-        self.x_axis.tick_values = nice_ticks(edges[0], edges[-1], max_ticks=7, integer=True)
+        self.x_axis.tick_values = axis_ticks(edges[0], edges[-1], self._plot_width, max_ticks=7, integer=True)
         self.x_axis.tick_format = "d"
         # the format and labels in a message before the tick values: the front end draws a change of tick values
         # in a d3 transition that formats the labels with the formatter it finds then, and one message's
@@ -327,7 +328,7 @@ class SpectrumView(widgets.VBox):
                    (BAND, "band", f"near zero: |λ| ≤ {threshold:.2g}")]
         note = "; counts on a log scale, each bar split by its share of positive and negative λ" if axis["log"] else ""
         self.legend.value = legend_html(entries) + (
-            f"<div style='font-size:11px;color:#777'>x = log10 |λ|; values below {floor:.1g} (and exact zeros) "
+            f"<div style='{NOTE_STYLE}'>x = log10 |λ|; values below {floor:.1g} (and exact zeros) "
             f"are drawn in the first bin{note}</div>")
 
     # ------------------------------------------------------------------------------------ export

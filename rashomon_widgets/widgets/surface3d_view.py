@@ -7,11 +7,20 @@ with alpha 1, so no transparent or ``rgba`` background and no CSS variable: it c
 JupyterLab theme), ``axes.color``, ``axes.label.color``, ``axes.ticklabel.color`` (also per axis,
 ``axes.x.label.color`` ...), ``axes.visible`` and ``box.visible``. Axis labels are sprites of a fixed
 size relative to the box (a 100 px font scaled by 0.004/3 of the box: about 30 px high in a 380-px
-figure), so even "null dir 2" is drawn huge and clipped; tick labels are a third of that and always
-formatted ``".1f"`` (5 ticks). Hence: the plane's axes are labelled "x" and "y" in the scene and named
-in full in an HTML caption under it, the vertical axis says "loss" or "log10 loss", the camera looks
-from an oblique angle a little further out (so no label leaves the canvas), and the background is dark
-grey with light text, legible on a white page and at home in the dark theme.
+figure), so even "null dir 2" is drawn huge and clipped; tick labels are a third of that (about 9 px,
+cut by an alpha test: in Chromium they do not show at all) and always formatted ``".1f"`` (a range of
+0.0003 reads "0.0 0.0 0.0"). Labels sit at the middle of the box edges on the low side of each axis
+(x at y = z = low, the vertical y at x = z = low, z at x = y = low), whatever the camera does.
+
+Hence: the numbers are in an HTML caption under the scene (each axis' name and range, and the height's
+range), the scene's tick labels are turned off (``axes.<x|y|z>.ticklabel.visible``), and its axes say
+only "x", "y" and "loss" or "log10 loss". The plane's x runs along ipyvolume's z axis and its y along
+ipyvolume's x axis, and the camera looks from above the low side of both (:data:`CAMERA_POSITION`): the
+three labelled edges face the viewer (the height's label under the front vertical edge, in front of the
+surface, "x" and "y" by the front bottom edges, outside the box), and the surface is the 2-D view's map
+seen from its lower-left corner, not its mirror image (x to the right, y away from the viewer). (An
+empty label stops ipyvolume drawing the scene at all: a zero-width text canvas.) The background
+is dark grey with light text, legible on a white page and at home in the dark theme.
 """
 from __future__ import annotations
 
@@ -24,20 +33,25 @@ from matplotlib.ticker import MaxNLocator
 
 from ..core import Surface
 from ._drawable import check_surface, finite_point, fits_webgl
-from ._legend import VIEW_CLASS, viridis_rgb
+from ._legend import NOTE_STYLE, VIEW_CLASS, d3_exponent, viridis_rgb
 from .surface_view import colour_values
 
+#: no tick labels in the scene (ipyvolume looks their visibility up per axis only): the caption has the numbers
+_NO_TICK_LABELS = {axis: {"ticklabel": {"visible": False}} for axis in ("x", "y", "z")}
 #: figure styles: "dark" (the default; legible on white and dark pages) and "light"
 STYLES = {
     "dark": {"background-color": "#2b2b2b", "box": {"visible": True},
              "axes": {"visible": True, "color": "#bdbdbd", "label": {"color": "#f5f5f5"},
-                      "ticklabel": {"color": "#e0e0e0"}}},
+                      "ticklabel": {"color": "#e0e0e0"}, **_NO_TICK_LABELS}},
     "light": {"background-color": "#ffffff", "box": {"visible": True},
               "axes": {"visible": True, "color": "#424242", "label": {"color": "#111111"},
-                       "ticklabel": {"color": "#333333"}}},
+                       "ticklabel": {"color": "#333333"}, **_NO_TICK_LABELS}},
 }
-#: where the camera looks from (it looks at the box's centre): oblique, a little further than the default
-CAMERA_POSITION = (-1.9, 1.25, 2.7)
+#: where the camera looks from (at the box's centre): above the low corner of both plane axes (ipyvolume's
+#: x = z = low), where the axis labels are, from about 36 degrees up. Seen in Chromium: lower, the height's
+#: label (drawn from the front vertical edge to the right, near its foot) covers the "x" label; from here the
+#: three labels sit apart under the box's front corner
+CAMERA_POSITION = (-1.63, 2.06, -2.32)
 
 
 def grid_triangles(ny: int, nx: int) -> np.ndarray:
@@ -69,13 +83,18 @@ def _round_limits(lo: float, hi: float) -> tuple[float, float]:
     return float(min(ticks[0], lo)), float(max(ticks[-1], hi))
 
 
+def _number(value: float) -> str:
+    """A range's end for the caption: 3 significant digits, a true minus sign."""
+    return d3_exponent(f"{value:.3g}").replace("-", "&minus;")
+
+
 class Surface3DView(widgets.VBox):
     """A loss grid drawn in 3-D, updated in place for live sliders.
 
-    ipyvolume's x and z axes are the plane's two directions and its vertical y axis the height: the loss,
-    or log10 loss with ``log_color`` (the same values the 2-D view colours by). The axes' limits are the
-    data's ranges, so ticks read in real units; the surface's vertex colours are viridis over that
-    height range, as in the 2-D view. The figure's tween animation is off (``animation = 0``) so every
+    ipyvolume's z and x axes are the plane's x and y directions and its vertical y axis the height: the
+    loss, or log10 loss with ``log_color`` (the same values the 2-D view colours by). The axes' limits are
+    the data's ranges, stated in the caption under the scene (ipyvolume's own tick labels are unreadable
+    and turned off); the surface's vertex colours are viridis over that height range, as in the 2-D view. The figure's tween animation is off (``animation = 0``) so every
     update is drawn at once, and the mesh arrays are set flattened, as ipyvolume stores them. See the
     module docstring for what ipyvolume's styles allow (``theme="dark"`` or ``"light"``). A surface
     with NaN or infinite losses, coordinates that are not finite, or a loss grid of the wrong shape is
@@ -94,7 +113,7 @@ class Surface3DView(widgets.VBox):
         self.figure = ipv.Figure(animation=0, width=min(int(size), 440), height=int(size))
         self.figure.style = STYLES[theme]
         self.figure.camera.position = CAMERA_POSITION
-        self.figure.xlabel, self.figure.zlabel = "x", "y"
+        self.figure.xlabel, self.figure.zlabel = "y", "x"   # the plane's y along ipyvolume's x, its x along z
         self.mesh = ipv.Mesh(x=np.zeros(4), y=np.zeros(4), z=np.zeros(4),
                              triangles=grid_triangles(2, 2), color="#3b75af")
         # the current point: a small red octahedron (an ipyvolume Scatter does not serialise its
@@ -124,10 +143,19 @@ class Surface3DView(widgets.VBox):
         self._caption()
 
     def _caption(self) -> None:
+        """The caption: each axis' name and range (the scene's own tick labels are off), the height's range."""
         self.figure.ylabel = self.height_label
         x, y = (html.escape(t) for t in self._labels)
-        self.caption.value = (f"<div style='font-size:12px'><b>x</b>: {x} &nbsp; <b>y</b>: {y} &nbsp; "
-                              f"height and colour: {self.height_label} (viridis)</div>")
+        ranges = {"x": "", "y": "", "h": ""}
+        if self._surface is not None:
+            (x0, x1), (h0, h1), (y0, y1) = self.figure.zlim, (float(np.min(self._h)), float(np.max(self._h))), self.figure.xlim
+            ranges = {"x": f" from {_number(x0)} to {_number(x1)}", "y": f" from {_number(y0)} to {_number(y1)}",
+                      "h": f" from {_number(h0)} to {_number(h1)}"}
+        self.caption.value = (f"<div class='rw-caption3d' style='font-size:12px;line-height:1.4'><b>x</b>: {x}"
+                              f"{ranges['x']} &middot; <b>y</b>: {y}{ranges['y']} &middot; <b>height</b> and colour: "
+                              f"{self.height_label}{ranges['h']} (viridis)"
+                              f"<div style='{NOTE_STYLE}'>x runs to the right, y away from you; drag to turn, "
+                              "scroll to zoom</div></div>")
 
     def set_theme(self, theme: str) -> None:
         """``"dark"`` (dark grey background, light text) or ``"light"`` (white background, dark text)."""
@@ -175,7 +203,7 @@ class Surface3DView(widgets.VBox):
         self._surface, self._h = surface, h
         gx, gy = np.meshgrid(xs, ys)
         hmin, hmax = _limits(h)
-        limits = {"xlim": list(_limits(xs)), "zlim": list(_limits(ys)),
+        limits = {"zlim": list(_limits(xs)), "xlim": list(_limits(ys)),   # plane x along z, plane y along x
                   "ylim": list(_round_limits(hmin, hmax))}
         changed = {k: v for k, v in limits.items() if list(getattr(self.figure, k)) != v}
         if changed:  # new limits redraw the whole scene in the browser (about 0.2 s): only when they move
@@ -186,7 +214,7 @@ class Surface3DView(widgets.VBox):
         with self.mesh.hold_sync():
             if self.mesh.x.shape != (h.size,):  # the grid's shape changed (coarse <-> refined): new triangles
                 self.mesh.triangles = grid_triangles(*h.shape)
-            self.mesh.x, self.mesh.y, self.mesh.z = gx.ravel(), h.ravel(), gy.ravel()
+            self.mesh.x, self.mesh.y, self.mesh.z = gy.ravel(), h.ravel(), gx.ravel()
             self.mesh.color = viridis_rgb(h, hmin, hmax).astype(np.float32)
         self.set_point(*(point if point is not None else (0.0, 0.0)))
 
@@ -207,12 +235,12 @@ class Surface3DView(widgets.VBox):
             i = int(np.abs(s.ys - y).argmin())
             height = self._h[i, j]
         ranges = [hi - lo for lo, hi in (self.figure.xlim, self.figure.ylim, self.figure.zlim)]
-        rx, rh, ry = (MARKER_SIZE * r for r in ranges)
-        offsets = np.array([[rx, 0, 0], [-rx, 0, 0], [0, rh, 0], [0, -rh, 0], [0, 0, ry], [0, 0, -ry]])
+        ry, rh, rx = (MARKER_SIZE * r for r in ranges)   # ipyvolume's x is the plane's y, its z the plane's x
+        offsets = np.array([[ry, 0, 0], [-ry, 0, 0], [0, rh, 0], [0, -rh, 0], [0, 0, rx], [0, 0, -rx]])
         with self.marker.hold_sync():
-            self.marker.x = float(x) + offsets[:, 0]
+            self.marker.x = float(y) + offsets[:, 0]
             self.marker.y = float(height) + rh + offsets[:, 1]
-            self.marker.z = float(y) + offsets[:, 2]
+            self.marker.z = float(x) + offsets[:, 2]
 
     def to_matplotlib(self, ax3d):
         """Draw the surface on a matplotlib 3-D axes (``projection="3d"``): ``plot_surface`` with viridis
@@ -233,8 +261,8 @@ class Surface3DView(widgets.VBox):
         gx, gy = np.meshgrid(s.xs, s.ys)
         lo, hi = _limits(h)
         art = ax3d.plot_surface(gx, gy, h, cmap="viridis", vmin=lo, vmax=hi, linewidth=0, antialiased=True)
-        mx, mh, mz = float(np.mean(self.marker.x)), float(np.mean(self.marker.y)), float(np.mean(self.marker.z))
-        ax3d.scatter([mx], [mz], [mh], color="red", s=30, depthshade=False)
+        my, mh, mx = float(np.mean(self.marker.x)), float(np.mean(self.marker.y)), float(np.mean(self.marker.z))
+        ax3d.scatter([mx], [my], [mh], color="red", s=30, depthshade=False)
         ax3d.set_xlabel(self._labels[0])
         ax3d.set_ylabel(self._labels[1])
         ax3d.set_zlabel(self.height_label)

@@ -9,7 +9,18 @@ from traitlets import Bool, observe
 
 from ..core import Surface
 from ._drawable import check_surface, finite_point
-from ._legend import TITLE_STYLE, VIEW_CLASS, legend_html, px, set_colour_ticks
+from ._legend import (
+    COLOUR_BAR_OFFSET_PX,
+    MARKER,
+    TITLE_STYLE,
+    VIEW_CLASS,
+    axis_ticks,
+    legend_html,
+    px,
+    set_axis_ticks,
+    set_colour_range,
+    tick_labels,
+)
 
 
 def colour_values(loss: np.ndarray, log: bool) -> np.ndarray:
@@ -36,9 +47,12 @@ def contour_segments(xs, ys, z, levels: int = 8):
 class SurfaceView(widgets.VBox):
     """A loss grid as a heatmap with contours, in the plane's direction coordinates.
 
-    The axes are labelled by what the plane's directions are (``set_labels``); the colour bar has at
-    most four round ticks in a short exact format; what the overlays mean goes in an HTML legend under
-    the figure (``set_legend``), never over the data. A surface with NaN or infinite losses, coordinates
+    The axes are labelled by what the plane's directions are (``set_labels``); the axes and the colour
+    bar have round ticks that never collide, in a short exact format (:func:`axis_ticks`: "-1.5 -1.0 ...",
+    "-1e+6 -5e+5 0 ..."), and the colour bar's ticks change before its range does, so it never shows the
+    last range's labels (:func:`set_colour_range`); what the overlays mean goes in an HTML legend under
+    the figure (``set_legend``), never over the data. :meth:`to_matplotlib` draws every mark of the figure
+    (an explorer's own overlays too) and the colour bar, with the same ticks. A surface with NaN or infinite losses, coordinates
     that are not finite, or a loss grid of the wrong shape is refused with a ``ValueError`` (see
     :meth:`update`), never drawn with a colour scale up to ``inf``.
 
@@ -58,7 +72,7 @@ class SurfaceView(widgets.VBox):
                                   scales={"x": sx, "y": sy, "color": self._colour})
         self.contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["white"], stroke_width=1,
                                  opacities=[0.6])
-        self.marker = bq.Scatter(x=[0.0], y=[0.0], scales={"x": sx, "y": sy}, colors=["red"],
+        self.marker = bq.Scatter(x=[0.0], y=[0.0], scales={"x": sx, "y": sy}, colors=[MARKER],
                                  default_size=80, stroke="white")
         self.extra = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["white", "orange"],
                               line_style="dashed")
@@ -66,10 +80,13 @@ class SurfaceView(widgets.VBox):
                                         tick_format=".2f")
         axes = [bq.Axis(scale=sx, label=xlabel), bq.Axis(scale=sy, label=ylabel, orientation="vertical"),
                 self.colour_axis]
+        margin = {"top": 40, "bottom": 50, "left": 60, "right": 115}  # room for the colour bar's label
         self.figure = bq.Figure(marks=[self.heatmap, self.contours, self.extra, self.marker], axes=axes,
-                                title=title, title_style=dict(TITLE_STYLE),
-                                fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 115},  # room for the colour bar's label
+                                title=title, title_style=dict(TITLE_STYLE), fig_margin=margin,
                                 layout=widgets.Layout(width=px(width), height=f"{height}px"))
+        #: the plot area's width and height in pixels, which the ticks are chosen for
+        self.plot_size = (int(px(width)[:-2]) - margin["left"] - margin["right"],
+                          int(height) - margin["top"] - margin["bottom"])
         self.figure.add_class("rw-surface2d")
         self.legend = widgets.HTML("")
         self.surface: Surface | None = None
@@ -114,10 +131,11 @@ class SurfaceView(widgets.VBox):
         with self.heatmap.hold_sync(), self.contours.hold_sync():
             self.heatmap.x, self.heatmap.y, self.heatmap.color = xs, ys, z
             self.contours.x, self.contours.y = cx, cy
+        width, height = self.plot_size
+        set_axis_ticks(self.figure.axes[0], axis_ticks(xs[0], xs[-1], width))
+        set_axis_ticks(self.figure.axes[1], axis_ticks(ys[0], ys[-1], height, vertical=True))
         lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
-        with self._colour.hold_sync():
-            self._colour.min, self._colour.max = lo, hi
-        set_colour_ticks(self.colour_axis, lo, hi)
+        set_colour_range(self._colour, self.colour_axis, lo, hi, height - 2 * COLOUR_BAR_OFFSET_PX)
         self.colour_axis.label = "log10 loss" if self.log_color else "loss"
         self.set_point(*(point if point is not None else (0.0, 0.0)))
 
@@ -142,32 +160,89 @@ class SurfaceView(widgets.VBox):
             self.extra.x, self.extra.y = [p[:, 0] for p in pad], [p[:, 1] for p in pad]
 
     def to_matplotlib(self, ax):
-        """Draw the same picture on a matplotlib axes: filled contours (viridis, the same colour values and
-        range), the overlay paths and the marker (for ``explorer.save``: PNG or SVG).
+        """Draw the same picture on a matplotlib axes (for ``explorer.save``: PNG or SVG): the heatmap's cells
+        (viridis over the same colour range), then every other mark of the figure in its order, as drawn
+        live (contours, paths, an explorer's own curves and points, the marker: colours, line styles,
+        marker shapes), the colour bar and the axes with the live view's ticks and labels.
 
         Args:
             ax: a matplotlib ``Axes``.
 
         Returns:
-            the colour mappable (for ``fig.colorbar``).
+            the heatmap's mappable (its colour bar is drawn already).
 
         Raises:
             ValueError: nothing shown yet.
         """
         if self.surface is None:
             raise ValueError("to_matplotlib: nothing shown yet; call view.update(surface) first")
-        s = self.surface
-        z = colour_values(s.loss, self.log_color)
+        xs, ys = np.asarray(self.heatmap.x, dtype=float), np.asarray(self.heatmap.y, dtype=float)
         lo, hi = float(self._colour.min), float(self._colour.max)
-        levels = np.linspace(lo, hi, 21) if hi > lo else 20
-        filled = ax.contourf(s.xs, s.ys, z, levels=levels, cmap="viridis", vmin=lo, vmax=hi)
-        colours, styles = list(self.extra.colors) or ["white"], self.extra.line_style
-        paths_x, paths_y = np.atleast_2d(self.extra.x), np.atleast_2d(self.extra.y)
-        for k, (px_, py_) in enumerate(zip(paths_x, paths_y) if paths_x.size else ()):
-            ax.plot(px_, py_, color=colours[k % len(colours)], ls="--" if styles == "dashed" else "-", lw=1.5)
-        ax.plot(self.marker.x, self.marker.y, "o", color="red", mec="white", ms=8)
+        cells = ax.pcolormesh(xs, ys, np.asarray(self.heatmap.color, dtype=float), shading="nearest",
+                              cmap="viridis", vmin=lo, vmax=hi)
+        for mark in self.figure.marks:
+            if mark is not self.heatmap:
+                draw_mark(ax, mark, as_collection=mark is self.contours)
+        dx, dy = (xs[-1] - xs[0]) / (2 * (len(xs) - 1)), (ys[-1] - ys[0]) / (2 * (len(ys) - 1))
+        ax.set_xlim(xs[0] - dx, xs[-1] + dx)
+        ax.set_ylim(ys[0] - dy, ys[-1] + dy)
+        for axis, set_ticks in zip(self.figure.axes[:2], (ax.set_xticks, ax.set_yticks)):
+            ticks = np.asarray(axis.tick_values, dtype=float)
+            set_ticks(ticks, tick_labels(ticks, axis.tick_format))
         ax.set_xlabel(self.figure.axes[0].label)
         ax.set_ylabel(self.figure.axes[1].label)
+        colour_ticks = np.asarray(self.colour_axis.tick_values, dtype=float)
+        bar = ax.figure.colorbar(cells, ax=ax, label=self.colour_axis.label, shrink=0.8)
+        bar.set_ticks(colour_ticks, labels=tick_labels(colour_ticks, self.colour_axis.tick_format))
         if self.figure.title:
             ax.set_title(self.figure.title, fontsize="medium")
-        return filled
+        return cells
+
+
+#: bqplot's line styles and markers in matplotlib's words
+LINE_STYLES = {"solid": "-", "dashed": "--", "dotted": ":", "dash_dotted": "-."}
+MARKERS = {"circle": "o", "diamond": "D", "square": "s", "cross": "P", "triangle-up": "^", "triangle-down": "v",
+           "arrow": ">", "rectangle": "s", "ellipse": "o", "plus": "+", "crosshair": "+", "point": "."}
+#: a bqplot stroke or marker size is in pixels, a matplotlib one in points (1 px = 0.75 pt at 96 dpi)
+PT_PER_PX = 0.75
+
+
+def draw_mark(ax, mark, *, as_collection: bool = False) -> list:
+    """Draw a bqplot ``Lines`` or ``Scatter`` mark on a matplotlib axes as the browser draws it: each line in
+    its colour (``colors`` cycled), line style, width and opacity; each point in its colour, marker shape,
+    size and outline. An invisible or empty mark draws nothing.
+
+    Args:
+        ax: a matplotlib ``Axes``.
+        mark: a ``bq.Lines`` or ``bq.Scatter``.
+        as_collection: lines as one ``LineCollection`` (many contour lines) instead of ``Line2D`` artists.
+
+    Returns:
+        the artists drawn.
+    """
+    from matplotlib.collections import LineCollection
+
+    if not mark.visible:
+        return []
+    x, y = np.asarray(mark.x, dtype=float), np.asarray(mark.y, dtype=float)
+    if x.size == 0 or y.size == 0:
+        return []
+    colours = list(mark.colors) or ["steelblue"]
+    if isinstance(mark, bq.Scatter):
+        stroke = mark.stroke or "none"
+        size = np.sqrt(float(mark.default_size)) * PT_PER_PX
+        return [ax.plot(x[i:i + 1], y[i:i + 1], MARKERS.get(mark.marker, "o"), color=colours[i % len(colours)],
+                        mec=stroke, ms=size, mew=PT_PER_PX, zorder=3)[0] for i in range(len(x))]
+    xs, ys = np.atleast_2d(x), np.atleast_2d(y)
+    if xs.shape[0] == 1 and ys.shape[0] > 1:
+        xs = np.repeat(xs, ys.shape[0], axis=0)
+    opacities = list(mark.opacities) or [1.0]
+    style = dict(ls=LINE_STYLES.get(mark.line_style, "-"), lw=float(mark.stroke_width) * PT_PER_PX)
+    if as_collection:
+        segments = [np.column_stack([px_, py_]) for px_, py_ in zip(xs, ys)]
+        lines = LineCollection(segments, colors=[colours[k % len(colours)] for k in range(len(segments))],
+                               alpha=float(opacities[0]), linestyles=style["ls"], linewidths=style["lw"])
+        ax.add_collection(lines)
+        return [lines]
+    return [ax.plot(px_, py_, color=colours[k % len(colours)], alpha=float(opacities[k % len(opacities)]), **style)[0]
+            for k, (px_, py_) in enumerate(zip(xs, ys))]

@@ -167,11 +167,13 @@ def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
     flat = rw.SurfaceView(_surface(loss, xs, ys), log_color=True)
     view = rw.Surface3DView(_surface(loss, xs, ys), log_color=True)
     h = np.log10(loss)
-    assert view.figure.xlim == (-2.0, 2.0) and view.figure.zlim == (-0.5, 1.5)
+    # the plane's x along ipyvolume's z, its y along ipyvolume's x (seen from the camera: x to the right, y away)
+    assert view.figure.zlim == (-2.0, 2.0) and view.figure.xlim == (-0.5, 1.5)
     lo, hi = view.figure.ylim  # widened to round numbers, so that small changes leave the scene as it is
     assert lo <= h.min() < h.max() <= hi and hi - lo < 1.3 * (h.max() - h.min())
     np.testing.assert_allclose(view.mesh.y, h.ravel())
-    np.testing.assert_allclose(view.mesh.x, np.meshgrid(xs, ys)[0].ravel())
+    np.testing.assert_allclose(view.mesh.z, np.meshgrid(xs, ys)[0].ravel())
+    np.testing.assert_allclose(view.mesh.x, np.meshgrid(xs, ys)[1].ravel())
     # the mesh's colours are viridis of the 2-D view's colour values, over the same range
     values = np.asarray(flat.heatmap.color).ravel()
     u = (values - flat._colour.min) / (flat._colour.max - flat._colour.min)
@@ -180,15 +182,15 @@ def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
     # the marker sits at the point, sized relative to each axis' range
     view.set_point(1.0, 0.5)
     j, i = np.argmin(np.abs(xs - 1.0)), np.argmin(np.abs(ys - 0.5))
-    assert np.mean(view.marker.x) == pytest.approx(1.0) and np.mean(view.marker.z) == pytest.approx(0.5)
-    assert np.ptp(view.marker.x) == pytest.approx(0.06 * 4.0) and np.ptp(view.marker.z) == pytest.approx(0.06 * 2.0)
+    assert np.mean(view.marker.z) == pytest.approx(1.0) and np.mean(view.marker.x) == pytest.approx(0.5)
+    assert np.ptp(view.marker.z) == pytest.approx(0.06 * 4.0) and np.ptp(view.marker.x) == pytest.approx(0.06 * 2.0)
     assert np.min(view.marker.y) == pytest.approx(h[i, j])
 
 
 def test_surface3d_labels_and_style():
     view = rw.Surface3DView()
     view.set_labels("null direction 1", "u (line)")
-    assert (view.figure.xlabel, view.figure.zlabel, view.figure.ylabel) == ("x", "y", "loss")
+    assert (view.figure.zlabel, view.figure.xlabel, view.figure.ylabel) == ("x", "y", "loss")
     assert "<b>x</b>: null direction 1" in view.caption.value and "<b>y</b>: u (line)" in view.caption.value
     assert view.children[-1] is view.caption
     style = view.figure.style
@@ -216,7 +218,7 @@ def test_similarity_colour_ticks_do_not_overlap_on_a_narrow_range():
     labels = [format(t, view.colour_axis.tick_format) for t in ticks]
     assert 2 <= len(ticks) <= 4 and len(set(labels)) == len(labels)
     assert ticks.min() >= 0.991 - 1e-12 and ticks.max() <= 1.0 + 1e-12
-    assert view.grid.display_format == ".3f"
+    assert view.display_format == ".3f" and list(view.values.text)[1] == "0.993"   # the values, over the grid
 
 
 # ----------------------------------------------------------------------------------------- all views

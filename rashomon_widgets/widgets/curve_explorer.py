@@ -187,7 +187,7 @@ class CurveExplorer(Explorer):
         view = self.surface2d
         scales = {"x": view.marker.scales["x"], "y": view.marker.scales["y"]}
         ts = np.linspace(0.0, 1.0, 101)
-        self.curve_xy = self.plane.coordinates(self.curve.points(ts))
+        self.curve_xy = self.curve.plane_path(self.plane, ts)
         ends = self.plane.coordinates(torch.stack([self.curve.theta_a, self.curve.theta_b]))
         self.line_xy = ends
         self.curve_mark = bq.Lines(x=self.curve_xy[:, 0], y=self.curve_xy[:, 1], scales=scales,

@@ -232,3 +232,21 @@ def test_preresnet_path_on_synthetic_cifar():
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
     assert torch.equal(curve(0.0), ls.theta) and torch.equal(curve(1.0), theta_b)
     assert torch.isfinite(ls.losses(curve.points([0.25, 0.5, 0.75]), strategy="loop")).all()
+
+
+def test_plane_path_and_length_build_a_few_points_at_a_time(monkeypatch):
+    """A curve drawn on its plane and its length hold CHUNK_POINTS points of P entries at once (101 points of
+    a 1.2M-parameter model would hold 485 MB), with the same numbers as all the points at once."""
+    from rashomon_widgets.core.geometry import curve_base
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(50, generator=g, dtype=torch.float64) for _ in range(2))
+    curve = rw.BezierCurve(a, b, bends=((a + b) / 2 + torch.randn(50, generator=g, dtype=torch.float64))[None])
+    plane, ts = curve.plane(), np.linspace(0, 1, 101)
+    expected = plane.coordinates(curve.points(ts))
+    full = curve.points(torch.linspace(0, 1, 201, dtype=torch.float64))
+    length = float((full[1:] - full[:-1]).norm(dim=1).sum())
+    sizes, points = [], curve.points
+    monkeypatch.setattr(curve, "points", lambda t: sizes.append(len(t)) or points(t))
+    np.testing.assert_allclose(curve.plane_path(plane, ts), expected, rtol=1e-12, atol=1e-12)
+    assert curve.length() == pytest.approx(length, rel=1e-12)
+    assert max(sizes) <= curve_base.CHUNK_POINTS + 1 and sum(sizes) >= 101 + 201

@@ -187,3 +187,25 @@ def test_a_batch_whose_product_would_not_fit_is_named_before_any_work():
         batched = rw.Landscape(model, torch.nn.CrossEntropyLoss(), rw.data.batches(*split.train, 30),
                                memory_budget=need // 8)
     assert batched.loss() == pytest.approx(probe.loss(), rel=1e-5)
+
+
+def test_a_jacobian_over_batches_that_do_not_fit_together_is_taken_one_batch_at_a_time():
+    """J v and J^T u equal the kept-graphs operator's (and the dense Jacobian's) when the batches' graphs are
+    built per product because together they would not fit memory_budget."""
+    model = rw.models.mnist_cnn((2, 4), hidden=16, seed=0, dtype=torch.float64)
+    x, y = rw.data.mnist(120, 0, dtype=torch.float64).train
+    data = rw.data.batches(x, y, 40)
+    kept_ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rw.core.MemoryBudgetWarning)   # squeezed on purpose
+        streamed_ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data, memory_budget=2**20)
+    kept, streamed = kept_ls.jacobian_operator(), streamed_ls.jacobian_operator()
+    assert kept._kept is not None and streamed._kept is None and kept.shape == streamed.shape == (1200, kept_ls.num_params)
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(kept_ls.num_params, generator=g, dtype=torch.float64)
+    u = torch.randn(1200, generator=g, dtype=torch.float64)
+    dense = kept_ls.jacobian()
+    for op in (kept, streamed):
+        torch.testing.assert_close(op.jvp(v), dense @ v, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(op.vjp(u), dense.T @ u, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(op.jvp(v), dense @ v, rtol=1e-9, atol=1e-11)   # again: nothing used up

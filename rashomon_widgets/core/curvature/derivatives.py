@@ -278,7 +278,9 @@ class Derivatives:
 
     def jacobian_operator(self, theta=None) -> JacobianOperator:
         """Matrix-free J at one point for many products: one forward per batch, then each ``J^T u``
-        is one backward pass and each ``J v`` one more (through the kept pullback graph).
+        is one backward pass and each ``J v`` one more (through the kept pullback graph). Data in several
+        batches whose graphs would not fit ``memory_budget`` together (:meth:`product_bytes` per batch) are
+        taken one batch at a time, each product with its own forward.
 
         Args:
             theta: (P,); default the trained parameters.
@@ -287,4 +289,6 @@ class Derivatives:
             a :class:`JacobianOperator`.
         """
         point = self.check_theta(theta).detach()
-        return JacobianOperator([self._flat_outputs(x) for x, _ in self.batches], point)
+        # several batches whose graphs would not fit memory_budget together: one batch's graphs at a time
+        keep = len(self.batches) == 1 or self.product_bytes() * (len(self.batches) - 1) <= self.memory_budget
+        return JacobianOperator([self._flat_outputs(x) for x, _ in self.batches], point, keep_graphs=keep)

@@ -181,6 +181,9 @@ class JacobianOperator:
     Args:
         outputs_of: functions ``theta -> flat behaviour on one batch``, one per batch.
         theta: the point (P,).
+        keep_graphs: hold every batch's graphs between products (fast); False: build one batch's graphs
+            per product and drop them (one more forward per batch and product, one batch's memory: for
+            data in several batches that would not fit together).
 
     Example:
         >>> jac = ls.jacobian_operator()                          # doctest: +SKIP
@@ -188,16 +191,30 @@ class JacobianOperator:
         True
     """
 
-    def __init__(self, outputs_of: list[Callable[[torch.Tensor], torch.Tensor]], theta: torch.Tensor):
+    def __init__(self, outputs_of: list[Callable[[torch.Tensor], torch.Tensor]], theta: torch.Tensor, *,
+                 keep_graphs: bool = True):
         self.dtype, self.device = theta.dtype, theta.device
-        self._parts = []
+        self._outputs_of, self._theta = outputs_of, theta.detach()
+        self._kept = [self._part(f) for f in outputs_of] if keep_graphs else None
+        if keep_graphs:
+            sizes = [n for n, *_ in self._kept]
+        else:
+            with torch.no_grad():
+                sizes = [f(self._theta).numel() for f in outputs_of]
+        self._sizes = sizes
+        self.shape = (sum(sizes), theta.numel())
+
+    def _part(self, f):
+        """(outputs, pullback, u, J^T u as a function of u) of one batch."""
         with torch.enable_grad(), math_attention():
-            for f in outputs_of:
-                out, pullback = vjp(f, theta.detach())
-                u = torch.zeros_like(out, requires_grad=True)
-                (g,) = pullback(u)
-                self._parts.append((out.numel(), pullback, u, g))
-        self.shape = (sum(n for n, *_ in self._parts), theta.numel())
+            out, pullback = vjp(f, self._theta)
+            u = torch.zeros_like(out, requires_grad=True)
+            (g,) = pullback(u)
+        return out.numel(), pullback, u, g
+
+    def _parts(self):
+        """Every batch's graphs: the kept ones, or built one batch at a time."""
+        return iter(self._kept) if self._kept is not None else (self._part(f) for f in self._outputs_of)
 
     def jvp(self, v: torch.Tensor) -> torch.Tensor:
         """J v.
@@ -209,8 +226,8 @@ class JacobianOperator:
             (K,): how the outputs move along ``v``.
         """
         with torch.enable_grad():
-            return torch.cat([torch.autograd.grad(g, u, v, retain_graph=True)[0].detach()
-                              for _, _, u, g in self._parts])
+            return torch.cat([torch.autograd.grad(g, u, v, retain_graph=self._kept is not None)[0].detach()
+                              for _, _, u, g in self._parts()])
 
     def vjp(self, u: torch.Tensor) -> torch.Tensor:
         """J^T u.
@@ -227,7 +244,7 @@ class JacobianOperator:
         if u.numel() != self.shape[0]:
             raise ValueError(f"u: expected {self.shape[0]} entries (one per scalar output), got {u.numel()}")
         total, start = None, 0
-        for n, pullback, _, _ in self._parts:
+        for n, pullback, _, _ in self._parts():
             part = pullback(u[start:start + n])[0].detach()
             total = part if total is None else total + part
             start += n

@@ -7,6 +7,7 @@ exactly ``# needs: Jupyter`` (a magic, or a display that only a front end can do
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -73,7 +74,10 @@ def test_readme_binder_link_command(tmp_path):
                    check=True)
     for line in block.strip().splitlines():
         command = line.split("#", 1)[0].strip()
-        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True)
+        # as typed in a shell: not inside `make test`'s make (whose MAKELEVEL makes make print its directory)
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True,
+                             env=env)
         view = "voila" if "voila" in command else "lab"
         expected = want if view == "lab" else want.replace("lab/tree", "voila/render")
         assert out.stdout.strip() == expected, (command, out.stdout, out.stderr)

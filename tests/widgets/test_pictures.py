@@ -2,7 +2,6 @@
 items 4 and 5), through the synced state of the bqplot and ipyvolume models and the matplotlib figures.
 
 Each test names the old behaviour it fails on. The rendered page is checked in tests/browser/test_pictures.py."""
-import functools
 import html
 import re
 
@@ -17,6 +16,8 @@ import torch  # noqa: E402
 from matplotlib.collections import LineCollection, QuadMesh  # noqa: E402
 
 import rashomon_widgets as rw  # noqa: E402
+from test_curve_explorer import _case as curve_case  # noqa: E402
+from test_pruning_explorer import _case as pruning_case  # noqa: E402
 from rashomon_widgets.core import Surface  # noqa: E402
 from rashomon_widgets.widgets._legend import (  # noqa: E402
     CHAR_PX,
@@ -163,22 +164,7 @@ def test_plane_axes_get_few_round_short_ticks_at_any_span(span, longest):
 
 
 # ------------------------------------------------------------------------------------------ profile
-@functools.cache
-def _curve_case():
-    """A 4-8-3 tanh MLP pair on 60 synthetic points (P = 67) and a fitted quadratic Bezier curve."""
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(60, 4, generator=g, dtype=torch.float64)
-    y = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
-    models = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
-        rw.models.train(model, rw.models.cross_entropy, (X, y), epochs=150, lr=2e-2, seed=seed)
-        models.append(model)
-    ls = rw.Landscape(models[0], rw.models.cross_entropy, (X, y))
-    curve = rw.BezierCurve(ls.theta, ls.layout.flatten(models[1]))
-    rw.fit_curve(ls, curve, steps=60, lr=2e-2)
-    return ls, curve, (X[:20] + 0.1, y[:20])
+_curve_case = curve_case   # a 4-8-3 tanh MLP pair and a fitted curve, shared with test_curve_explorer
 
 
 @pytest.fixture(scope="module")
@@ -301,18 +287,7 @@ def test_similarity_values_are_black_or_white_whichever_reads_on_the_cell():
     assert list(view.values.x[:4]) == ["M1", "M2", "M1 L1", "M2 L1"] and list(view.values.y[:4]) == ["M1"] * 4
 
 
-@functools.cache
-def _pruning_case():
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(120, 6, generator=g)
-    y = (X[:, 0] > 0).long() + (X[:, 1] > 0.5).long()
-    models = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        model = rw.models.MLP(6, (16,), 3, activation="relu")
-        rw.models.train(model, rw.models.cross_entropy, (X, y), epochs=150, lr=2e-2, seed=seed)
-        models.append(model)
-    return models, (X, y), (X[:40] + 0.05, y[:40]), 3 * torch.rand(50, 6, generator=g)
+_pruning_case = pruning_case   # two 6-16-3 ReLU MLPs, shared with test_pruning_explorer
 
 
 @pytest.fixture(scope="module")

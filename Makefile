@@ -85,9 +85,11 @@ BINDER_VIEW ?= lab
 binder-link:
 	@sh binder/link.sh $(BINDER_VIEW)
 
-## Set everything up and run every test: unit tests, notebooks under nbval, the browser suite.
+## Set everything up and run every test: the linter (ruff, configured in pyproject.toml), unit tests, notebooks
+## under nbval, the browser suite.
 # RASHOMON_SMALL=1 makes every notebook's parameters cell pick its test size (nbval and the browser suite).
 test: $(STAMP) chromium
+	$(PY) -m ruff check .
 	RASHOMON_SMALL=1 $(PY) -m pytest tests
 	RASHOMON_SMALL=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 

@@ -27,11 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "browser"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
+import _browser as B
+from notebook_specs import spec_of
 
-import _browser as B  # noqa: E402
-from notebook_specs import spec_of  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # Installed once the widgets are drawn. A keydown on the slider handle (capture phase) starts a
 # measurement; MutationObservers and the WebGL probe (B.GL_PROBE_JS) record the first and last change
@@ -73,7 +73,10 @@ COLLECT_JS = r"""
   for (const k of Object.keys(st.first)) { out.first[k] = st.first[k] - st.key; out.last[k] = st.last[k] - st.key; }
   if (window.__rwGL) {
     const draws = window.__rwGL.drawTimes.slice(st.glBase).filter(t => t >= st.key);
-    if (draws.length) { out.first.surface3d = draws[0] - st.key; out.last.surface3d = draws[draws.length - 1] - st.key; }
+    if (draws.length) {
+      out.first.surface3d = draws[0] - st.key;
+      out.last.surface3d = draws[draws.length - 1] - st.key;
+    }
   }
   out.quietFor = performance.now() - Math.max(st.key, ...Object.values(st.last),
       ...(window.__rwGL ? window.__rwGL.drawTimes.slice(-1) : []));

@@ -9,8 +9,9 @@ import importlib.util
 import subprocess
 import sys
 
+import torch
+
 problems = []
-import torch  # noqa: E402
 
 if torch.__version__.split("+")[0] != "2.13.0" or torch.version.cuda is not None:
     problems.append(f"torch {torch.__version__} (CUDA {torch.version.cuda}); expected the CPU build of 2.13.0")
@@ -19,7 +20,7 @@ if importlib.util.find_spec("torchvision") is not None:
 for module in ("pyhessian", "loss_landscapes", "curvlinops", "backpack", "rashomon_widgets", "psutil"):
     try:
         importlib.import_module(module)
-    except Exception as exc:  # noqa: BLE001 - report every failure
+    except Exception as exc:  # report every failure
         problems.append(f"import {module}: {type(exc).__name__}: {exc}")
 check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
 unexpected = [line for line in check.stdout.splitlines()

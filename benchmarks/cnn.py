@@ -19,7 +19,8 @@ past ``--timeout`` seconds is killed and reported as timed out. Threads: torch's
 Ours: ``hvp`` (first product, median of 3 later), ``trace()``, ``eigs(3)``, ``density()``, ``grid`` (a 21x21
 filter-normalised random plane), ``explorer`` (``NullSpaceExplorer(ls)``: constructor, first 2-D slice, first
 full frame, then 5 steps of the first slider, each until the slice is redrawn), ``curve`` (``CurveExplorer`` on a
-Bezier curve to a second model, trained with seed 1: the same, 5 steps of t each until the readout changes). curvlinops ``HessianLinearOperator``: ``hvp``, ``trace`` (``xtrace``,
+Bezier curve to a second model, trained with seed 1: the same, 5 steps of t each until the readout changes).
+curvlinops ``HessianLinearOperator``: ``hvp``, ``trace`` (``xtrace``,
 40 products), ``eigs3`` (scipy ``eigsh(k=3, tol=1e-3)`` on ``to_scipy()``). PyHessian (``dataloader=`` for
 several batches): ``trace(maxIter=40)``, ``eigenvalues(top_n=3, maxIter=40)``, ``density()`` at its defaults
 (``iter=100, n_v=1``; ``iter=40`` on cnn1.2m). loss-landscapes: ``random_plane(steps=21)`` with a metric
@@ -48,12 +49,14 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run.py's helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from run import Counter, pyhessian_session  # PyHessian's HVP counter and torch.eig patch
+
+import rashomon_widgets as rw
+
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]  # run from a checkout without installing; run.py's helpers
-
-import rashomon_widgets as rw  # noqa: E402
-from run import Counter, pyhessian_session  # noqa: E402  (PyHessian's HVP counter and torch.eig patch)
-
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results-cnn.md"
 LOSS = torch.nn.CrossEntropyLoss()  # the same loss module for every library (curvlinops reads .reduction)
@@ -65,8 +68,9 @@ CASES = {
     "cnn1.2m": {"channels": (32, 64), "images": 2000, "batch": 500, "density_iter": 40},
     "tiny": {"channels": (2, 4), "images": 200, "batch": 200, "density_iter": 100},
 }
-LIBS = {"ours": ("hvp", "trace", "eigs3", "density", "grid", "explorer", "curve"), "curvlinops": ("hvp", "trace", "eigs3"),
-        "pyhessian": ("trace", "eigs3", "density"), "loss-landscapes": ("grid",)}
+LIBS = {"ours": ("hvp", "trace", "eigs3", "density", "grid", "explorer", "curve"),
+        "curvlinops": ("hvp", "trace", "eigs3"), "pyhessian": ("trace", "eigs3", "density"),
+        "loss-landscapes": ("grid",)}
 TASKS = LIBS["ours"]
 NAMES = {"ours": "ours", "curvlinops": "curvlinops", "pyhessian": "PyHessian", "loss-landscapes": "loss-landscapes"}
 MEMORY_TARGET_MIB = 2048

@@ -76,12 +76,11 @@ import torch.nn as nn
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch.func import functional_call
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import rashomon_widgets as rw
+from rashomon_widgets.core.curvature import density as spectral
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
-
-import rashomon_widgets as rw  # noqa: E402
-from rashomon_widgets.core.curvature import density as spectral  # noqa: E402
-
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results.md"
 TOP_K = 5
@@ -171,7 +170,7 @@ class Counter:
 class LossModule(nn.Module):
     """A loss function as an ``nn.Module`` with the ``reduction`` attribute curvlinops reads; every
     library gets the same one. (The package's losses spell squares out: ``nn.MSELoss`` fails under
-    ``torch.func.jvp(grad(...))`` on torch 2.13, which curvlinops uses.)"""
+    ``torch.func.jvp(grad(...))`` on torch 2.13, which curvlinops uses)."""
 
     def __init__(self, fn, reduction: str):
         super().__init__()
@@ -363,7 +362,7 @@ def reference_trace(case: Case) -> dict:
 def _exact_trace_backpack(case: Case, ref: ReferenceHessian, checks: int = 128) -> dict:
     """The exact Hessian diagonal of the MLP from BackPACK's ``DiagHessian`` (exact for Linear/Tanh/
     cross-entropy stacks, one backward pass), spot-checked against unit-vector HVPs. (Summing the
-    diagonal from all 26,122 unit-vector HVPs takes ~170 s here and agreed with it to 3e-8.)"""
+    diagonal from all 26,122 unit-vector HVPs takes ~170 s here and agreed with it to 3e-8)."""
     from backpack import backpack, extend
     from backpack.extensions import DiagHessian
 
@@ -434,7 +433,7 @@ def _eig_via_eigh(T, eigenvectors=False):
 def pyhessian_session(case: Case, counter: Counter):
     """PyHessian with an HVP counter, the ``torch.eig`` patch, and the model's default dtype (PyHessian
     draws its random vectors with ``torch.randn`` in the default dtype)."""
-    import pyhessian  # noqa: F401  (its __init__ rebinds the name `pyhessian.hessian` to the class)
+    import pyhessian  # noqa: F401 -- imported for its side effect: its __init__ loads pyhessian.hessian
     ph = sys.modules["pyhessian.hessian"]
     original_hvp = ph.hessian_vector_product
 
@@ -579,7 +578,8 @@ def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dic
     add("ours", "**ours** `eigs(5, method='lanczos', tol=1e-5)`", lambda seed: ours(seed, tol=1e-5),
         "Krylov-Schur Lanczos, stops when every eigenvalue's error bound min(ρ, ρ²/gap) <= 1e-5 |θ|")
     add("ours_arpack", "ours `eigs(5, method='lanczos', solver='arpack')`",
-        lambda seed: ours(seed, solver="arpack", tol=1e-6), f"scipy eigsh, tol=1e-6, ncv={min(p, 20)}: the former default")
+        lambda seed: ours(seed, solver="arpack", tol=1e-6),
+        f"scipy eigsh, tol=1e-6, ncv={min(p, 20)}: the former default")
     # ours' largest count, and a few more, always hold the oracle's stop (Lanczos without restarts gets there first)
     steps = 3 + summary["ours"]["max_hvps"]
     oracles = [oracle_products(ls, TOP_K, ref_values, steps, seed=seed) for seed in range(case.repeats)]
@@ -644,7 +644,8 @@ def _trace_summary(results, exact: float) -> dict:
     reported = [(abs(e - exact), r) for e, _, r in results if r is not None]
     return {"hvps": med_low(h for _, h, _ in results), "error": med(errs), "max_error": max(errs),
             "reported": med(r / abs(exact) for _, r in reported) if reported else None,
-            "covered": sum(err <= r for err, r in reported), "runs": len(results), "estimate": med(e for e, _, _ in results)}
+            "covered": sum(err <= r for err, r in reported), "runs": len(results),
+            "estimate": med(e for e, _, _ in results)}
 
 
 def _trace_note(summary: dict) -> str:
@@ -955,7 +956,8 @@ def bench_estimates(quick: bool) -> list[str]:
             if all(r is not None for r in results):
                 table(f"trace: curvlinops `{name}(H, {results[0][1]})`", [(*r, None) for r in results])
         lines.insert(lines_before, f"| {case.title} | exact trace {exact:.6g} (λmax {ref['top'][0]:.4g}, λmin "
-                                   f"{ref['min']:.3g}, negative eigenvalues sum to {ref['negative_sum']:.3g}) | | | | | |")
+                                   f"{ref['min']:.3g}, negative eigenvalues sum to {ref['negative_sum']:.3g}) "
+                                   "| | | | | |")
     return lines + [""]
 
 
@@ -1113,7 +1115,8 @@ def render(sections: list[dict], meta: dict) -> str:
         for r in s["rows"]:
             lines.append(f"| {r['task']} | {r['method']} | {fmt_time(r['wall'])} | {fmt_num(r['hvps'], 'int')} | "
                          f"{fmt_num(r['error'], 'error')} | {fmt_num(r['ratio'], 'ratio')} | {r['notes']} |")
-        lines += ["", "| grid | method | wall (median) | points evaluated | points/s | ours / this (points/s) | notes |",
+        lines += ["", "| grid | method | wall (median) | points evaluated | points/s | ours / this (points/s) "
+                  "| notes |",
                   "|---|---|---:|---:|---:|---:|---|"]
         for r in s["grid_rows"]:
             lines.append(f"| {r['task']} | {r['method']} | {fmt_time(r['wall'])} | {fmt_num(r['hvps'], 'int')} | "
@@ -1160,7 +1163,8 @@ def render(sections: list[dict], meta: dict) -> str:
               "rule deciding from the products can know. Ours' count minus the oracle's is what the stopping rule "
               "costs; a target that needs fewer products than the oracle cannot be met by a better stopping "
               "rule, only by cheaper products or a better start.",
-              f"- Warm start: `eigs(k, theta=θ + {WARM_STEP:g} |θ| u, start=V)` (k = 5 and 1) for a random unit u, V the "
+              f"- Warm start: `eigs(k, theta=θ + {WARM_STEP:g} |θ| u, start=V)` (k = 5 and 1) for a random unit u, "
+              "V the "
               "eigenvectors at θ (what an explorer passes from the previous slider position), against a cold "
               "start at the same point; errors against ARPACK (`solver='arpack', tol=1e-10`) there.",
               "- loss-landscapes 3.0.6 `random_plane` evaluates a staggered grid (every other column runs "

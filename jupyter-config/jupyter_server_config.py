@@ -13,7 +13,7 @@ Memory: Binder gives server and kernels 2 GiB together, and one tutorial kernel 
 """
 from pathlib import Path
 
-c = get_config()  # noqa: F821 - defined by traitlets when it loads this file
+c = get_config()  # noqa: F821 -- get_config is defined by traitlets when it loads this file
 
 # No deprecated setting, and no deprecation warning at start-up (tests/browser/test_workshop.py starts
 # `make lab` and fails on "deprecated" in its output). The token is IdentityProvider.token's generated

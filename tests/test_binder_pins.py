@@ -52,7 +52,7 @@ def test_binder_pins_match_the_lock():
 
 def test_binder_uses_the_cpu_torch_wheel():
     text = (REPO / "binder" / "requirements.txt").read_text()
-    first = next(l for l in text.splitlines() if l.strip() and not l.startswith("#"))
+    first = next(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
     assert first.strip() == "--extra-index-url https://download.pytorch.org/whl/cpu"
     assert pins(REPO / "binder" / "requirements.txt")["torch"].endswith("+cpu")
     assert "+cpu" not in (REPO / "requirements.lock").read_text(), "only binder may ask for a +cpu torch"
@@ -84,7 +84,7 @@ def test_binder_postbuild_installs_the_package():
 
 # Left out of binder/requirements.txt: what only `make test` needs. Everything else in the lock is needed
 # at run time on Binder and must be pinned there at the lock's version.
-TEST_ONLY = frozenset({"pytest", "pluggy", "iniconfig", "nbval", "coverage", "playwright", "greenlet"})
+TEST_ONLY = frozenset({"pytest", "pluggy", "iniconfig", "nbval", "coverage", "playwright", "greenlet", "ruff"})
 # Run-time packages no pyproject dependency and no notebook import names: notebook 03 offers a Dask
 # cluster's executor for the sweep (`client.get_executor()`), so Dask and distributed belong on Binder.
 OFFERED = ("dask", "distributed")

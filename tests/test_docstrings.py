@@ -21,9 +21,6 @@ import textwrap
 import types
 from pathlib import Path
 
-import pytest
-
-
 PUBLIC_MODULES = ("rashomon_widgets", "rashomon_widgets.core", "rashomon_widgets.models", "rashomon_widgets.data",
                   "rashomon_widgets.experiments")
 SECTION = re.compile(r"^(\s*)([A-Z][A-Za-z ]*):\s*$")
@@ -219,7 +216,8 @@ def _problems(qual: str, kind: str, obj, owner) -> list[str]:
         if missing:
             problems.append(f"constructor arguments not under Args:/Attributes: {', '.join(missing)}")
         raising = [m for m in ("__init__", "__post_init__", "__new__")
-                   if inspect.isfunction(getattr(obj, m, None)) and _is_ours(getattr(obj, m)) and _raises(getattr(obj, m))]
+                   if inspect.isfunction(getattr(obj, m, None)) and _is_ours(getattr(obj, m))
+                   and _raises(getattr(obj, m))]
         if raising and "Raises" not in sections:
             problems.append(f"{'/'.join(raising)} raises, but there is no Raises: section")
         return problems

@@ -65,7 +65,7 @@ def parameters(path: str) -> dict:
             if name == "SMALL":
                 continue
             try:
-                values[name] = eval(compile(ast.Expression(node.value), path, "eval"), {"SMALL": False})  # noqa: S307
+                values[name] = eval(compile(ast.Expression(node.value), path, "eval"), {"SMALL": False})
             except NameError:   # refers to something else of the cell (os...): not a number we need
                 pass
     return values

@@ -9,30 +9,86 @@ Three sub-packages, one concept per module:
 * ``comparison``: pruning, behavioural similarity, hidden-unit alignment, behavioural gradients.
 
 ``validation`` holds every input check of the package; ``_torch_state`` the locks for torch's
-process-wide state (forward-mode AD levels, the global generator), which make the core thread-safe; ``SizePolicy`` is the one rule for what counts
-as a small model. Sweeps and scripts import this on machines without a browser stack.
+process-wide state (forward-mode AD levels, the global generator), which make the core thread-safe;
+``SizePolicy`` is the one rule for what counts as a small model. Sweeps and scripts import this on machines
+without a browser stack.
 """
 from ._torch_state import forward_ad
-from .comparison import (Alignment, Sparsity, apply_masks, behaviour_rank, behavioural_gradients, cosine_similarity,
-                         dimension_bound, gauss_newton, hessian_rank, magnitude_masks, mask_overlap, masks_of,
-                         matrix_rank, permute_hidden_units, prediction_vectors, prune, sparsity, weight_matching)
-from .curvature import (BatchStatisticsWarning, CurvatureWarning, EstimateWarning, MemoryBudgetWarning, HessianOperator, HVPFormWarning, JacobianOperator,
-                        Landscape, MinimumCheck, SizePolicy, Spectrum, SpectrumEstimate, check_minimum, count_near_zero,
-                        default_tol, spectrum_estimate)
-from .geometry import (BezierCurve, CurveTable, NullSpacePath, Plane, PolyChain, RashomonSearch, Surface, along_curve,
-                       fit_curve, load_curve, loss_profile, ManifoldChart, manifold_walk, null_space_path, path_in_set,
-                       rashomon_search, spectrum_at, with_batch_statistics)
+from .comparison import (
+    Alignment,
+    Sparsity,
+    apply_masks,
+    behaviour_rank,
+    behavioural_gradients,
+    cosine_similarity,
+    dimension_bound,
+    gauss_newton,
+    hessian_rank,
+    magnitude_masks,
+    mask_overlap,
+    masks_of,
+    matrix_rank,
+    permute_hidden_units,
+    prediction_vectors,
+    prune,
+    sparsity,
+    weight_matching,
+)
+from .curvature import (
+    BatchStatisticsWarning,
+    CurvatureOperator,
+    CurvatureWarning,
+    Eigenpairs,
+    EstimateWarning,
+    HessianOperator,
+    HVPFormWarning,
+    JacobianOperator,
+    Landscape,
+    LinearOperatorLike,
+    MemoryBudgetWarning,
+    MinimumCheck,
+    SizePolicy,
+    Spectrum,
+    SpectrumEstimate,
+    check_minimum,
+    count_near_zero,
+    default_tol,
+    spectrum_estimate,
+)
+from .geometry import (
+    BezierCurve,
+    CurveTable,
+    ManifoldChart,
+    NullSpacePath,
+    Plane,
+    PolyChain,
+    RashomonSearch,
+    Surface,
+    along_curve,
+    fit_curve,
+    load_curve,
+    loss_profile,
+    manifold_walk,
+    null_space_path,
+    path_in_set,
+    rashomon_search,
+    spectrum_at,
+    with_batch_statistics,
+)
 
 __all__ = [
     # evaluation and curvature (rashomon_widgets.core.curvature)
     "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
-    "SizePolicy",
+    "Eigenpairs", "SizePolicy",
+    # the operator contract the algorithms are written against
+    "CurvatureOperator", "LinearOperatorLike",
     "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning", "EstimateWarning",
     "check_minimum", "MinimumCheck", "MemoryBudgetWarning",
     # planes and loss surfaces
     "Plane", "Surface",
     # curves between minima (Garipov et al.) and diagnostics along them
-    "BezierCurve", "PolyChain", "fit_curve", "load_curve", "with_batch_statistics", "along_curve", "loss_profile", "CurveTable",
+    "BezierCurve", "PolyChain", "fit_curve", "load_curve", "with_batch_statistics", "along_curve", "loss_profile",
+    "CurveTable",
     "spectrum_at",
     # paths inside a Rashomon set
     "null_space_path", "NullSpacePath", "manifold_walk", "ManifoldChart", "rashomon_search", "RashomonSearch",

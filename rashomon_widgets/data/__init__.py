@@ -19,8 +19,8 @@ Example:
 """
 from .batches import batches
 from .digits import Split, digits
-from .mnist import mnist
 from .local import mnist_as_cifar, read_cifar10, read_mnist, synthetic_cifar
+from .mnist import mnist
 from .ood import font_digits, ood_families, photo_patches
 from .xor import xor
 

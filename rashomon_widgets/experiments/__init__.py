@@ -2,8 +2,9 @@
 
 - :func:`sweep`: run a grid of trainings, append each finished run to a JSON-lines file, resume
   after a kill without redoing finished runs.
-- :func:`mlp_run`: write-ups 3 and 4's run: train a small net on XOR (or 4 random points) from a Gaussian initialisation, record the exact
-  Hessian spectrum, the near-zero count, the final loss and the rank of the behavioural gradients.
+- :func:`mlp_run`: write-ups 3 and 4's run: train a small net on XOR (or 4 random points) from a Gaussian
+  initialisation, record the exact Hessian spectrum, the near-zero count, the final loss and the rank of the
+  behavioural gradients.
 - :mod:`.skeletons`: write-up 2: L1 fine-tuning, pruning, OOD similarity, aligned skeleton comparison
   (:func:`skeleton_task`, :func:`l1_finetune`, :func:`skeleton_variants`, :func:`ood_similarity`,
   :func:`compare_skeletons`, and :class:`SkeletonStudy`: one setting at a time, cached).
@@ -23,11 +24,31 @@ Example:
     ...     result = sweep(range(150), (2, 3, 4), "runs.jsonl", executor=client.get_executor())
 """
 from . import skeletons, verdicts, writeups
-from .cyclic import (Barriers, CyclicWalk, DirectionVerdict, Directions, compare_directions, cycle_schedule,
-                     cyclic_walk, directions, pairwise_barriers, project_onto_plane)
-from .skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask, Variant, compare_skeletons,
-                        l1_finetune, ood_similarity, skeleton_task, skeleton_variants)
 from .cluster import local_cluster
+from .cyclic import (
+    Barriers,
+    CyclicWalk,
+    Directions,
+    DirectionVerdict,
+    compare_directions,
+    cycle_schedule,
+    cyclic_walk,
+    directions,
+    pairwise_barriers,
+    project_onto_plane,
+)
+from .skeletons import (
+    SkeletonComparison,
+    SkeletonRecord,
+    SkeletonStudy,
+    SkeletonTask,
+    Variant,
+    compare_skeletons,
+    l1_finetune,
+    ood_similarity,
+    skeleton_task,
+    skeleton_variants,
+)
 from .sweep import ResultsWarning, SweepResult, TextProgress, default_executor, load_results, mlp_run, sweep
 
 __all__ = [

@@ -15,6 +15,26 @@ __all__ = ["LOOPBACK", "local_cluster"]
 LOOPBACK = "127.0.0.1"
 
 
+def require_distributed():
+    """Dask's ``distributed`` module, imported on first use.
+
+    Dask is optional (the ``dask`` extra): only sweeps and grids on a cluster need it, so the package imports
+    it where a cluster is made, and says how to get it where it is missing.
+
+    Returns:
+        the ``distributed`` module.
+
+    Raises:
+        ImportError: ``distributed`` is not installed.
+    """
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError("a Dask cluster needs dask and distributed, which are not installed: "
+                          "pip install 'rashomon-widgets[dask]'") from exc
+    return distributed
+
+
 def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs):
     """A ``distributed.LocalCluster`` of worker processes whose scheduler, workers and dashboard all
     listen on 127.0.0.1 (on free ports).
@@ -35,7 +55,7 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs):
         >>> with local_cluster(2) as cluster, Client(cluster) as client:    # doctest: +SKIP
         ...     executor = client.get_executor()
     """
-    from distributed import LocalCluster
+    LocalCluster = require_distributed().LocalCluster
 
     fixed = sorted({"host", "dashboard_address", "processes"} & set(kwargs))
     if fixed:

@@ -223,7 +223,8 @@ def cyclic_walk(ls, theta: torch.Tensor | None = None, *, cycles: int = 5, cycle
     optimizer = check_choice(optimizer, "optimizer", ("adam", "sgd"))
     momentum = check_nonnegative(momentum, "momentum")
     if momentum and optimizer != "sgd":
-        raise ValueError(f"momentum: only used by optimizer='sgd', got momentum={momentum} with optimizer={optimizer!r}")
+        raise ValueError(f"momentum: only used by optimizer='sgd', got momentum={momentum} "
+                         f"with optimizer={optimizer!r}")
     probe_every = check_int(probe_every, "probe_every", 1)
     check_callable(progress, "progress", "progress(cycle, cycles, loss)", optional=True)
     if not isinstance(restart, bool):
@@ -278,7 +279,8 @@ def cyclic_walk(ls, theta: torch.Tensor | None = None, *, cycles: int = 5, cycle
                 "optimizer": optimizer, "momentum": momentum, "batch_size": batch_size, "restart": restart,
                 "probe_every": probe_every, "seed": seed}
     return CyclicWalk(start=start, thetas=thetas,
-                      train_loss=np.array([v[0] for v in train[1:]]), train_accuracy=np.array([v[1] for v in train[1:]]),
+                      train_loss=np.array([v[0] for v in train[1:]]),
+                      train_accuracy=np.array([v[1] for v in train[1:]]),
                       test_loss=np.array([v[0] for v in tests[1:]]), test_accuracy=np.array([v[1] for v in tests[1:]]),
                       start_metrics={"train_loss": train[0][0], "train_accuracy": train[0][1],
                                      "test_loss": tests[0][0], "test_accuracy": tests[0][1]},

@@ -2,7 +2,8 @@
 
 Every finished run is one line of the results file, written by one ``write`` on a file opened with
 ``O_APPEND`` and synced, so a killed sweep keeps everything it finished; a torn last line is skipped on
-reading (with a warning) and the next record starts on a new line. A record's ``"key"`` (:func:`run_key`) identifies its run.
+reading (with a warning) and the next record starts on a new line. A record's ``"key"`` (:func:`run_key`)
+identifies its run.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ interval on a share from 100 runs is several percent wide). Those runs take abou
 cores, so their records ship in ``rashomon_widgets/data/files/xor_sweeps.jsonl.gz`` (one
 :func:`~rashomon_widgets.experiments.mlp_run` record per line, as :func:`~rashomon_widgets.experiments.sweep`
 writes it, with eigenvalues and loss rounded to 6 significant digits, eigenvalues below 1e-12 of
-the largest stored as 0, and the machine-dependent ``seconds`` left out), and the notebooks read them by default. They are made by one command::
+the largest stored as 0, and the machine-dependent ``seconds`` left out), and the notebooks read them by default.
+They are made by one command::
 
     python -m rashomon_widgets.experiments.shipped --seeds 2000 --engine dask --workers 2
 
@@ -252,9 +253,9 @@ def _one_thread() -> None:
 def _executor(engine: str, workers: int):
     """(executor, closer) for ``engine``: a Dask LocalCluster's, or the default process pool."""
     if engine == "dask":
-        from distributed import Client
+        from .cluster import local_cluster, require_distributed
 
-        from .cluster import local_cluster
+        Client = require_distributed().Client
 
         cluster = local_cluster(workers, threads_per_worker=1)
         client = Client(cluster)

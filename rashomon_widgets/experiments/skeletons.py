@@ -126,7 +126,10 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
         raise ValueError(f"ood_size: expected at most the {len(mnist)} MNIST test images in {mnist_root}, "
                          f"got {ood_size}")
     ood = data.mnist_as_cifar(mnist[:ood_size])
-    flat = lambda images: images.reshape(images.shape[0], -1)  # noqa: E731
+
+    def flat(images):
+        return images.reshape(images.shape[0], -1)
+
     return SkeletonTask("cifar10", (flat(x), y), (flat(xt), yt), flat(ood), "MNIST digits",
                         partial(_mlp, 3 * 32 * 32, hidden))
 

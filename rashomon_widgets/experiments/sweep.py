@@ -210,7 +210,8 @@ def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable
     if progress == "text":
         progress = TextProgress()
     elif progress is not None and not callable(progress):
-        raise TypeError(f"progress: expected a callable progress(done, total, record), 'text' or None, got {progress!r}")
+        raise TypeError("progress: expected a callable progress(done, total, record), 'text' or None, "
+                        f"got {progress!r}")
     try:
         json.dumps(options)
     except TypeError as exc:

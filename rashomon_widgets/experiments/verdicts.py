@@ -20,6 +20,13 @@ Example:
     '2/3 fragile (66.7%): spectrum 2, loss 1'
     >>> len(without_fragile(runs)), len(without_fragile(runs, reads=("loss",)))
     (1, 2)
+
+A verdict that rests on a free choice of the analyst (a radius, a threshold, a tolerance, a seed) is decided
+at every value of a stated range and summed up by :func:`over_choices`:
+
+    >>> over_choices({"r 0.5": share_verdict(wilson(8, 100), 0.5), "r 0.05": share_verdict(wilson(76, 100), 0.5)},
+    ...              "the radius")
+    'depends on the radius: agrees for r 0.05; contradicts for r 0.5'
 """
 from __future__ import annotations
 
@@ -29,7 +36,8 @@ from dataclasses import dataclass
 
 from ..core.validation import check_int
 
-__all__ = ["Fragility", "Share", "Trend", "count_fragile", "side_by_side", "trend", "wilson", "without_fragile"]
+__all__ = ["Fragility", "Share", "Trend", "count_fragile", "over_choices", "share_verdict", "side_by_side",
+           "trend", "trend_verdict", "wilson", "without_fragile"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,77 @@ def trend(counts: dict) -> Trend:
     a, b = shares[min(shares)], shares[max(shares)]
     direction = "falls" if a.low > b.high else "rises" if a.high < b.low else "not decided"
     return Trend(shares, direction)
+
+
+# ----------------------------------------------------------------------------- robustness to choices
+AGREES, CONTRADICTS, UNDECIDED = "agrees", "contradicts", "not decided"
+
+
+def share_verdict(share: Share, at_least: float) -> str:
+    """Whether a share supports a claim "at least ``at_least`` of the cases", from its 95% interval.
+
+    Args:
+        share: a :class:`Share` (from :func:`wilson`).
+        at_least: the share the claim needs, in [0, 1].
+
+    Returns:
+        ``"agrees"`` when the whole interval is at or above ``at_least``, ``"contradicts"`` when it is wholly
+        below, else ``"not decided"``.
+    """
+    if not 0.0 <= at_least <= 1.0:
+        raise ValueError(f"at_least: expected a share in [0, 1], got {at_least!r}")
+    if share.n and share.low >= at_least:
+        return AGREES
+    if share.n and share.high < at_least:
+        return CONTRADICTS
+    return UNDECIDED
+
+
+def trend_verdict(result: Trend, claimed: str) -> str:
+    """Whether a decided :class:`Trend` supports a claimed direction.
+
+    Args:
+        result: the trend (from :func:`trend`).
+        claimed: the direction a write-up claims, ``"falls"`` or ``"rises"``.
+
+    Returns:
+        ``"agrees"`` (the trend goes the claimed way), ``"contradicts"`` (it goes the other way, no overlap)
+        or ``"not decided"`` (the intervals overlap).
+    """
+    if claimed not in ("falls", "rises"):
+        raise ValueError(f"claimed: expected 'falls' or 'rises', got {claimed!r}")
+    if result.direction == "not decided":
+        return UNDECIDED
+    return AGREES if result.direction == claimed else CONTRADICTS
+
+
+def over_choices(outcomes: dict, choice: str) -> str:
+    """One verdict from the verdicts decided at every value of an analyst's free choice.
+
+    Args:
+        outcomes: ``{value label: "agrees" | "contradicts" | "not decided"}``, one entry per value tried
+            (e.g. ``{"radius 0.2, threshold 1e-2": "agrees", ...}``), in the order to report them.
+        choice: what was varied, in words (``"the radius and the threshold"``).
+
+    Returns:
+        ``"agrees"`` or ``"contradicts"`` when every value gives that verdict, ``"not decided"`` when none
+        decides, else ``"depends on <choice>: agrees for ...; contradicts for ...; not decided for ..."``
+        (only the outcomes that occur, each with the values that gave it).
+
+    Raises:
+        ValueError: no outcomes, or an outcome that is not one of the three words.
+    """
+    if not outcomes:
+        raise ValueError("outcomes: expected at least one value of the choice")
+    groups: dict = {AGREES: [], CONTRADICTS: [], UNDECIDED: []}
+    for label, outcome in outcomes.items():
+        if outcome not in groups:
+            raise ValueError(f"outcomes[{label!r}]: expected one of {list(groups)}, got {outcome!r}")
+        groups[outcome].append(str(label))
+    present = [word for word, labels in groups.items() if labels]
+    if len(present) == 1:
+        return present[0]
+    return f"depends on {choice}: " + "; ".join(f"{word} for {', '.join(groups[word])}" for word in present)
 
 
 # ----------------------------------------------------------------------------- fragile records

@@ -133,6 +133,45 @@ def nudges(ls: Landscape, num: int, radius: float, *, seed: int = 0, theta=None)
     return thetas, ls.losses(thetas), share
 
 
+def nudge_counts(ls: Landscape, radii, thresholds, num: int, *, seed: int = 0, theta=None) -> np.ndarray:
+    """How many of ``num`` random nudges stay below each loss threshold, for each largest nudge length.
+
+    The nudges are those of :func:`nudges` with the same ``seed``: the same directions and the same
+    fractions of the radius at every radius, so the rows differ only in the radius (one batched loss per
+    radius; the minimum and its null space are computed once).
+
+    Args:
+        ls: the :class:`Landscape`.
+        radii: largest nudge lengths (each nudge's length is uniform in ``[0, radius]``).
+        thresholds: loss levels; a nudge counts when its loss is ``< threshold``.
+        num: nudges per radius.
+        seed: seed of the directions and lengths.
+        theta: (P,) the point nudged; default the trained parameters.
+
+    Returns:
+        int array (len(radii), len(thresholds)): the counts (out of ``num``).
+
+    Example:
+        >>> from rashomon_widgets import Landscape, data, models
+        >>> ls = Landscape(models.xor_minimum(), models.sum_of_squares, data.xor(), reduction="sum")
+        >>> counts = nudge_counts(ls, radii=(0.01, 1.0), thresholds=(1e-3,), num=50)
+        >>> bool(counts[0, 0] > counts[1, 0])      # short nudges stay low more often
+        True
+    """
+    check_int(num, "num", 1, 10**7)
+    thresholds = np.asarray([check_positive(t, "threshold") for t in thresholds], dtype=float)
+    origin = ls.theta if theta is None else ls.check_theta(theta).clone()
+    g = torch.Generator(device=ls.device).manual_seed(check_seed(seed))
+    u = torch.randn(num, ls.num_params, generator=g, dtype=ls.dtype, device=ls.device)   # as in nudges()
+    u = u / u.norm(dim=1, keepdim=True)
+    fraction = torch.rand(num, 1, generator=g, dtype=ls.dtype, device=ls.device)
+    rows = []
+    for radius in radii:
+        losses = ls.losses(origin + check_positive(radius, "radius") * fraction * u).detach().cpu().numpy()
+        rows.append((losses[:, None] < thresholds[None, :]).sum(0))
+    return np.array(rows, dtype=int).reshape(len(rows), len(thresholds))
+
+
 # ----------------------------------------------------------------------------- write-up 4
 class _TanhOfLinear(nn.Module):
     """``f(theta, x) = tanh(theta . x)``: three parameters, contours are planes with normal x."""
@@ -269,6 +308,83 @@ def merged_inputs_landscape(num_merged: int, *, num_inputs: int = 8, seed: int =
     return Landscape(model, _sum_of_squares, (x, y), reduction="sum")
 
 
+class CosineSum(nn.Module):
+    """``f(theta, x) = sum_j cos(theta_j x)``: one parameter per term, a sum of squares with many local minima."""
+
+    def __init__(self, theta):
+        super().__init__()
+        self.theta = nn.Parameter(torch.as_tensor(theta, dtype=torch.float64).reshape(-1).clone())
+
+    def forward(self, x):
+        return torch.cos(x * self.theta).sum(-1, keepdim=True)
+
+
+def cosine_landscape(theta, *, x=(1.0, 2.0, 3.0), theta_star=(1.0, 0.5, 0.3)) -> Landscape:
+    """A :class:`CosineSum` model on the points ``x``, fitted (sum of squares) to the outputs of ``theta_star``.
+
+    ``theta_star`` is a global minimum (loss 0); the loss has other local minima with a positive loss, where
+    the residuals do not vanish (write-up 4's "only at global minima"). With as many parameters as points,
+    such a minimum shows rank H != rank G (see :func:`non_global_minimum`).
+
+    Args:
+        theta: the start parameters (their number is the number of terms).
+        x: the input points (one number each).
+        theta_star: the parameters whose outputs are the targets (as many as ``theta``).
+
+    Returns:
+        a :class:`Landscape` (sum of squares, ``reduction="sum"``).
+    """
+    theta = torch.as_tensor(theta, dtype=torch.float64).reshape(-1)
+    star = torch.as_tensor(theta_star, dtype=torch.float64).reshape(-1)
+    if star.numel() != theta.numel():
+        raise ValueError(f"theta_star: expected {theta.numel()} parameters like theta, got {star.numel()}")
+    xs = torch.as_tensor(x, dtype=torch.float64).reshape(-1, 1)
+    with torch.no_grad():
+        y = CosineSum(star)(xs)
+    return Landscape(CosineSum(theta), _sum_of_squares, (xs, y), reduction="sum")
+
+
+def non_global_minimum(ls: Landscape, *, starts: int = 50, scale: float = 3.0, seed: int = 0,
+                       min_loss: float = 1e-3, steps: int = 200):
+    """A strict local minimum of a small landscape that is not global, found by damped Newton from random starts.
+
+    Each start (uniform in ``[-scale, scale]^N``) is descended with Levenberg-Marquardt steps on the exact
+    Hessian; the first end point with gradient norm below 1e-10, loss above ``min_loss`` and a Hessian whose
+    smallest eigenvalue exceeds 1e-6 of its largest is returned.
+
+    Args:
+        ls: a :class:`Landscape` small enough for its dense Hessian.
+        starts: random starts tried at most.
+        scale: half-width of the box of starts.
+        seed: seed of the starts.
+        min_loss: the least loss of a minimum that counts as not global.
+        steps: Newton steps per start.
+
+    Returns:
+        (N,) float64 tensor: the minimum, or ``None`` when no start ends at one.
+    """
+    check_int(starts, "starts", 1, 10**6)
+    check_int(steps, "steps", 1, 10**6)
+    g = torch.Generator().manual_seed(check_seed(seed))
+    eye = torch.eye(ls.num_params, dtype=ls.dtype, device=ls.device)
+    for _ in range(starts):
+        theta = (2 * torch.rand(ls.num_params, generator=g, dtype=ls.dtype) - 1).to(ls.device) * float(scale)
+        loss, damping = ls.loss(theta), 1.0
+        for _ in range(steps):
+            step = torch.linalg.solve(ls.hessian(theta) + damping * eye, ls.grad(theta))
+            trial = theta - step
+            trial_loss = ls.loss(trial)
+            if trial_loss <= loss:
+                theta, loss, damping = trial, trial_loss, max(damping / 3, 1e-12)
+            else:
+                damping *= 4
+        values = torch.linalg.eigvalsh(ls.hessian(theta))
+        if (loss > min_loss and float(ls.grad(theta).norm()) < 1e-10
+                and float(values.min()) > 1e-6 * float(values.abs().max())):
+            return theta
+    return None
+
+
 #: Widths of :func:`merged_later_landscape`'s net: inputs, first and second hidden layer.
 LATER_WIDTHS = (4, 16, 8)
 
@@ -307,7 +423,8 @@ def merged_later_landscape(num_merged: int, *, num_inputs: int = 8, seed: int = 
     model = nn.Sequential(nn.Linear(d, h1), nn.Tanh(), nn.Linear(h1, h2), nn.Tanh(), nn.Linear(h2, 1)).double()
     with torch.no_grad():
         for layer in model[::2]:
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=g, dtype=torch.float64) / layer.in_features ** 0.5)
+            scale = layer.in_features ** 0.5
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=g, dtype=torch.float64) / scale)
             layer.bias.copy_(0.1 * torch.randn(layer.bias.shape, generator=g, dtype=torch.float64))
         x = torch.randn(num_inputs, d, generator=g, dtype=torch.float64)
         merged = x[num_inputs - num_merged:]

@@ -8,8 +8,16 @@ import torch
 from torch import nn
 
 from ..core.comparison.pruning import check_masks
-from ..core.validation import (check_callable, check_choice, check_int, check_module, check_nonnegative, check_positive,
-                               check_seed, describe)
+from ..core.validation import (
+    check_callable,
+    check_choice,
+    check_int,
+    check_module,
+    check_nonnegative,
+    check_positive,
+    check_seed,
+    describe,
+)
 from ._seeding import seeded
 from .losses import sum_of_squares
 from .mlp import MLP, xor_mlp

@@ -31,7 +31,7 @@ import ipywidgets as widgets
 from traitlets import CUnicode, TraitError, validate
 
 from ..core.validation import check_path, check_real
-from ._legend import MARKER, legend_html  # noqa: F401 - re-exported for the explorers
+from ._legend import MARKER, legend_html  # noqa: F401 -- re-exported for the explorers
 from ._worker import CLOCK, Activity, LatestWorker, Superseded
 
 
@@ -111,9 +111,14 @@ def format_time_left(seconds: float) -> str:
     return f"about {hours} h left" if minutes == 0 else f"about {hours} h {minutes} min left"
 
 
+#: the busy sign of a status line (Font Awesome 4, bundled with ipywidgets' controls)
+HOURGLASS = '<i class="fa fa-hourglass-half" aria-hidden="true"></i>'
+
+
 def progress_html(what: str, done: int, total: int, left: float | None = None) -> str:
-    """The status line of a running stage: "⏳ loss surface 40%", with " · about 1 min left" once the time
-    left can be estimated.
+    """The status line of a running stage: an hourglass, "loss surface 40%", and " · about 1 min left" once
+    the time left can be estimated. The hourglass is Font Awesome's (which ipywidgets ships for its button
+    icons), not the emoji U+23F3, which a browser without an emoji font draws as an empty box.
 
     Args:
         what: what is computed.
@@ -125,10 +130,10 @@ def progress_html(what: str, done: int, total: int, left: float | None = None) -
 
     Example:
         >>> progress_html("loss surface", 40, 100, 75.0)
-        '&#9203; loss surface 40% &middot; about 1 min left'
+        '<i class="fa fa-hourglass-half" aria-hidden="true"></i> loss surface 40% &middot; about 1 min left'
     """
     pct = 100 * done // total if total > 0 else 0
-    text = f"&#9203; {html.escape(what)} {pct}%"
+    text = f"{HOURGLASS} {html.escape(what)} {pct}%"
     return text if left is None else f"{text} &middot; {format_time_left(left)}"
 
 
@@ -423,9 +428,10 @@ class Explorer(widgets.VBox):
         self._quiet = False
         self.history: collections.deque[dict] = collections.deque(maxlen=self.history_size)
         self.error_html = tagged(widgets.HTML(), "rw-error")
-        self.status_html = tagged(widgets.HTML("&#9203; computing&hellip;"), "rw-status")
+        self.status_html = tagged(widgets.HTML(HOURGLASS + " computing&hellip;"), "rw-status")
         self.loss_html = tagged(widgets.HTML(), "rw-loss")
-        self.reset_button = tagged(widgets.Button(description="reset", icon="undo", tooltip="back to the starting state",
+        self.reset_button = tagged(widgets.Button(description="reset", icon="undo",
+                                                  tooltip="back to the starting state",
                                                   layout=widgets.Layout(width="90px")), "rw-reset")
         self.export_button = tagged(widgets.Button(description="export", icon="download",
                                                    tooltip="save every view as PNG and SVG in the working folder",
@@ -631,7 +637,7 @@ class Explorer(widgets.VBox):
         state = self.state
         if self.error_html.value:
             self.error_html.value = ""
-            self.status_html.value = "&#9203; computing&hellip;"
+            self.status_html.value = HOURGLASS + " computing&hellip;"
         self._worker.submit(lambda current: self._run(state, current, asked))
 
     def _run(self, state: dict, current: Callable[[], bool], asked: float | None = None) -> None:
@@ -640,7 +646,7 @@ class Explorer(widgets.VBox):
         errors_before = self._errors_shown
         self._drawn_at = []
         timer = CLOCK.call_later(0.5, lambda: current() and setattr(self.status_html, "value",
-                                                                     "&#9203; computing&hellip;"))
+                                                                     HOURGLASS + " computing&hellip;"))
         try:
             if self._job(state, current, started) is False or not current():
                 return
@@ -678,7 +684,7 @@ class Explorer(widgets.VBox):
 
     def _progress_status(self, started: float, what: str, done: int, total: int, current) -> None:
         """A job's progress callback: stop if superseded; record the stage (for :meth:`wait`'s message) and,
-        after half a second, show "⏳ {what} {pct}%", with a rough time left once the stage's rate tells it."""
+        after half a second, show "{hourglass} {what} {pct}%", with a rough time left once the stage's rate tells it."""
         if not current():
             raise Superseded  # a newer request arrived: drop this work half-way
         stage = self._worker.report(what, done, total)
@@ -822,7 +828,7 @@ class Explorer(widgets.VBox):
             stem = f"{type(self).__name__}-{time.strftime('%Y%m%d-%H%M%S')}"
             paths = self.save(Path.cwd() / stem)
             self.status_html.value = "exported " + ", ".join(html.escape(p.name) for p in paths)
-        except Exception as exc:  # noqa: BLE001 - shown in the widget
+        except Exception as exc:  # shown in the widget
             self._show_error(exc)
 
 

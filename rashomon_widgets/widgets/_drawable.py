@@ -160,7 +160,7 @@ def drawable_grid(ls, plane: Plane, span, resolution: int, name: str, value: flo
             return  # four full forwards would hold up the UI thread: the views refuse what they cannot draw
         try:
             losses = np.asarray(ls.losses(corners).detach().double().cpu())
-        except Exception as exc:  # noqa: BLE001 - a validator answers with a TraitError the widget shows
+        except Exception as exc:  # a validator answers with a TraitError the widget shows
             refuse(f"the loss at its corners could not be evaluated ({type(exc).__name__}: {exc})")
     if not np.isfinite(losses).all():
         shown = ", ".join(f"{v:.3g}" for v in losses)

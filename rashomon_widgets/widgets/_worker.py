@@ -180,7 +180,7 @@ class LatestWorker:
             except BaseException as exc:  # shown in the widget, never swallowed
                 try:
                     self._on_error(exc)
-                except BaseException:  # noqa: BLE001 - the error display itself failed: keep the worker alive
+                except BaseException:  # the error display itself failed: keep the worker alive
                     pass
             finally:
                 del job
@@ -339,7 +339,7 @@ class Clock:
             if not handle.cancelled:
                 try:
                     fn()
-                except Exception:  # noqa: BLE001 - a status line that failed to update is not worth a crash
+                except Exception:  # a status line that failed to update is not worth a crash
                     pass
 
     def stop(self, timeout: float = 10.0) -> None:

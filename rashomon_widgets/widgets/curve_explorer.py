@@ -12,9 +12,9 @@ from matplotlib.lines import Line2D
 from traitlets import Bool, Float, validate
 
 from ..core import Landscape
-from ..core.validation import check_int
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import loss_profile
+from ..core.validation import check_int
 from ._base import (
     MARKER,
     Explorer,
@@ -28,8 +28,8 @@ from ._base import (
     tagged,
 )
 from ._drawable import drawable_grid
-from ._scale import explorer_scale
 from ._legend import REFERENCE, SERIES, TITLE_STYLE, axis_ticks, legend_html, tick_format
+from ._scale import explorer_scale
 from .spectrum_view import SpectrumView, WarmSpectra
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
@@ -121,8 +121,8 @@ class CurveExplorer(Explorer):
         quadrature = (2, 20) if heavy else (4, 40)   # a heavy model: half the runs and steps, as NullSpaceExplorer
         slq_vectors = quadrature[0] if slq_vectors is None else slq_vectors
         slq_steps = quadrature[1] if slq_steps is None else slq_steps
-        self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"), "slq_steps": check_int(slq_steps, "slq_steps"),
-                    "seed": check_int(seed, "seed", 0)}
+        self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"),
+                    "slq_steps": check_int(slq_steps, "slq_steps"), "seed": check_int(seed, "seed", 0)}
         self.profile = None  # the CurveTable of loss_profile, once computed
         self._surfaces: collections.OrderedDict = collections.OrderedDict()
         self._spectra: collections.OrderedDict = collections.OrderedDict()
@@ -144,7 +144,8 @@ class CurveExplorer(Explorer):
         self.surface2d = SurfaceView(log_color=self.log_color, title="loss on the plane of the endpoints and bend",
                                      xlabel="straight-line direction (parameter units)",
                                      ylabel="detour direction (parameter units)")
-        self.surface2d.set_legend([("orange", "line", "fitted curve"), ("white", "dashed", "straight line"),   # as drawn
+        self.surface2d.set_legend([("orange", "line", "fitted curve"),  # as drawn
+                                   ("white", "dashed", "straight line"),
                                    ("white", "◆", "theta_a, theta_b, bend"), (MARKER, "circle", "curve(t)")])
         self.surface3d = Surface3DView(log_color=self.log_color)
         self.surface3d.set_labels("straight line", "detour")

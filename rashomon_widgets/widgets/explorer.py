@@ -112,7 +112,7 @@ class NullSpaceExplorer(Explorer):
 
         scale = explorer_scale(ls, self.exact, light=(31, 11) if self.exact else (21, 7), resolution=resolution,
                                coarse=coarse, curvature_samples=curvature_samples, loss_at=first_loss)
-        heavy, self.curvature_ls = scale.heavy, scale.curvature_ls
+        self.curvature_ls = scale.curvature_ls
         self.resolution, self.coarse = scale.resolution, scale.coarse
         self.grids = (self.resolution,) if self.exact else scale.grids  # drawn in turn after each move
         if self.loss0 is None:
@@ -156,9 +156,10 @@ class NullSpaceExplorer(Explorer):
         self.surface2d.set_legend([(MARKER, "circle", "current point (the centre of the slice)")])
         self.surface3d = Surface3DView(log_color=self.log_color)
         self.spectrum = SpectrumView()
-        explain = [("null k", "a direction in which the model's outputs do not change; the loss should stay flat")]
+        explain = [("null k", "a direction in which the model's outputs do not change; at a minimum the loss "
+                               "stays flat")]
         if num_top:
-            explain.append(("top k", "a sharpest Hessian direction; the loss rises as a parabola"))
+            explain.append(("top k", "a sharpest Hessian direction; at a minimum the loss rises as a parabola"))
         explain.append(("span", type(self).span.help))
         self.note_html = tagged(widgets.HTML(), "rw-note")
         player = self._player(names)
@@ -202,7 +203,8 @@ class NullSpaceExplorer(Explorer):
         check = self.minimum = check_minimum(self.ls, self.theta0)
         if not check.at_minimum:
             self.note_html.value = (
-                "<div style='font-size:12px;color:#b35900'>&#9888; " + html.escape(check.summary()) + ". "
+                "<div style='font-size:12px;line-height:1.4;color:#b35900'>&#9888; "
+                + html.escape(check.summary()) + ". "
                 "<b>null k</b> still keeps the outputs, so the loss stays; <b>top k</b>: the loss changes like "
                 "g&middot;v c + &lambda;/2 c&sup2;, so it can fall on one side.</div>")
 

@@ -17,6 +17,7 @@ from traitlets import Float, Int, TraitError, validate
 
 from ..experiments.skeletons import SkeletonRecord, SkeletonStudy
 from ._base import (
+    HOURGLASS,
     MARKER,
     Explorer,
     GridSlider,
@@ -32,7 +33,8 @@ from ._base import (
 from ._legend import SERIES, axis_ticks, set_axis_ticks, tick_labels
 from .similarity_view import SimilarityView
 
-_COLOURS = list(SERIES)  # matplotlib's tab colours at a luminance legible on white and dark pages, never the marker's red
+# matplotlib's tab colours at a luminance legible on white and dark pages, never the marker's red
+_COLOURS = list(SERIES)
 _THRESHOLD_STEP = 0.005
 _LOG_RANGE = (-5.0, -2.0, 0.25)  # the L1 slider's exponents: min, max, step
 _WIDTH = 440  # px: every figure of the explorer
@@ -247,7 +249,8 @@ class PruningExplorer(Explorer):
         which = "test" if self.study.test_data is not None else "train"
         entries = []
         for name, colour in zip(names, colours):
-            entries += [(colour, "\u2501\u2501", f"{name} {which} accuracy"), (colour, "\u254d\u254d", f"{name} sparsity")]
+            entries += [(colour, "\u2501\u2501", f"{name} {which} accuracy"),
+                        (colour, "\u254d\u254d", f"{name} sparsity")]
         entries.append((MARKER, "\u2503", "threshold"))
         # no width of its own: with its 2-px margins (and the figure's) a 440-px legend overflowed the 440-px box,
         # which then showed a horizontal scroll bar under the plot
@@ -271,7 +274,7 @@ class PruningExplorer(Explorer):
                     self.progress.max, self.progress.value = max(total, 1), done
                     self.progress.layout.visibility = "visible"
             if time.perf_counter() - started > 0.3:
-                self.status_html.value = f"&#9203; {html.escape(message)}"
+                self.status_html.value = f"{HOURGLASS} {html.escape(message)}"
 
         try:
             record = self.study.setting(state["l1"], state["epochs"], state["threshold"], progress)

@@ -284,15 +284,16 @@ class SpectrumView(widgets.VBox):
         if key != self._drawn:  # a live slider often leaves the histogram as it was: send nothing then
             self._drawn = key
             self._draw(edges, centres, n_near, exact, threshold, self._axis)
-        runs = f" ({result.num_vectors} vectors &times; {result.num_steps} steps)" if not exact and result.num_vectors else ""
+        runs = (f" ({result.num_vectors} vectors &times; {result.num_steps} steps)"
+                if not exact and result.num_vectors else "")
         source = "" if exact else f" &mdash; estimated by stochastic Lanczos quadrature{runs}"
         # an estimate's count with its uncertainty (the core's words: "about 22,110 (95%: 21,810-22,403)")
         count = f"{self.near_zero:,}" if exact else html.escape(result.count_text())
         largest = f"; largest |λ| {scale:.4g}" if exact else ""
         if not exact and len(result.top_values):
             largest = "; largest λ " + ", ".join(f"{v:.4g}" for v in result.top_values) + " (Lanczos)"
-        self.label.value = (f"<b>{count}</b> of {total:,} eigenvalues near zero (|λ| &le; {tol:g} &times; "
-                            f"{scale:.3g}){largest}{source}")
+        self.label.value = (f"<div style='line-height:1.4'><b>{count}</b> of {total:,} eigenvalues near zero "
+                            f"(|λ| &le; {tol:g} &times; {scale:.3g}){largest}{source}</div>")
         return self.near_zero
 
     @property

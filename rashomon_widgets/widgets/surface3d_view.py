@@ -14,7 +14,8 @@ cut by an alpha test: in Chromium they do not show at all) and always formatted 
 
 Hence: the numbers are in an HTML caption under the scene (each axis' name and range, and the height's
 range), the scene's tick labels are turned off (``axes.<x|y|z>.ticklabel.visible``), and its axes say
-only "x", "y" and "loss" or "log10 loss". The plane's x runs along ipyvolume's z axis and its y along
+only "x", "y" and "h" (the height: loss or log10 loss, named in the caption; a longer label such as
+"log10 loss" is drawn across the box's bottom edge). The plane's x runs along ipyvolume's z axis and its y along
 ipyvolume's x axis, and the camera looks from above the low side of both (:data:`CAMERA_POSITION`): the
 three labelled edges face the viewer (the height's label under the front vertical edge, in front of the
 surface, "x" and "y" by the front bottom edges, outside the box), and the surface is the 2-D view's map
@@ -52,6 +53,8 @@ STYLES = {
 #: label (drawn from the front vertical edge to the right, near its foot) covers the "x" label; from here the
 #: three labels sit apart under the box's front corner
 CAMERA_POSITION = (-1.63, 2.06, -2.32)
+#: the scene's label of the vertical axis (the caption says what the height is)
+SCENE_HEIGHT_LABEL = "h"
 
 
 def grid_triangles(ny: int, nx: int) -> np.ndarray:
@@ -94,11 +97,11 @@ class Surface3DView(widgets.VBox):
     ipyvolume's z and x axes are the plane's x and y directions and its vertical y axis the height: the
     loss, or log10 loss with ``log_color`` (the same values the 2-D view colours by). The axes' limits are
     the data's ranges, stated in the caption under the scene (ipyvolume's own tick labels are unreadable
-    and turned off); the surface's vertex colours are viridis over that height range, as in the 2-D view. The figure's tween animation is off (``animation = 0``) so every
-    update is drawn at once, and the mesh arrays are set flattened, as ipyvolume stores them. See the
-    module docstring for what ipyvolume's styles allow (``theme="dark"`` or ``"light"``). A surface
-    with NaN or infinite losses, coordinates that are not finite, or a loss grid of the wrong shape is
-    refused with a ``ValueError`` (see :meth:`update`), never sent to the browser.
+    and turned off); the surface's vertex colours are viridis over that height range, as in the 2-D view. The
+    figure's tween animation is off (``animation = 0``) so every update is drawn at once, and the mesh arrays
+    are set flattened, as ipyvolume stores them. See the module docstring for what ipyvolume's styles allow
+    (``theme="dark"`` or ``"light"``). A surface with NaN or infinite losses, coordinates that are not finite,
+    or a loss grid of the wrong shape is refused with a ``ValueError`` (see :meth:`update`), never sent to the browser.
 
     Example:
         >>> view = rw.Surface3DView(ls.surface(rw.Plane.random(ls), span=1.0), log_color=True)  # doctest: +SKIP
@@ -144,15 +147,17 @@ class Surface3DView(widgets.VBox):
 
     def _caption(self) -> None:
         """The caption: each axis' name and range (the scene's own tick labels are off), the height's range."""
-        self.figure.ylabel = self.height_label
+        self.figure.ylabel = SCENE_HEIGHT_LABEL
         x, y = (html.escape(t) for t in self._labels)
         ranges = {"x": "", "y": "", "h": ""}
         if self._surface is not None:
-            (x0, x1), (h0, h1), (y0, y1) = self.figure.zlim, (float(np.min(self._h)), float(np.max(self._h))), self.figure.xlim
+            (x0, x1), (y0, y1) = self.figure.zlim, self.figure.xlim
+            h0, h1 = float(np.min(self._h)), float(np.max(self._h))
             ranges = {"x": f" from {_number(x0)} to {_number(x1)}", "y": f" from {_number(y0)} to {_number(y1)}",
                       "h": f" from {_number(h0)} to {_number(h1)}"}
         self.caption.value = (f"<div class='rw-caption3d' style='font-size:12px;line-height:1.4'><b>x</b>: {x}"
-                              f"{ranges['x']} &middot; <b>y</b>: {y}{ranges['y']} &middot; <b>height</b> and colour: "
+                              f"{ranges['x']} &middot; <b>y</b>: {y}{ranges['y']} &middot; "
+                              "<b>h</b> (height) and colour: "
                               f"{self.height_label}{ranges['h']} (viridis)"
                               f"<div style='{NOTE_STYLE}'>x runs to the right, y away from you; drag to turn, "
                               "scroll to zoom</div></div>")

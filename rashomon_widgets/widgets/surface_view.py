@@ -52,8 +52,8 @@ class SurfaceView(widgets.VBox):
     "-1e+6 -5e+5 0 ..."), and the colour bar's ticks change before its range does, so it never shows the
     last range's labels (:func:`set_colour_range`); what the overlays mean goes in an HTML legend under
     the figure (``set_legend``), never over the data. :meth:`to_matplotlib` draws every mark of the figure
-    (an explorer's own overlays too) and the colour bar, with the same ticks. A surface with NaN or infinite losses, coordinates
-    that are not finite, or a loss grid of the wrong shape is refused with a ``ValueError`` (see
+    (an explorer's own overlays too) and the colour bar, with the same ticks. A surface with NaN or infinite
+    losses, coordinates that are not finite, or a loss grid of the wrong shape is refused with a ``ValueError`` (see
     :meth:`update`), never drawn with a colour scale up to ``inf``.
 
     Example:

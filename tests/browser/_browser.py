@@ -365,7 +365,7 @@ class PageLog:
     def _on_console(self, msg):
         try:
             loc = msg.location.get("url", "") if msg.location else ""
-        except Exception:  # noqa: BLE001 - a closed page
+        except Exception:  # a closed page
             loc = ""
         self.messages.append((msg.type, msg.text, loc))
 
@@ -820,7 +820,7 @@ def save_layout_screenshots(folder: Path, page, explorer: str = DEFAULT_SPEC["ro
         try:
             loc.nth(i).screenshot(path=str(path), animations="disabled", caret="hide")
             saved.append(path)
-        except Exception as e:  # noqa: BLE001 - keep what we can
+        except Exception as e:  # keep what we can
             path.with_suffix(".png.error").write_text(repr(e))
     with contextlib.suppress(Exception):
         loc.first.scroll_into_view_if_needed(timeout=2000)
@@ -828,7 +828,7 @@ def save_layout_screenshots(folder: Path, page, explorer: str = DEFAULT_SPEC["ro
     try:
         page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
         saved.append(path)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         path.with_suffix(".png.error").write_text(repr(e))
     return saved
 
@@ -873,7 +873,7 @@ def save_artifacts(name: str, page, log: PageLog, servers=()) -> None:
         page.locator(DEFAULT_SPEC["root"]).first.scroll_into_view_if_needed(timeout=2000)
     try:
         page.screenshot(path=str(out / "page.png"), full_page=True)
-    except Exception as e:  # noqa: BLE001 - keep what we can
+    except Exception as e:  # keep what we can
         (out / "page.png.error").write_text(repr(e))
     (out / "console.txt").write_text(log.dump())
     for srv in servers:

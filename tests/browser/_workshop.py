@@ -19,9 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psutil
-
 import _browser as B
+import psutil
 
 REPO = B.REPO
 VENV = Path(os.environ.get("RW_VENV", REPO / ".venv"))
@@ -441,7 +440,7 @@ def student_flow(page, lab: Lab, sampler: PssSampler, flow=FLOW, save: bool = Tr
     return out
 
 
-def _main(argv: list[str]) -> int:  # noqa: C901
+def _main(argv: list[str]) -> int:
     """Run the flow once: in a fresh clone with `make lab`, or (--old) as `make lab` did before."""
     import tempfile
 

@@ -11,9 +11,8 @@ are kept in tests/browser/artifacts/ (or $RASHOMON_ARTIFACTS); the folder is pri
 """
 from __future__ import annotations
 
-import pytest
-
 import _browser as B
+import pytest
 
 
 def _server(kind, tmp_path_factory, theme="light"):

@@ -95,7 +95,7 @@ def main(argv=None) -> int:
                         t0 = time.monotonic()
                         try:
                             png = shrink(shoot(page, server, notebook, args.timeout))
-                        except Exception as e:  # noqa: BLE001 - report, go on with the next one
+                        except Exception as e:  # report, go on with the next one
                             failures += 1
                             print(f"FAILED {what} ({notebook}): {e}\n{log.dump()[-2000:]}", file=sys.stderr)
                             continue

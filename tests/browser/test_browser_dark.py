@@ -6,9 +6,8 @@ user settings (see _browser.jupyter_env); Voila takes ``--theme=dark`` or ``?the
 """
 from __future__ import annotations
 
-import pytest
-
 import _browser as B
+import pytest
 from notebook_specs import spec_of
 
 pytest_plugins = ["browser_fixtures"]  # lab_dark_server, browser
@@ -36,7 +35,7 @@ def dark_page(browser, lab_dark_server):
             B.save_artifacts("00_quickstart-lab-dark", page, log, [lab_dark_server])
         try:
             B.shutdown_lab_kernel(page)
-        except Exception:  # noqa: BLE001 - stopping the server ends it anyway
+        except Exception:  # stopping the server ends it anyway
             pass
         ctx.close()
 

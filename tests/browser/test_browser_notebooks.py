@@ -13,9 +13,8 @@ import re
 import shutil
 from dataclasses import dataclass
 
-import pytest
-
 import _browser as B
+import pytest
 from notebook_specs import NOTEBOOKS
 
 pytest_plugins = ["browser_fixtures"]  # voila_server, lab_server, browser
@@ -71,7 +70,7 @@ def loaded(request, browser):
         if mode == "lab":
             try:
                 B.shutdown_lab_kernel(page)
-            except Exception:  # noqa: BLE001 - stopping the server ends it anyway
+            except Exception:  # stopping the server ends it anyway
                 pass
         ctx.close()
 
@@ -158,14 +157,21 @@ def test_explorers_have_play_export_and_help(loaded):
     report = loaded.page.evaluate(
         """([ex, controls]) => Array.from(document.querySelectorAll(ex)).map((e, i) => {
              const sel = controls.join(',');
-             const outer = (c) => { for (let a = c.parentElement; a && a !== e; a = a.parentElement) if (a.matches(sel)) return false; return true; };
+             const outer = (c) => {
+               for (let a = c.parentElement; a && a !== e; a = a.parentElement) if (a.matches(sel)) return false;
+               return true;
+             };
              const ctl = Array.from(e.querySelectorAll(sel))   // a Play's buttons are one control; hidden ones are none
                .filter(c => outer(c) && c.getClientRects().length > 0);
              const helped = (c) => (c.title && c.title.trim()) ||
                Array.from(c.querySelectorAll('[title]')).some(t => t.title.trim()) ||
                (c.parentElement && c.parentElement.querySelector(':scope > .rw-help'));
-             const label = (c) => { const l = c.querySelector('.widget-label, .widget-label-basic'); return (l && l.textContent.trim()) || c.textContent.trim().slice(0, 20) || c.className; };
-             return {index: i, play: e.querySelectorAll('.widget-play').length, export: e.querySelectorAll('.rw-export').length,
+             const label = (c) => {
+               const l = c.querySelector('.widget-label, .widget-label-basic');
+               return (l && l.textContent.trim()) || c.textContent.trim().slice(0, 20) || c.className;
+             };
+             return {index: i, play: e.querySelectorAll('.widget-play').length,
+                     export: e.querySelectorAll('.rw-export').length,
                      controls: ctl.length, unhelped: ctl.filter(c => !helped(c)).map(label)};
            })""", [B.DEFAULT_SPEC["root"], list(CONTROLS)])
     assert report, "no explorer on the page"
@@ -238,10 +244,12 @@ def test_layout_at_screen_width(loaded, width):
     (folder / "layout.json").write_text(json.dumps({"side_panel": side, "explorers": report}, indent=1))
     assert report, f"no {B.DEFAULT_SPEC['root']} on the page"
     for ex in report:
-        assert ex["views"], f"explorer {ex['index']} {ex['explorer']}: no views found ({B.VIEW_CLASS} or {B.FALLBACK_VIEWS})"
+        assert ex["views"], (f"explorer {ex['index']} {ex['explorer']}: no views found "
+                             f"({B.VIEW_CLASS} or {B.FALLBACK_VIEWS})")
         assert ex["usesTags"], f"explorer {ex['index']} {ex['explorer']}: no {B.VIEW_CLASS}"
     problems = B.layout_problems(report)
-    assert not problems, (f"layout at {width} x {LAYOUT_HEIGHT}" + (f" (file browser {side['width']:.0f} px)" if side else "")
+    assert not problems, (f"layout at {width} x {LAYOUT_HEIGHT}"
+                          + (f" (file browser {side['width']:.0f} px)" if side else "")
                           + f", screenshots in {folder}:\n" + "\n".join(problems))
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import _browser as B
+import pytest
 from notebook_specs import spec_of
 
 pytest_plugins = ["browser_fixtures"]  # voila_server, browser

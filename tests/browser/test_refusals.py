@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 import _browser as B
+import pytest
 
 pytest_plugins = ["browser_fixtures"]  # voila_server, lab_server, browser
 
@@ -40,7 +39,7 @@ def page(request, browser):
         if request.param == "lab":
             try:
                 B.shutdown_lab_kernel(page)
-            except Exception:  # noqa: BLE001 - stopping the server ends it anyway
+            except Exception:  # stopping the server ends it anyway
                 pass
         ctx.close()
 

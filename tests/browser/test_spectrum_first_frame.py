@@ -14,9 +14,8 @@ screenshots go to tests/browser/artifacts/spectrum_first_frame/.
 """
 from __future__ import annotations
 
-import pytest
-
 import _browser as B
+import pytest
 
 pytest_plugins = ["browser_fixtures"]  # voila_server, browser
 

@@ -18,11 +18,10 @@ import sys
 import time
 import urllib.request
 
-import psutil
-import pytest
-
 import _browser as B
 import _workshop as W
+import psutil
+import pytest
 
 pytest_plugins = ["browser_fixtures"]  # browser
 

@@ -9,8 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from rashomon_widgets.core.comparison.alignment import (Alignment, hidden_widths, linear_layers, permute_hidden_units,
-                                             weight_matching)
+from rashomon_widgets.core.comparison.alignment import (
+    Alignment,
+    hidden_widths,
+    linear_layers,
+    permute_hidden_units,
+    weight_matching,
+)
 from rashomon_widgets.models import MLP
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

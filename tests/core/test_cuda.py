@@ -27,14 +27,16 @@ def test_products_spectra_and_losses_match_the_cpu(dtype, rtol):
     cpu, gpu = _pair(dtype)
     assert gpu.device.type == "cuda" and gpu.theta.device.type == "cuda"
     v = torch.randn(cpu.num_params, generator=torch.Generator().manual_seed(1), dtype=dtype)
-    torch.testing.assert_close(gpu.hvp(v.cuda()).cpu(), cpu.hvp(v), rtol=rtol, atol=rtol * float(cpu.hvp(v).abs().max()))
+    torch.testing.assert_close(gpu.hvp(v.cuda()).cpu(), cpu.hvp(v), rtol=rtol,
+                               atol=rtol * float(cpu.hvp(v).abs().max()))
 
     values, vectors = gpu.eigs(3, method="lanczos")
     assert values.device.type == "cuda" and vectors.device.type == "cuda"
     torch.testing.assert_close(values.cpu(), cpu.eigs(3, method="dense")[0], rtol=max(rtol, 1e-6), atol=0)
     near = gpu.theta + 1e-3 * vectors[:, 0]
     warm, _ = gpu.eigs(3, theta=near, method="lanczos", start=vectors)
-    torch.testing.assert_close(warm.cpu(), cpu.eigs(3, theta=near.cpu(), method="dense")[0], rtol=max(rtol, 1e-6), atol=0)
+    torch.testing.assert_close(warm.cpu(), cpu.eigs(3, theta=near.cpu(), method="dense")[0],
+                               rtol=max(rtol, 1e-6), atol=0)
 
     assert gpu.trace(method="exact") == pytest.approx(cpu.trace(method="exact"), rel=max(rtol, 1e-6))
     est = rw.core.spectrum_at(gpu, gpu.theta, exact=False, slq_vectors=2, slq_steps=10, top_k=2)

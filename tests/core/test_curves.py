@@ -5,11 +5,10 @@ import os
 import numpy as np
 import pytest
 import torch
+from curve_cases import digits_pair, fitted
 
 import rashomon_widgets as rw
-from curve_cases import digits_pair, fitted
 from rashomon_widgets.core import load_curve, with_batch_statistics
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -165,7 +164,8 @@ def test_bad_input_gets_clear_errors():
         rw.BezierCurve(a, b.float())
     with pytest.raises(TypeError, match="theta_a: expected a flat parameter vector.*got list"):
         rw.BezierCurve([0.0, 1.0], b)
-    with pytest.raises(ValueError, match=r"theta_a: expected a flat parameter vector of shape \(P,\), got shape \(5, 1\)"):
+    with pytest.raises(ValueError,
+                       match=r"theta_a: expected a flat parameter vector of shape \(P,\), got shape \(5, 1\)"):
         rw.BezierCurve(a[:, None], b)
     with pytest.raises(ValueError, match="theta_a: expected finite values"):
         rw.BezierCurve(a * math.nan, b)

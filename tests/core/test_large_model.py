@@ -9,11 +9,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from test_estimates import DenseOperator
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.curvature import density as _density
 from rashomon_widgets.core.curvature import trace as _trace
-from test_estimates import DenseOperator
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,9 @@ def test_the_mnist_digits_are_real_images_split_without_overlap():
 
 
 def test_the_cnn_builder_has_the_parameter_counts_of_the_reference_case():
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
     assert count(rw.models.mnist_cnn()) == 596_042
     assert count(rw.models.mnist_cnn((32, 64))) == 1_199_882
     with pytest.raises(TypeError, match="two ints"):
@@ -200,7 +202,8 @@ def test_a_jacobian_over_batches_that_do_not_fit_together_is_taken_one_batch_at_
         warnings.simplefilter("ignore", rw.core.MemoryBudgetWarning)   # squeezed on purpose
         streamed_ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data, memory_budget=2**20)
     kept, streamed = kept_ls.jacobian_operator(), streamed_ls.jacobian_operator()
-    assert kept._kept is not None and streamed._kept is None and kept.shape == streamed.shape == (1200, kept_ls.num_params)
+    assert kept._kept is not None and streamed._kept is None
+    assert kept.shape == streamed.shape == (1200, kept_ls.num_params)
     g = torch.Generator().manual_seed(0)
     v = torch.randn(kept_ls.num_params, generator=g, dtype=torch.float64)
     u = torch.randn(1200, generator=g, dtype=torch.float64)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import make_case
 
 import rashomon_widgets as rw
-from conftest import make_case
 
 
 @pytest.fixture
@@ -71,7 +71,8 @@ def test_bad_planes_are_rejected(ls):
         rw.Plane.through(a, a + 1, a + 2)
     with pytest.raises(ValueError, match=f"b: expected {a.numel()} entries like a \\(the same model\\), got 3"):
         rw.Plane.through(a, torch.zeros(3, dtype=a.dtype), a + 1)
-    with pytest.raises(TypeError, match=r"origin: expected a flat parameter vector \(a torch.Tensor of shape \(P,\)\), got list"):
+    with pytest.raises(TypeError,
+                       match=r"origin: expected a flat parameter vector \(a torch.Tensor of shape \(P,\)\), got list"):
         rw.Plane([0.0], a, a)
     with pytest.raises(ValueError, match="d2: expected finite values, got NaN or inf"):
         rw.Plane(a, a + 1, a * float("nan"))

@@ -7,8 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-from rashomon_widgets.core.comparison.pruning import (Sparsity, apply_masks, check_masks, magnitude_masks, mask_overlap,
-                                           masks_of, prunable, prune, sparsity)
+from rashomon_widgets.core.comparison.pruning import (
+    Sparsity,
+    apply_masks,
+    check_masks,
+    magnitude_masks,
+    mask_overlap,
+    masks_of,
+    prunable,
+    prune,
+    sparsity,
+)
 from rashomon_widgets.models import MLP
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -276,7 +285,8 @@ def test_mask_overlap_extremes():
     ({"fraction": float("nan")}, ValueError, r"fraction: expected a number in \[0, 1\], got nan"),
     ({"fraction": "half"}, TypeError, r"fraction: expected a number in \[0, 1\], got str"),
     ({"threshold": True}, TypeError, r"threshold: expected a number in \[0, inf\], got bool"),
-    ({"threshold": torch.tensor([0.1, 0.2])}, TypeError, r"threshold: expected a number in \[0, inf\], got tensor of shape \(2,\)"),
+    ({"threshold": torch.tensor([0.1, 0.2])}, TypeError,
+     r"threshold: expected a number in \[0, inf\], got tensor of shape \(2,\)"),
     ({"threshold": 0.1, "which": "biases"}, ValueError, "which: expected one of 'weights', 'all', got 'biases'"),
 ])
 def test_bad_magnitude_mask_arguments(kwargs, error, message):
@@ -332,7 +342,8 @@ def test_numpy_and_0d_tensor_thresholds_are_numbers():
     for threshold in (np.float32(0.2), np.float64(0.2), torch.tensor(0.2, dtype=torch.float64)):
         got = magnitude_masks(model, threshold=threshold)
         # float32(0.2) rounds differently from the double 0.2: compare with that exact value
-        expected = reference if not isinstance(threshold, np.float32) else magnitude_masks(model, threshold=float(threshold))
+        expected = (reference if not isinstance(threshold, np.float32)
+                    else magnitude_masks(model, threshold=float(threshold)))
         assert all(torch.equal(got[k], expected[k]) for k in expected)
 
 

@@ -3,9 +3,9 @@ import math
 
 import pytest
 import torch
+from conftest import Stop, stopping_progress
 
 import rashomon_widgets as rw
-from conftest import Stop, stopping_progress
 from rashomon_widgets.core import path_in_set, permute_hidden_units, weight_matching
 from rashomon_widgets.core.geometry.manifold import retract, retract_many
 from rashomon_widgets.core.geometry.paths import manifold_walk

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
-from rashomon_widgets.experiments import local_cluster
 from rashomon_widgets.core.geometry import _grid
+from rashomon_widgets.experiments import local_cluster
 
 
 @pytest.fixture(scope="module")

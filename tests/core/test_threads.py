@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import warnings
 
 import pytest
 import torch
@@ -27,7 +28,7 @@ def _run_threads(work, num_threads=3):
         barrier.wait()
         try:
             work(i)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on below
+        except Exception as exc:  # collected and asserted on below
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(num_threads)]
@@ -86,20 +87,24 @@ def test_first_calls_race_safely_and_agree():
     assert ls.hvp_form() in ("double_backward", "forward_over_reverse")
 
 
-def test_last_num_products_is_per_thread():
+def test_each_result_carries_its_own_products_and_the_deprecated_count_stays_per_thread():
+    """Two threads, two calls: each result says what it cost, and the deprecated per-thread
+    ``last_num_products`` (which warns) still matches its own thread's result."""
     ls = _digits_like(seed=3)
     seen = {}
 
     def work(i):
-        if i == 0:
-            ls.trace(method="exact")
-        else:
-            ls.eigs(1, method="lanczos", seed=i)
-        seen[i] = ls.last_num_products
+        result = ls.trace(method="exact") if i == 0 else ls.eigs(1, method="lanczos", seed=i)
+        seen[i] = (result.num_products, ls.last_num_products)
 
-    assert _run_threads(work, 2) == []
-    assert seen[0] == ls.num_params
-    assert 0 < seen[1] < ls.num_params
+    with warnings.catch_warnings():  # set before the threads start: the filters are process-wide
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert _run_threads(work, 2) == []
+    assert seen[0] == (ls.num_params, ls.num_params)
+    assert 0 < seen[1][0] == seen[1][1] < ls.num_params
+    result = ls.trace(method="exact")  # this (main) thread's own last call
+    with pytest.warns(DeprecationWarning, match="last_num_products is deprecated"):
+        assert ls.last_num_products == result.num_products == ls.num_params
 
 
 # ----------------------------------------------------------------------------- process-wide torch state
@@ -125,7 +130,7 @@ def test_first_calls_from_three_threads_under_fast_switching_are_all_right(fast_
     """Hundreds of first calls on fresh landscapes, three threads at once, forward-mode HVPs among them:
     every answer equals the single-threaded double-backward reference and none raises. (Without the
     process-wide forward-AD lock, 60 rounds gave 7 wrong answers and 97 errors such as "Trying to access
-    a forward AD level with an invalid index".)"""
+    a forward AD level with an invalid index")."""
     model, data = _small_classifier()
     ref_ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)
     g = torch.Generator().manual_seed(1)

@@ -8,8 +8,15 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
-from rashomon_widgets.experiments import (CyclicWalk, compare_directions, cycle_schedule, cyclic_walk, directions,
-                                          pairwise_barriers, project_onto_plane)
+from rashomon_widgets.experiments import (
+    CyclicWalk,
+    compare_directions,
+    cycle_schedule,
+    cyclic_walk,
+    directions,
+    pairwise_barriers,
+    project_onto_plane,
+)
 from rashomon_widgets.models import accuracy, cross_entropy, digits_mlp, train
 
 
@@ -176,8 +183,9 @@ def test_a_walk_along_one_line_is_not_judged_to_span_more_directions():
     assert not verdict.more and verdict.walk.participation == pytest.approx(1.0) and verdict.walk.count == 1
     assert verdict.line().startswith("Verdict: the walk does not span more directions")
     # the same line with back-and-forth steps and a little noise is still one direction
-    noisy = start + torch.cumsum((torch.tensor([1.0, -0.7, 1.3, -0.4, 0.9, 1.1, -1.2, 0.8], dtype=torch.float64)[:, None]
-                                  * u[None, :] + 1e-3 * torch.randn(8, 50, generator=g, dtype=torch.float64)), 0)
+    steps = torch.tensor([1.0, -0.7, 1.3, -0.4, 0.9, 1.1, -1.2, 0.8], dtype=torch.float64)
+    noise = 1e-3 * torch.randn(8, 50, generator=g, dtype=torch.float64)
+    noisy = start + torch.cumsum(steps[:, None] * u[None, :] + noise, 0)
     assert not compare_directions(noisy, start, curve.points(torch.linspace(0, 1, 9))).more
 
 

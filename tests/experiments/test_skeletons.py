@@ -8,16 +8,27 @@ import re
 import numpy as np
 import pytest
 import torch
+from local_files import write_cifar_tree, write_mnist
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 from torch import nn
 
-from local_files import write_cifar_tree, write_mnist
 from rashomon_widgets import data
 from rashomon_widgets.core.comparison.alignment import permute_hidden_units
 from rashomon_widgets.core.comparison.pruning import mask_overlap, masks_of, prune, sparsity
-from rashomon_widgets.experiments.skeletons import (SkeletonComparison, SkeletonRecord, SkeletonStudy, SkeletonTask,
-                                                    Variant, compare_skeletons, evaluate, l1_finetune, make_variant,
-                                                    ood_similarity, skeleton_task, skeleton_variants)
+from rashomon_widgets.experiments.skeletons import (
+    SkeletonComparison,
+    SkeletonRecord,
+    SkeletonStudy,
+    SkeletonTask,
+    Variant,
+    compare_skeletons,
+    evaluate,
+    l1_finetune,
+    make_variant,
+    ood_similarity,
+    skeleton_task,
+    skeleton_variants,
+)
 from rashomon_widgets.models import MLP, cross_entropy, train
 
 HIDDEN = (24,)
@@ -446,7 +457,8 @@ def test_study_keeps_every_epoch(task, trained, study):
 
     tuned = study.finetuned(1e-3, 3, progress)
     assert [c[:2] for c in calls] == [(k, 6) for k in range(1, 7)]
-    assert calls[0][2].startswith("L1 fine-tuning model 1 of 2: epoch 1/3") and "model 2 of 2: epoch 3/3" in calls[-1][2]
+    assert calls[0][2].startswith("L1 fine-tuning model 1 of 2: epoch 1/3")
+    assert "model 2 of 2: epoch 3/3" in calls[-1][2]
     calls.clear()
     shorter = study.finetuned(1e-3, 2, progress)  # every epoch was kept: nothing runs again
     again = study.finetuned(1e-3, 3, progress)

@@ -15,9 +15,10 @@ import pytest
 from rashomon_widgets.experiments import ResultsWarning, TextProgress, load_results, local_cluster, mlp_run, sweep
 from rashomon_widgets.experiments.sweep import default_executor
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweep_helpers import slow_run
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from sweep_helpers import slow_run  # noqa: E402
 
 
 def _keys(records):
@@ -31,7 +32,8 @@ def test_resume_after_a_kill_redoes_no_finished_run(tmp_path):
         "from concurrent.futures import ThreadPoolExecutor\n"
         "from sweep_helpers import slow_run\n"
         "from rashomon_widgets.experiments import sweep\n"
-        "sweep(range(10), (1, 2), sys.argv[2], run=slow_run, executor=ThreadPoolExecutor(2), delay=0.15, log=sys.argv[3])\n"
+        "sweep(range(10), (1, 2), sys.argv[2], run=slow_run, executor=ThreadPoolExecutor(2), delay=0.15,\n"
+        "      log=sys.argv[3])\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(HERE), str(results), str(log)])
     try:
@@ -180,7 +182,8 @@ def test_default_executor_is_a_process_pool(tmp_path, capsys):
 
 def test_dask_local_cluster_executor(tmp_path, monkeypatch):
     distributed = pytest.importorskip(
-        "distributed", reason="dask.distributed is not installed (pip install dask distributed) to run sweeps on a cluster")
+        "distributed",
+        reason="dask.distributed is not installed (pip install dask distributed) to run sweeps on a cluster")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     with local_cluster(1, threads_per_worker=2) as cluster, \
             distributed.Client(cluster) as client:

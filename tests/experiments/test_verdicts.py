@@ -50,3 +50,50 @@ def test_fragile_records_are_counted_by_field_and_left_out_by_what_a_verdict_rea
     assert without_fragile(iter(runs), reads=()) == runs
     full, robust = trend({2: (40, 2000), 6: (1, 2000)}), trend({2: (20, 1000), 6: (1, 2000)})
     assert side_by_side(full, robust) == "all: falls (w2 2.0%, w6 0.1%) | without fragile: falls (w2 2.0%, w6 0.1%)"
+
+
+def test_share_verdict_reads_the_whole_interval():
+    from rashomon_widgets.experiments.verdicts import share_verdict
+
+    assert share_verdict(wilson(76, 100), 0.5) == "agrees"          # [66.8%, 83.4%]: wholly above one half
+    assert share_verdict(wilson(8, 100), 0.5) == "contradicts"      # wholly below
+    assert share_verdict(wilson(52, 100), 0.5) == "not decided"     # straddles one half
+    assert share_verdict(wilson(0, 0), 0.5) == "not decided"        # no runs decide nothing
+    with pytest.raises(ValueError, match="at_least"):
+        share_verdict(wilson(1, 2), 1.5)
+
+
+@pytest.mark.parametrize("counts, claimed, expected", [
+    ({2: (40, 2000), 6: (1, 2000)}, "falls", "agrees"),
+    ({2: (40, 2000), 6: (1, 2000)}, "rises", "contradicts"),
+    ({2: (264, 1329), 8: (794, 2000)}, "falls", "contradicts"),
+    ({2: (2, 97), 6: (0, 150)}, "falls", "not decided"),
+])
+def test_trend_verdict_scores_a_trend_against_the_claimed_direction(counts, claimed, expected):
+    from rashomon_widgets.experiments.verdicts import trend_verdict
+
+    assert trend_verdict(trend(counts), claimed) == expected
+
+
+def test_trend_verdict_needs_a_direction():
+    from rashomon_widgets.experiments.verdicts import trend_verdict
+
+    with pytest.raises(ValueError, match="claimed"):
+        trend_verdict(trend({2: (1, 10), 6: (2, 10)}), "flat")
+
+
+def test_over_choices_names_the_values_behind_each_outcome():
+    from rashomon_widgets.experiments.verdicts import over_choices
+
+    assert over_choices({"a": "agrees", "b": "agrees"}, "x") == "agrees"
+    assert over_choices({"a": "contradicts"}, "x") == "contradicts"
+    assert over_choices({"a": "not decided", "b": "not decided"}, "x") == "not decided"
+    mixed = over_choices({"r 0.5": "contradicts", "r 0.2": "agrees", "r 0.1": "not decided", "r 0.05": "agrees"},
+                         "the radius")
+    assert mixed == "depends on the radius: agrees for r 0.2, r 0.05; contradicts for r 0.5; not decided for r 0.1"
+    # agreement at some values and no decision at the others is not "agrees"
+    assert over_choices({"a": "agrees", "b": "not decided"}, "x") == "depends on x: agrees for a; not decided for b"
+    with pytest.raises(ValueError, match="outcomes"):
+        over_choices({}, "x")
+    with pytest.raises(ValueError, match="outcomes"):
+        over_choices({"a": "yes"}, "x")

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.geometry.paths import manifold_walk
-from rashomon_widgets.experiments import sweep
+from rashomon_widgets.experiments import sweep, verdicts
 from rashomon_widgets.experiments import writeups as W
 
 
@@ -79,3 +79,34 @@ def test_3e_synthetic_attractor_wells_are_two_dimensional(kind):
         W.synthetic_loss("spiral", 0.0, 0.0)
     with pytest.raises(ValueError, match=r"starts: expected points of shape \(M, 2\)"):
         W.gradient_flow(kind, np.zeros(3))
+
+
+def test_3a_eigen_plane_is_flatter_than_random_planes_of_several_seeds(xor_min):
+    eigen = xor_min.surface(rw.Plane.eigen(xor_min, "smallest"), span=2.0, resolution=11)
+    ranges = [xor_min.surface(rw.Plane.random(xor_min, seed=seed, normalization=None), span=2.0, resolution=11).range
+              for seed in range(3)]
+    assert len(set(ranges)) == 3            # three different planes, not one drawn three times
+    outcomes = {f"seed {s}": "agrees" if eigen.range < r else "contradicts" for s, r in enumerate(ranges)}
+    assert verdicts.over_choices(outcomes, "the random seed") == "agrees", (eigen.range, ranges)
+
+
+def test_3c_nudge_counts_are_those_of_the_nudges_themselves(xor_min):
+    radii, thresholds = (0.05, 0.5), (1e-3, 1e-2)
+    counts = W.nudge_counts(xor_min, radii, thresholds, 120, seed=4)
+    assert counts.shape == (2, 2) and counts.dtype.kind == "i"
+    for i, radius in enumerate(radii):
+        _, losses, _ = W.nudges(xor_min, 120, radius, seed=4)      # drawn independently, same seed
+        assert list(counts[i]) == [int((losses < t).sum()) for t in thresholds]
+
+
+def test_3c_large_proportion_verdict_depends_on_the_radius_and_threshold(xor_min):
+    # write-up 3 names neither the nudge size nor what "the same loss" is: over a grid, the share below the
+    # threshold is decidedly above one half for short nudges and decidedly below for long ones
+    radii, thresholds, num = (0.02, 0.05, 0.5, 1.0), (1e-3, 1e-2), 150
+    counts = W.nudge_counts(xor_min, radii, thresholds, num, seed=0)
+    outcomes = {f"r {r}/loss {t}": verdicts.share_verdict(verdicts.wilson(int(counts[i, j]), num), 0.5)
+                for i, r in enumerate(radii) for j, t in enumerate(thresholds)}
+    assert verdicts.over_choices(outcomes, "the radius and the threshold").startswith(
+        "depends on the radius and the threshold: agrees for "), outcomes
+    for j in range(len(thresholds)):       # shorter nudges keep the loss more often (loss ~ r^2 / 2 u^T H u)
+        assert counts[0, j] > counts[-1, j]

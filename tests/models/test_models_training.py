@@ -6,8 +6,16 @@ import torch
 from torch import nn
 
 from rashomon_widgets.data import digits, xor
-from rashomon_widgets.models import (accuracy, cross_entropy, digits_mlp, mse_loss, sum_of_squares,
-                                     train, xor_minimum, xor_mlp)
+from rashomon_widgets.models import (
+    accuracy,
+    cross_entropy,
+    digits_mlp,
+    mse_loss,
+    sum_of_squares,
+    train,
+    xor_minimum,
+    xor_mlp,
+)
 
 
 def test_xor_minimum_reaches_zero_loss_and_predicts_xor():
@@ -68,7 +76,10 @@ def test_l1_shrinks_weights():
     plain, sparse = xor_mlp(8, seed=0), xor_mlp(8, seed=0)
     train(plain, mse_loss, (X, y), epochs=300, lr=0.05, seed=0)
     train(sparse, mse_loss, (X, y), epochs=300, lr=0.05, l1=0.05, seed=0)
-    norm = lambda m: sum(float(p.detach().abs().sum()) for p in m.parameters())  # noqa: E731
+
+    def norm(m):
+        return sum(float(p.detach().abs().sum()) for p in m.parameters())
+
     assert norm(sparse) < norm(plain)
 
 

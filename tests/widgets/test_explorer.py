@@ -35,7 +35,8 @@ def test_first_draw_shows_loss_spectrum_and_surfaces(explorer, xor_min):
     assert explorer.surface3d.figure.animation == 0
     # the XOR minimum: rank J = 4, so 5 of 9 eigenvalues are zero, as the core says
     expected = rw.core.spectrum_at(xor_min, xor_min.theta)
-    assert explorer.spectrum.near_zero == expected.num_near_zero == 9 - int(torch.linalg.matrix_rank(xor_min.jacobian()))
+    rank = int(torch.linalg.matrix_rank(xor_min.jacobian()))
+    assert explorer.spectrum.near_zero == expected.num_near_zero == 9 - rank
     assert f"<b>{expected.num_near_zero}</b> of 9" in explorer.spectrum.label.value
     assert "rw-explorer" in explorer.get_state()["_dom_classes"]
     # the axes are named after the chosen directions
@@ -159,7 +160,8 @@ def test_same_axis_twice_is_refused_and_the_dropdown_returns(explorer):
     assert explorer.y_dir.value == explorer.y_axis == "top 1" and explorer.y_dir.get_state()["index"] == 2
     assert explorer.x_dir.value == explorer.x_axis == "null 2" and len(explorer.history) == n   # nothing redrawn
     assert "top 1" in explorer.surface2d.figure.axes[1].label
-    with pytest.raises(TraitError, match=re.escape("x_axis: expected a direction other than the y axis's, got 'top 1'")):
+    with pytest.raises(TraitError,
+                       match=re.escape("x_axis: expected a direction other than the y axis's, got 'top 1'")):
         explorer.x_axis = 2                    # an index too
     explorer.restore({"x_axis": "top 1", "y_axis": "null 2"})   # a swap in one call is two different directions
     assert explorer.wait(60) and (explorer.x_axis, explorer.y_axis) == ("top 1", "null 2")

@@ -8,7 +8,6 @@ compared with the core computed independently on the same subsample.
 """
 import time
 
-import numpy as np
 import pytest
 import torch
 

@@ -31,8 +31,8 @@ def test_missing_name_gets_a_helpful_message(ip, capsys):
 
 
 def test_wrong_kinds_and_options():
-    ns = {"m": torch.nn.Linear(2, 1), "f": lambda o, t: ((o - t) ** 2).mean(), "d": (torch.zeros(3, 2), torch.zeros(3, 1)),
-          "s": "text"}
+    ns = {"m": torch.nn.Linear(2, 1), "f": lambda o, t: ((o - t) ** 2).mean(),
+          "d": (torch.zeros(3, 2), torch.zeros(3, 1)), "s": "text"}
     with pytest.raises(MagicError, match="'s' is a str, expected a torch.nn.Module"):
         parse("s f d", ns)
     with pytest.raises(MagicError, match="'s' is a str, expected a callable"):

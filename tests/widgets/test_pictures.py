@@ -9,30 +9,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import bqplot as bq  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import LineCollection, QuadMesh  # noqa: E402
+import bqplot as bq
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection, QuadMesh
+from test_curve_explorer import _case as curve_case
+from test_pruning_explorer import _case as pruning_case
 
-import rashomon_widgets as rw  # noqa: E402
-from test_curve_explorer import _case as curve_case  # noqa: E402
-from test_pruning_explorer import _case as pruning_case  # noqa: E402
-from rashomon_widgets.core import Surface  # noqa: E402
-from rashomon_widgets.widgets._legend import (  # noqa: E402
+import rashomon_widgets as rw
+from rashomon_widgets.core import Surface
+from rashomon_widgets.widgets._legend import (
+    _MARKERS,
     CHAR_PX,
     DARK_PAGE,
     LABEL_GAP_PX,
     LABEL_HEIGHT_PX,
     LIGHT_PAGE,
-    _MARKERS,
     NICE_STEPS,
     PAGE_CONTRAST,
     axis_ticks,
     contrast_ratio,
     tick_labels,
 )
-from rashomon_widgets.widgets.curve_explorer import PROFILE_STYLES  # noqa: E402
+from rashomon_widgets.widgets.curve_explorer import PROFILE_STYLES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

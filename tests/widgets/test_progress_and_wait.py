@@ -8,6 +8,7 @@ import pytest
 from traitlets import Float
 
 from rashomon_widgets.widgets._base import (
+    HOURGLASS,
     Explorer,
     StillComputingWarning,
     activity_text,
@@ -49,10 +50,10 @@ def test_format_time_left_is_rough(seconds, text):
 
 
 def test_progress_html_adds_the_time_left_once_known():
-    assert progress_html("loss surface", 40, 100) == "&#9203; loss surface 40%"
-    assert progress_html("loss surface", 40, 100, 75.0) == "&#9203; loss surface 40% &middot; about 1 min left"
-    assert progress_html("a <b>", 1, 3, None) == "&#9203; a &lt;b&gt; 33%"
-    assert progress_html("spectrum", 0, 0) == "&#9203; spectrum 0%"
+    assert progress_html("loss surface", 40, 100) == HOURGLASS + " loss surface 40%"
+    assert progress_html("loss surface", 40, 100, 75.0) == HOURGLASS + " loss surface 40% &middot; about 1 min left"
+    assert progress_html("a <b>", 1, 3, None) == HOURGLASS + " a &lt;b&gt; 33%"
+    assert progress_html("spectrum", 0, 0) == HOURGLASS + " spectrum 0%"
 
 
 def test_seconds_left_from_the_rate_so_far():
@@ -163,7 +164,7 @@ def test_progress_status_shows_a_rough_time_left_once_it_can_tell():
     explorer = _Slow(pause=MIN_ESTIMATE_S + 0.1)   # 4 of 10 done in ~1.1 s: a few seconds left
     try:
         assert explorer.reported.wait(30)
-        assert explorer.status_html.value == "&#9203; loss surface 40% &middot; a few seconds left"
+        assert explorer.status_html.value == HOURGLASS + " loss surface 40% &middot; a few seconds left"
         explorer.release.set()
         assert explorer.wait(30)
     finally:

@@ -178,7 +178,7 @@ def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
     values = np.asarray(flat.heatmap.color).ravel()
     u = (values - flat._colour.min) / (flat._colour.max - flat._colour.min)
     np.testing.assert_allclose(np.asarray(view.mesh.color).reshape(-1, 3), colormaps["viridis"](u)[:, :3], atol=1e-6)
-    assert view.figure.ylabel == "log10 loss"
+    assert view.figure.ylabel == "h" and "<b>h</b> (height) and colour: log10 loss from" in view.caption.value
     # the marker sits at the point, sized relative to each axis' range
     view.set_point(1.0, 0.5)
     j, i = np.argmin(np.abs(xs - 1.0)), np.argmin(np.abs(ys - 0.5))
@@ -190,7 +190,7 @@ def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
 def test_surface3d_labels_and_style():
     view = rw.Surface3DView()
     view.set_labels("null direction 1", "u (line)")
-    assert (view.figure.zlabel, view.figure.xlabel, view.figure.ylabel) == ("x", "y", "loss")
+    assert (view.figure.zlabel, view.figure.xlabel, view.figure.ylabel) == ("x", "y", "h")
     assert "<b>x</b>: null direction 1" in view.caption.value and "<b>y</b>: u (line)" in view.caption.value
     assert view.children[-1] is view.caption
     style = view.figure.style
@@ -201,7 +201,7 @@ def test_surface3d_labels_and_style():
         view.set_theme("blue")
     loss = np.linspace(0.2, 0.9, 12).reshape(3, 4)
     view.update(_surface(loss))
-    assert view.figure.ylabel == "loss" and view.figure.ylim[0] <= 0.2 and view.figure.ylim[1] >= 0.9
+    assert "colour: loss from" in view.caption.value and view.figure.ylim[0] <= 0.2 and view.figure.ylim[1] >= 0.9
     fig = plt.figure()
     ax = fig.add_subplot(projection="3d")
     art = view.to_matplotlib(ax)

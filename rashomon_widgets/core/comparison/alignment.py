@@ -156,7 +156,8 @@ class Alignment:
 
 
 def _flat(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten().double().cpu() for layer in linear_layers(model) for p in layer.parameters()])
+    return torch.cat([p.detach().flatten().double().cpu()
+                      for layer in linear_layers(model) for p in layer.parameters()])
 
 
 def _weights(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor | None]]:

@@ -248,7 +248,8 @@ def mask_overlap(a: Masks, b: Masks) -> dict[str, float]:
             raise TypeError(f"mask_overlap: expected {label} to be a dict of bool tensors, got {describe(m)}")
     if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
         raise ValueError("mask_overlap: expected masks of the same parameters and shapes, got "
-                         f"{ {k: tuple(v.shape) for k, v in a.items()} } and { {k: tuple(v.shape) for k, v in b.items()} }")
+                         f"{ {k: tuple(v.shape) for k, v in a.items()} } and "
+                         f"{ {k: tuple(v.shape) for k, v in b.items()} }")
     out, both_all, either_all = {}, 0, 0
     for name in a:
         ka, kb = a[name].bool(), b[name].to(a[name].device).bool()

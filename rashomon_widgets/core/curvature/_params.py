@@ -26,7 +26,6 @@ from torch.func import functional_call
 
 from ..validation import describe
 
-
 #: parameter dtypes refused: too coarse for curvature, and without kernels for eigh and friends
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 

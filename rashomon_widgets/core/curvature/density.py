@@ -25,8 +25,9 @@ from scipy.stats import t as student_t
 from ..validation import check_int, check_positive, check_real, check_seed, check_tolerance
 from ._lanczos import krylov, lanczos, quadrature, tridiagonal
 from ._random import gaussian, generator, rademacher
+from .linear_operator import LinearOperatorLike
 from .spectra import lanczos_eigs
-from .trace import TraceEstimate, _mean_and_stderr, _warn_if_loose, estimate
+from .trace import TraceEstimate, estimate, mean_and_stderr, warn_if_loose
 
 #: how far from 1 the weights of a :class:`SpectrumEstimate` may sum (rounding of the quadrature)
 WEIGHT_SUM_TOL = 1e-6
@@ -66,6 +67,7 @@ class Density(tuple):
 
     def __new__(cls, grid, density, *, nodes, weights, num_params: int, top_values, trace: TraceEstimate,
                 sigma: float, num_products: int):
+        """Attach what the density was computed from to the ``(grid, density)`` pair (documented on the class)."""
         self = super().__new__(cls, (grid, density))
         self.nodes, self.weights, self.num_params, self.top_values = nodes, weights, num_params, top_values
         self.trace, self.sigma, self.num_products = trace, sigma, num_products
@@ -137,6 +139,7 @@ class SpectrumEstimate:
             spread of the runs' own counts (each run is an independent estimate), clipped to [0, P]; None
             when it cannot be told (one run). Two runs give a wide interval (1 degree of freedom): that
             is the honest width. It covers the runs' randomness only, not the coarseness of the Ritz nodes.
+        num_products: Hessian-vector products the estimate cost (0 where the nodes were given).
 
     Raises:
         ValueError: nodes or weights that are not finite, weights that are negative or do not sum to 1
@@ -161,6 +164,7 @@ class SpectrumEstimate:
     top_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     top_vectors: torch.Tensor | None = field(default=None, repr=False, compare=False)
     near_zero_interval: tuple[float, float] | None = None
+    num_products: int = 0
 
     def __post_init__(self) -> None:
         """Refuse an estimate whose numbers cannot all be true: non-finite nodes, weights that are not a
@@ -191,6 +195,7 @@ class SpectrumEstimate:
                    what=f"a count in [0, {num_params}] (the number of eigenvalues, P)")
         check_int(self.num_vectors, "num_vectors", 0)
         check_int(self.num_steps, "num_steps", 0)
+        check_int(self.num_products, "num_products", 0)
         top = np.asarray(self.top_values)
         if top.ndim != 1 or not np.isfinite(top).all():
             raise ValueError(f"top_values: expected a 1-D array of finite eigenvalues, got {top!r}")
@@ -204,7 +209,8 @@ class SpectrumEstimate:
     @classmethod
     def from_nodes(cls, nodes, weights, num_params: int, *, tol: float = 1e-3, num_vectors: int = 0,
                    num_steps: int = 0, seed: int = 0, top_values=None,
-                   top_vectors: torch.Tensor | None = None, run_lengths=None) -> SpectrumEstimate:
+                   top_vectors: torch.Tensor | None = None, run_lengths=None,
+                   num_products: int = 0) -> SpectrumEstimate:
         """An estimate from quadrature nodes and weights (sorted here; scale and count computed).
 
         Args:
@@ -216,6 +222,7 @@ class SpectrumEstimate:
             top_values, top_vectors: the largest eigenpairs, if computed (see the attributes).
             run_lengths: how many of the (unsorted) nodes each run contributed, in order, for the count's
                 ``near_zero_interval`` (None: no interval).
+            num_products: the products the nodes cost (recorded only).
 
         Returns:
             a :class:`SpectrumEstimate`.
@@ -241,7 +248,7 @@ class SpectrumEstimate:
         if interval is not None:
             interval = (min(interval[0], count), max(interval[1], count))
         return cls(nodes, weights, num_params, tol, scale, count, num_vectors, num_steps, seed, top,
-                   top_vectors, interval)
+                   top_vectors, interval, num_products)
 
     @property
     def threshold(self) -> float:
@@ -287,13 +294,14 @@ class SpectrumEstimate:
                 f"{self.num_near_zero:,.1f} at tol {self.tol:g}, scale {self.scale:.4g})")
 
 
-def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: int = 0,
+def spectrum_estimate(op: LinearOperatorLike, *, num_vectors: int = 4, num_steps: int = 40, seed: int = 0,
                       tol: float = 1e-3, top_k: int = 0, start: torch.Tensor | None = None,
                       max_vectors: int | None = None) -> SpectrumEstimate:
     """The spectrum of a large Hessian as a :class:`SpectrumEstimate`, by plain :func:`slq`.
 
     Args:
-        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``); P = ``op.shape[0]``.
+        op: a symmetric operator (:class:`~.linear_operator.LinearOperatorLike`), such as a
+            :class:`HessianOperator`; P = ``op.shape[0]``.
         num_vectors: Rademacher start vectors.
         num_steps: Lanczos steps per vector (capped at P).
         seed: seed of the start vectors.
@@ -304,7 +312,8 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
         max_vectors: the most Lanczos vectors held at once by the quadrature (see :func:`slq`).
 
     Returns:
-        a :class:`SpectrumEstimate` whose ``nodes``/``weights`` are ``slq(op, ...)``'s, sorted.
+        a :class:`SpectrumEstimate` whose ``nodes``/``weights`` are ``slq(op, ...)``'s, sorted, with the
+        ``num_products`` spent.
 
     Raises:
         TypeError, ValueError: a bad count, seed or tolerance.
@@ -316,7 +325,7 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
     """
     tol = check_tolerance(tol, "tol")
     top_k = check_int(top_k, "top_k", 0, max(0, op.shape[0] - 2))
-    top_values, top_vectors = None, None
+    top_values, top_vectors, before = None, None, op.num_products
     if top_k:
         top_values, top_vectors = lanczos_eigs(op, top_k, "largest", seed=seed, start=start)
         top_values = top_values.double().cpu().numpy()
@@ -324,7 +333,8 @@ def spectrum_estimate(op, *, num_vectors: int = 4, num_steps: int = 40, seed: in
                                   max_vectors=max_vectors)
     return SpectrumEstimate.from_nodes(nodes, weights, op.shape[0], tol=tol, num_vectors=num_vectors,
                                        num_steps=min(num_steps, op.shape[0]), seed=seed, top_values=top_values,
-                                       top_vectors=top_vectors, run_lengths=lengths)
+                                       top_vectors=top_vectors, run_lengths=lengths,
+                                       num_products=op.num_products - before)
 
 
 def _runs_interval(nodes: np.ndarray, weights: np.ndarray, run_lengths, tol: float,
@@ -347,12 +357,13 @@ def _runs_interval(nodes: np.ndarray, weights: np.ndarray, run_lengths, tol: flo
     return max(0.0, num_params * (mean - half)), min(float(num_params), num_params * (mean + half))
 
 
-def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: bool = False,
+def slq(op: LinearOperatorLike, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: bool = False,
         max_vectors: int | None = None):
     """Plain stochastic Lanczos quadrature (Ghorbani et al. 2019): nodes and weights of the spectral measure.
 
     Args:
-        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``).
+        op: a symmetric operator (:class:`~.linear_operator.LinearOperatorLike`: ``matvec``, ``shape``,
+            ``dtype``, ``device``, ``num_products``), such as a :class:`HessianOperator`.
         num_vectors: Rademacher start vectors (runs).
         num_steps: Lanczos steps per run (capped at P).
         seed: seed of the start vectors.
@@ -385,8 +396,8 @@ def slq(op, *, num_vectors: int = 10, num_steps: int = 80, seed: int = 0, runs: 
     return (*flat, [len(n) for n in nodes]) if runs else flat
 
 
-def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: int = 400, seed: int = 0,
-            grid_size: int = 1000, sigma: float | None = None, max_vectors: int | None = None,
+def density(op: LinearOperatorLike, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: int = 400,
+            seed: int = 0, grid_size: int = 1000, sigma: float | None = None, max_vectors: int | None = None,
             rtol: float | None = None, max_products: int | None = None) -> Density:
     """Eigenvalue density of the Hessian by deflated stochastic Lanczos quadrature, Gaussian-broadened.
 
@@ -398,7 +409,8 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
     many Lanczos vectors of P entries as products (800 x P in the model's dtype by default, as before).
 
     Args:
-        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``).
+        op: a symmetric operator (:class:`~.linear_operator.LinearOperatorLike`: ``matvec``, ``shape``,
+            ``dtype``, ``device``, ``num_products``), such as a :class:`HessianOperator`.
         num_vectors: SLQ start vectors on the complement of the Krylov subspace (>= 2 for an error).
         num_steps: Lanczos steps per SLQ run (capped at the complement's dimension).
         deflation_steps: steps d of the deflating Lanczos run (capped at P; 0: plain SLQ with Gaussian
@@ -466,7 +478,7 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
                 slq_nodes += run_nodes
                 slq_weights += run_weights
                 quotients.append(run.alpha[:, 0] * (p - d))  # Rayleigh quotients of the start vectors
-            mean, stderr = _mean_and_stderr(torch.cat(quotients))
+            mean, stderr = mean_and_stderr(torch.cat(quotients))
             trace_value, dof = float(ritz.sum()) + mean, len(slq_nodes) - 1
             error = estimate(trace_value, stderr, dof, abs(trace_value), dtype=op.dtype, confidence=0.95,
                              num_products=0, method="slq").error
@@ -484,7 +496,7 @@ def density(op, *, num_vectors: int = 20, num_steps: int = 20, deflation_steps: 
     used = op.num_products - before
     trace = estimate(trace_value, stderr, dof, float(p * np.abs(weights * nodes).sum()), dtype=op.dtype,
                      confidence=0.95, num_products=used, method="slq", rtol=rtol)
-    _warn_if_loose(trace, budget, "density")
+    warn_if_loose(trace, budget, "density")
     grid, dens, sigma = broaden(nodes, weights, grid_size=grid_size, sigma=sigma)
     return Density(grid, dens, nodes=nodes, weights=weights, num_params=p, top_values=top, trace=trace,
                    sigma=sigma, num_products=used)

@@ -18,16 +18,17 @@ differentiates it again for every vector (double backward).
 from __future__ import annotations
 
 import functools
+import importlib
 import time
 import warnings
 from collections.abc import Callable
 
 import torch
-from torch.func import grad_and_value
-from torch.func import jvp, vmap
+from torch.func import grad_and_value, jvp, vmap
 
 from .._torch_state import forward_ad
 from ..validation import check_finite_loss
+
 
 @functools.cache
 def prepare_forward_ad() -> None:
@@ -39,7 +40,7 @@ def prepare_forward_ad() -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
         try:
-            from torch._decomp import decompositions_for_jvp  # noqa: F401
+            importlib.import_module("torch._decomp.decompositions_for_jvp")  # registers the rules on import
         except ImportError:  # a torch without it needs no preparation
             pass
 

@@ -109,7 +109,7 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         self._weights = tuple(x.shape[0] / self.num_samples if self.reduction == "mean" else 1.0
                               for x, _ in self.batches)
         self._lock = threading.Lock()        # guards the one-time choices below
-        self._local = threading.local()      # per-thread bookkeeping (last_num_products)
+        self._local = threading.local()      # per-thread bookkeeping (the deprecated last_num_products)
         self._hvp_form: str | None = None
         self._hvp_batched: bool | None = None  # blocks of products in one batched pass, measured once
         self._losses_strategy: str | None = None   # the fixed rule's answer (see losses_strategy)
@@ -227,12 +227,16 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
 
     @property
     def last_num_products(self) -> int | None:
-        """Hessian-vector products used by this thread's last spectral call (eigs, density, trace...)."""
-        return getattr(self._local, "last_num_products", None)
+        """Deprecated: the products of this thread's last spectral call; read the result's ``num_products``.
 
-    @last_num_products.setter
-    def last_num_products(self, value: int) -> None:
-        self._local.last_num_products = value
+        Every result carries its own count (``ls.eigs(k).num_products``, ``ls.trace().num_products``,
+        ``ls.density().num_products``, ``ls.spectrum().num_products``), which no other call or thread can
+        overwrite. This per-thread copy of the last one warns and will be removed.
+        """
+        warnings.warn("Landscape.last_num_products is deprecated: read the result's own num_products "
+                      "(ls.eigs(k).num_products, ls.trace().num_products, ls.density().num_products, ...)",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self._local, "last_num_products", None)
 
     def check_theta(self, theta=None) -> torch.Tensor:
         """Validate a parameter vector of this model.

@@ -1,26 +1,26 @@
 """Matrix-free curvature operators at one point: the Hessian and the Jacobian of the behaviour.
 
-Both are ``scipy.sparse.linalg.LinearOperator``-compatible through :meth:`as_linear_operator` (float64
-numpy in and out), as curvlinops' operators are, and are the inputs of the spectral, null-space and
-manifold algorithms.
+Both are curvature operators (:class:`~.linear_operator.CurvatureOperator`): ``op @ v`` on one vector or a
+block, a product count (``num_products``), and a float64 scipy ``LinearOperator`` view
+(:meth:`as_linear_operator`), as curvlinops' operators have; they are the inputs of the spectral, null-space
+and manifold algorithms.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator
 from torch.func import vjp
 
 from ..validation import check_finite_loss
 from ._attention import math_attention
+from .linear_operator import CurvatureOperator
 
 LossOfTheta = Callable[[torch.Tensor], torch.Tensor]
 
 
-class HessianOperator:
+class HessianOperator(CurvatureOperator):
     """Matrix-free Hessian at one point, for many products (Lanczos, Hutchinson, SLQ).
 
     Inside ``with HessianOperator(...) as H`` the gradient graph of each batch's loss is built once and
@@ -48,10 +48,8 @@ class HessianOperator:
                  reuse_graph: bool, fallback: Callable[[torch.Tensor], torch.Tensor],
                  batched: bool | None = None, on_choice: Callable[[bool], None] | None = None,
                  max_block: int | None = None):
+        super().__init__((theta.numel(), theta.numel()), theta.dtype, theta.device)
         self.theta = theta.detach()
-        self.shape = (theta.numel(), theta.numel())
-        self.dtype = theta.dtype
-        self.device = theta.device
         self._batch_losses = batch_losses
         self._reuse = reuse_graph
         self._fallback = fallback
@@ -59,7 +57,6 @@ class HessianOperator:
         self.batched = batched
         self._on_choice = on_choice
         self.max_block = max_block
-        self.num_products = 0
 
     def __enter__(self) -> HessianOperator:
         """With ``reuse_graph``, build each batch's gradient graph and check the loss at ``theta``.
@@ -89,25 +86,19 @@ class HessianOperator:
     def __exit__(self, *exc) -> None:
         self._graphs = None
 
-    def matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """H v.
-
-        Args:
-            v: one vector (P,) or a block (P, K), in the operator's dtype and device.
-
-        Returns:
-            H v, the same shape as ``v``.
-        """
-        self.num_products += 1 if v.ndim == 1 else v.shape[1]
+    def _matmat(self, v: torch.Tensor) -> torch.Tensor:
+        """H V for a block V (P, K) (:meth:`matvec` counts the products)."""
         if self._graphs is None:
-            return self._fallback(v)
-        if v.ndim == 1:
-            return self._product(v, batched=False)
+            return self._fallback(v[:, 0])[:, None] if v.shape[1] == 1 else self._fallback(v)
         if v.shape[1] == 1:
             return self._product(v[:, 0], batched=False)[:, None]
         if self.batched is None:
             return self._choose(v)
         return self._product(v, batched=self.batched)
+
+    def _rmatmat(self, u: torch.Tensor) -> torch.Tensor:
+        """H^T U = H U: the Hessian is symmetric."""
+        return self._matmat(u)
 
     def _product(self, v: torch.Tensor, *, batched: bool) -> torch.Tensor:
         if v.ndim == 2 and not batched:
@@ -141,8 +132,6 @@ class HessianOperator:
             return head
         return torch.cat([head, self._product(v[:, probe.shape[1]:], batched=self.batched)], 1)
 
-    __matmul__ = matvec
-
     def to_dense(self, chunk: int = 256) -> torch.Tensor:
         """The dense Hessian (P, P), symmetrised, from P products (``chunk`` columns per block).
 
@@ -152,31 +141,18 @@ class HessianOperator:
         Returns:
             (P, P) tensor in the operator's dtype and device.
         """
-        p = self.shape[0]
-        eye = torch.eye(p, dtype=self.dtype, device=self.device)
-        h = torch.cat([self.matvec(eye[:, i:i + chunk]) for i in range(0, p, chunk)], dim=1)
+        h = super().to_dense(chunk)
         return (h + h.T) / 2
 
-    def as_linear_operator(self) -> LinearOperator:
-        """This operator as a float64 scipy ``LinearOperator`` (for ``eigsh``, ``cg``, ...).
 
-        Returns:
-            a ``scipy.sparse.linalg.LinearOperator`` of shape (P, P) whose products call :meth:`matvec`.
-        """
-        def matvec(x):
-            x = torch.as_tensor(np.ascontiguousarray(x), dtype=self.dtype, device=self.device)
-            return self.matvec(x.reshape(self.shape[0], -1).squeeze(1) if x.ndim == 1 else x).double().cpu().numpy()
-
-        return LinearOperator(self.shape, matvec=matvec, matmat=matvec, rmatvec=matvec, dtype=np.float64)
-
-
-class JacobianOperator:
+class JacobianOperator(CurvatureOperator):
     """``J`` (K, P): the Jacobian of the behaviour on all data at one point, for repeated products.
 
     The forward graph of every batch and the graph of the pullback ``u -> J^T u`` are built once; ``J v``
     is the derivative of that linear map with respect to ``u`` in direction ``v`` (two reverse passes,
     about 15x faster on a CPU than forward mode here). Build one with
-    :meth:`Landscape.jacobian_operator`.
+    :meth:`Landscape.jacobian_operator`. ``num_products`` counts the vectors multiplied, by ``J`` and by
+    ``J^T`` alike.
 
     Args:
         outputs_of: functions ``theta -> flat behaviour on one batch``, one per batch.
@@ -193,7 +169,6 @@ class JacobianOperator:
 
     def __init__(self, outputs_of: list[Callable[[torch.Tensor], torch.Tensor]], theta: torch.Tensor, *,
                  keep_graphs: bool = True):
-        self.dtype, self.device = theta.dtype, theta.device
         self._outputs_of, self._theta = outputs_of, theta.detach()
         self._kept = [self._part(f) for f in outputs_of] if keep_graphs else None
         if keep_graphs:
@@ -202,7 +177,7 @@ class JacobianOperator:
             with torch.no_grad():
                 sizes = [f(self._theta).numel() for f in outputs_of]
         self._sizes = sizes
-        self.shape = (sum(sizes), theta.numel())
+        super().__init__((sum(sizes), theta.numel()), theta.dtype, theta.device)
 
     def _part(self, f):
         """(outputs, pullback, u, J^T u as a function of u) of one batch."""
@@ -216,18 +191,35 @@ class JacobianOperator:
         """Every batch's graphs: the kept ones, or built one batch at a time."""
         return iter(self._kept) if self._kept is not None else (self._part(f) for f in self._outputs_of)
 
+    def _matmat(self, v: torch.Tensor) -> torch.Tensor:
+        """J V for a block V (P, K), one direction at a time."""
+        with torch.enable_grad():
+            return torch.stack([torch.cat([torch.autograd.grad(g, u, v[:, k], retain_graph=self._kept is not None)[0]
+                                           .detach() for _, _, u, g in self._parts()])
+                                for k in range(v.shape[1])], 1)
+
+    def _rmatmat(self, u: torch.Tensor) -> torch.Tensor:
+        """J^T U for a block U (K, k), one weighting at a time."""
+        columns = []
+        for j in range(u.shape[1]):
+            total, start = None, 0
+            for n, pullback, _, _ in self._parts():
+                part = pullback(u[start:start + n, j])[0].detach()
+                total = part if total is None else total + part
+                start += n
+            columns.append(total)
+        return torch.stack(columns, 1)
+
     def jvp(self, v: torch.Tensor) -> torch.Tensor:
         """J v.
 
         Args:
-            v: a parameter direction (P,).
+            v: a parameter direction (P,), or a block of them (P, k).
 
         Returns:
-            (K,): how the outputs move along ``v``.
+            (K,) or (K, k): how the outputs move along ``v``.
         """
-        with torch.enable_grad():
-            return torch.cat([torch.autograd.grad(g, u, v, retain_graph=self._kept is not None)[0].detach()
-                              for _, _, u, g in self._parts()])
+        return self.matvec(v)
 
     def vjp(self, u: torch.Tensor) -> torch.Tensor:
         """J^T u.
@@ -243,23 +235,4 @@ class JacobianOperator:
         """
         if u.numel() != self.shape[0]:
             raise ValueError(f"u: expected {self.shape[0]} entries (one per scalar output), got {u.numel()}")
-        total, start = None, 0
-        for n, pullback, _, _ in self._parts():
-            part = pullback(u[start:start + n])[0].detach()
-            total = part if total is None else total + part
-            start += n
-        return total
-
-    def as_linear_operator(self) -> LinearOperator:
-        """This operator as a float64 scipy ``LinearOperator`` (K, P) with ``matvec`` = J v and
-        ``rmatvec`` = J^T u (for ``lsqr``).
-
-        Returns:
-            a ``scipy.sparse.linalg.LinearOperator``.
-        """
-        def to_torch(x):
-            return torch.as_tensor(np.ascontiguousarray(x).reshape(-1), dtype=self.dtype, device=self.device)
-
-        return LinearOperator(self.shape, dtype=np.float64,
-                              matvec=lambda v: self.jvp(to_torch(v)).double().cpu().numpy(),
-                              rmatvec=lambda u: self.vjp(to_torch(u)).double().cpu().numpy())
+        return self.rmatvec(u.reshape(-1))

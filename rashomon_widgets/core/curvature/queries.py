@@ -1,20 +1,33 @@
 """Curvature questions a Landscape answers: eigenpairs, spectrum, density, trace, null space, tangent."""
 from __future__ import annotations
 
-
 import torch
 
+from ..validation import check_callable, check_choice, check_tolerance, check_vectors
 from . import density as _density
 from . import nullspace as _nullspace
 from . import spectra as _spectra
 from . import trace as _trace
-from ..validation import check_callable, check_choice, check_tolerance, check_vectors
-from .spectra import Spectrum, default_tol
+from .spectra import Eigenpairs, Spectrum, default_tol
 
 
 class CurvatureQueries:
     """Eigenpairs, the exact spectrum, density, trace, null space and tangent projection: mixed into
     :class:`Landscape`, answered by the algorithms of this package on its operators."""
+
+    def _on_hessian(self, theta: torch.Tensor, algorithm, *args, **kwargs):
+        """``algorithm(op, *args, **kwargs)`` on the Hessian operator at ``theta``, whose graphs are freed after.
+
+        The result carries its own ``num_products``; the deprecated per-thread ``last_num_products`` is
+        kept equal to it.
+        """
+        with self.hessian_operator(theta) as op:
+            return self._counted(algorithm(op, *args, **kwargs))
+
+    def _counted(self, result):
+        """Record ``result.num_products`` for the deprecated ``Landscape.last_num_products``; return it."""
+        self._local.last_num_products = result.num_products
+        return result
 
     def eigs(self, k: int = 5, which: str = "largest", theta=None, *, method: str = "auto", **kwargs):
         """The ``k`` largest or smallest Hessian eigenpairs.
@@ -32,7 +45,8 @@ class CurvatureQueries:
                 ``eigsh``), ``progress``.
 
         Returns:
-            ``(values (k,), vectors (P, k))``; vectors orthonormal.
+            :class:`Eigenpairs` ``(values (k,), vectors (P, k))``, vectors orthonormal, with the
+            ``num_products`` they cost (P for the dense Hessian).
 
         Raises:
             ValueError: k out of range, an unknown option, or a loss at ``theta`` that is not finite.
@@ -49,13 +63,9 @@ class CurvatureQueries:
         if method == "auto":
             method = "dense" if (self.policy.is_small(self.num_params) or k >= self.num_params - 1) else "lanczos"
         if method == "dense":
-            result = _spectra.dense_eigs(self.hessian(point), k, which)
-            self.last_num_products = self.num_params
-            return result
-        with self.hessian_operator(point) as op:
-            result = _spectra.lanczos_eigs(op, k, which, **kwargs)
-            self.last_num_products = op.num_products
-        return result
+            values, vectors = _spectra.dense_eigs(self.hessian(point), k, which)
+            return self._counted(Eigenpairs(values, vectors, num_products=self.num_params))
+        return self._on_hessian(point, _spectra.lanczos_eigs, k, which, **kwargs)
 
     def spectrum(self, theta=None, *, tol: float | None = None, vectors: bool = False) -> Spectrum:
         """All P Hessian eigenvalues, exact (dense ``eigh``), with the package's near-zero rule.
@@ -66,15 +76,15 @@ class CurvatureQueries:
             vectors: also keep the eigenvectors (``Spectrum.null_vectors()``).
 
         Returns:
-            a :class:`Spectrum` (values ascending; ``num_near_zero``, ``near_zero``, ``rank``).
+            a :class:`Spectrum` (values ascending; ``num_near_zero``, ``near_zero``, ``rank``; ``num_products``
+            is P, the products' worth of the dense Hessian).
 
         Raises:
             ValueError: P above ``dense_limit``, or a loss at ``theta`` that is not finite.
         """
         tol = default_tol(self.dtype) if tol is None else check_tolerance(tol)
-        result = _spectra.spectrum_of(self.hessian(theta), tol, vectors=vectors)
-        self.last_num_products = self.num_params
-        return result
+        return self._counted(_spectra.spectrum_of(self.hessian(theta), tol, vectors=vectors,
+                                                  num_products=self.num_params))
 
     def density(self, theta=None, **kwargs):
         """Eigenvalue density of the Hessian (stochastic Lanczos quadrature). See :func:`density.density`.
@@ -93,10 +103,7 @@ class CurvatureQueries:
             ValueError: a loss at ``theta`` that is not finite, or a bad option.
         """
         kwargs.setdefault("max_vectors", self.max_vectors())
-        with self.hessian_operator(self.check_theta(theta)) as op:
-            result = _density.density(op, **kwargs)
-            self.last_num_products = op.num_products
-        return result
+        return self._on_hessian(self.check_theta(theta), _density.density, **kwargs)
 
     def max_vectors(self) -> int:
         """How many parameter vectors fit ``memory_budget`` (at least 3): the Lanczos vectors a density or
@@ -128,10 +135,7 @@ class CurvatureQueries:
         """
         if method == "auto" and self.policy.is_small(self.num_params):
             method = "exact"
-        with self.hessian_operator(self.check_theta(theta)) as op:
-            result = _trace.trace(op, method=method, **kwargs)
-            self.last_num_products = op.num_products
-        return result
+        return self._on_hessian(self.check_theta(theta), _trace.trace, method=method, **kwargs)
 
     def null_space(self, theta=None, tol: float | None = None, *, method: str = "auto") -> torch.Tensor:
         """Orthonormal basis of the **zero-curvature** directions at ``theta``.

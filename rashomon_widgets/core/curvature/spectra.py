@@ -17,6 +17,7 @@ from scipy.sparse.linalg import eigsh
 from .._threads import solver_threads
 from ..validation import all_finite, check_callable, check_choice, check_int, check_tolerance, describe
 from ._random import rademacher
+from .linear_operator import LinearOperatorLike
 
 #: default relative tolerance on Hessian eigenvalues (``|lambda| <= tol * max |lambda|``) per dtype
 DEFAULT_TOL = {torch.float64: 1e-6, torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 1e-2}
@@ -42,6 +43,8 @@ class Spectrum:
         values: (P,) eigenvalues, ascending.
         tol: relative tolerance: ``|lambda| <= tol * scale`` is near zero.
         vectors: (P, P) orthonormal eigenvectors (columns, same order), when computed.
+        num_products: Hessian-vector products the eigenvalues cost (P for the dense Hessian of
+            :meth:`Landscape.spectrum`; 0 where the eigenvalues were given).
 
     Behaves like its ``values`` where a tensor of eigenvalues was expected: ``len``, indexing,
     iteration and ``numpy.asarray`` work.
@@ -59,6 +62,7 @@ class Spectrum:
     values: torch.Tensor
     tol: float
     vectors: torch.Tensor | None = None
+    num_products: int = 0
 
     def __post_init__(self) -> None:
         """Refuse what would make the counts meaningless: non-finite eigenvalues, a bad tolerance, or
@@ -80,6 +84,7 @@ class Spectrum:
             raise ValueError(f"values: expected finite eigenvalues, got {bad} of {values.numel()} NaN or inf "
                              "(was the Hessian computed at a point where the loss is not finite?)")
         object.__setattr__(self, "tol", check_tolerance(self.tol, "tol"))
+        object.__setattr__(self, "num_products", check_int(self.num_products, "num_products", 0))
         vectors = self.vectors
         if vectors is not None and (not isinstance(vectors, torch.Tensor) or vectors.ndim != 2
                                     or vectors.shape[1] != values.numel()):
@@ -169,28 +174,67 @@ class Spectrum:
         return f"Spectrum({self.summary()})"
 
 
-def spectrum_of(hessian: torch.Tensor, tol: float, *, vectors: bool = False) -> Spectrum:
+def spectrum_of(hessian: torch.Tensor, tol: float, *, vectors: bool = False, num_products: int = 0) -> Spectrum:
     """The exact spectrum of a dense symmetric matrix.
 
     Args:
         hessian: (P, P) symmetric.
         tol: the near-zero tolerance (relative).
         vectors: also compute the eigenvectors.
+        num_products: the products the dense matrix cost, recorded in the result.
 
     Returns:
         a :class:`Spectrum`.
     """
     if vectors:
         values, vecs = torch.linalg.eigh(hessian)
-        return Spectrum(values, tol, vecs)
-    return Spectrum(torch.linalg.eigvalsh(hessian), tol)
+        return Spectrum(values, tol, vecs, num_products=num_products)
+    return Spectrum(torch.linalg.eigvalsh(hessian), tol, num_products=num_products)
+
+
+class Eigenpairs(tuple):
+    """Extreme eigenpairs that unpack as ``values, vectors = ...``, with the products they cost.
+
+    Args:
+        values: (k,) eigenvalues, descending for the largest, ascending for the smallest.
+        vectors: (P, k) orthonormal eigenvectors (columns, same order).
+        num_products: operator products spent finding them (P for a dense Hessian).
+
+    Example:
+        >>> pairs = Eigenpairs(torch.tensor([2.0]), torch.eye(2)[:, :1], num_products=7)
+        >>> values, vectors = pairs
+        >>> pairs.num_products, values.tolist()
+        (7, [2.0])
+    """
+
+    def __new__(cls, values: torch.Tensor, vectors: torch.Tensor, *, num_products: int):
+        """Pair the eigenvalues and eigenvectors and record their cost (documented on the class)."""
+        self = super().__new__(cls, (values, vectors))
+        self.num_products = int(num_products)
+        return self
+
+    def __getnewargs_ex__(self):
+        return (self[0], self[1]), {"num_products": self.num_products}
+
+    @property
+    def values(self) -> torch.Tensor:
+        """The eigenvalues (k,)."""
+        return self[0]
+
+    @property
+    def vectors(self) -> torch.Tensor:
+        """The eigenvectors (P, k)."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Eigenpairs(values={self[0]!r}, num_products={self.num_products})"
 
 
 class NoConvergence(RuntimeError):
     """:func:`lanczos_eigs` ran out of products before every eigenvalue met the tolerance."""
 
 
-def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: int | None = None,
+def lanczos_eigs(op: LinearOperatorLike, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: int | None = None,
                  maxiter: int | None = None, seed: int = 0, start: torch.Tensor | None = None,
                  solver: str = "krylov-schur", progress: Callable[[int, int], None] | None = None):
     """The ``k`` largest or smallest eigenpairs of a symmetric operator from its products alone.
@@ -201,9 +245,9 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
     ``theta`` has an error bound ``min(rho, rho**2 / gap)`` of at most ``tol * |theta|``: ``rho`` is the
     Ritz pair's residual norm (free from the recurrence) and ``gap`` the distance to the nearest other
     Ritz value. The limit is never below the products' rounding, ``10 eps * max |theta|`` (eps of the
-    model's dtype): a zero eigenvalue is known to that absolute accuracy. ARPACK (``solver="arpack"``, scipy ``eigsh``) checks its residuals only once ``ncv``
-    vectors are built and bounds residuals rather than eigenvalue errors, so it needs more products for
-    the same accuracy (digits MLP, top 5: 21 against 12-13).
+    model's dtype): a zero eigenvalue is known to that absolute accuracy. ARPACK (``solver="arpack"``, scipy
+    ``eigsh``) checks its residuals only once ``ncv`` vectors are built and bounds residuals rather than
+    eigenvalue errors, so it needs more products for the same accuracy (digits MLP, top 5: 21 against 12-13).
 
     One start vector's Krylov space holds one direction of each eigenspace, so a repeated eigenvalue is
     found once. Where that shows (an answer holding a zero eigenvalue, as at a minimum, or two equal
@@ -214,8 +258,9 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
     start vector, or an exactly repeated non-zero one found once; a second ``seed`` is the check.
 
     Args:
-        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``, and
-            ``as_linear_operator()`` for ARPACK).
+        op: a symmetric operator (:class:`~.linear_operator.LinearOperatorLike`: ``matvec``, ``shape``,
+            ``dtype``, ``device``, ``num_products``), such as a :class:`HessianOperator`; ARPACK also needs
+            its ``as_linear_operator()``.
         k: how many, 1 <= k < P - 1.
         which: ``"largest"`` (algebraically largest, descending) or ``"smallest"`` (ascending).
         tol: relative accuracy of the eigenvalues (the bound above); for ARPACK its relative residual
@@ -233,7 +278,8 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
             raise to stop the work (an explorer does, when a newer slider value arrives).
 
     Returns:
-        ``(values (k,), vectors (P, k))`` in the operator's dtype and device; vectors orthonormal.
+        :class:`Eigenpairs` ``(values (k,), vectors (P, k))`` in the operator's dtype and device, vectors
+        orthonormal, with the ``num_products`` they cost.
 
     Raises:
         ValueError: ``k`` out of range, ``which``/``solver`` unknown, ``start`` of the wrong shape.
@@ -243,11 +289,13 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
     Example:
         >>> h = torch.diag(torch.arange(1.0, 41.0, dtype=torch.float64))
         >>> class Op:
-        ...     shape, dtype, device = (40, 40), torch.float64, "cpu"
-        ...     def matvec(self, v): return h @ v
-        >>> values, vectors = lanczos_eigs(Op(), 3)
-        >>> values.round(decimals=4).tolist()
-        [40.0, 39.0, 38.0]
+        ...     shape, dtype, device, num_products = (40, 40), torch.float64, "cpu", 0
+        ...     def matvec(self, v):
+        ...         self.num_products += 1 if v.ndim == 1 else v.shape[1]
+        ...         return h @ v
+        >>> values, vectors = pairs = lanczos_eigs(Op(), 3)
+        >>> values.round(decimals=4).tolist(), pairs.num_products > 0
+        ([40.0, 39.0, 38.0], True)
     """
     p = op.shape[0]
     check_int(k, "k", 1, p)
@@ -262,7 +310,9 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
     if solver == "arpack":
         if start is not None:
             raise ValueError("start: a warm start needs solver='krylov-schur' (ARPACK takes one start vector)")
-        return _arpack_eigs(op, k, which, tol=tol, ncv=ncv, maxiter=maxiter or 100 * p, seed=seed)
+        before = op.num_products
+        values, vectors = _arpack_eigs(op, k, which, tol=tol, ncv=ncv, maxiter=maxiter or 100 * p, seed=seed)
+        return Eigenpairs(values, vectors, num_products=op.num_products - before)
     if start is not None:
         start = torch.as_tensor(start)
         if start.ndim not in (1, 2) or start.shape[0] != p or start.numel() == 0:
@@ -276,9 +326,10 @@ def lanczos_eigs(op, k: int, which: str = "largest", *, tol: float = 1e-6, ncv: 
         v0 = rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").to(op.device)
     options = {"tol": check_tolerance(tol, "tol"), "ncv": ncv, "restarts": 100 if maxiter is None else maxiter,
                "progress": progress}
+    before = op.num_products
     values, vectors = _krylov_schur(op, k, which == "largest", v0, seed=seed, **options)
     values, vectors = _more_copies(op, values, vectors, which == "largest", seed=seed, **options)
-    return values.to(op.dtype), vectors.to(op.dtype)
+    return Eigenpairs(values.to(op.dtype), vectors.to(op.dtype), num_products=op.num_products - before)
 
 
 def _more_copies(op, values, vectors, largest: bool, *, seed: int, **options):

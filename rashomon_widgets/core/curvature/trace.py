@@ -17,6 +17,7 @@ from scipy.stats import t as student_t
 from ..validation import check_callable, check_choice, check_fraction, check_int, check_real, check_seed
 from ._lanczos import krylov, tridiagonal
 from ._random import gaussian, generator, rademacher
+from .linear_operator import LinearOperatorLike
 from .xtrace import xtrace
 
 METHODS = ("auto", "exact", "krylov", "xtrace", "hutch++", "hutchinson")
@@ -58,6 +59,7 @@ class TraceEstimate(float):
 
     def __new__(cls, value, *, error: float = 0.0, stderr: float = 0.0, confidence: float = 0.95,
                 num_products: int = 0, method: str = "exact", rtol: float | None = None):
+        """Check the figures and attach them to the float (documented on the class)."""
         self = super().__new__(cls, check_real(value, "value", what="a finite trace"))
         self.error = check_real(error, "error", 0.0, math.inf, what="an error >= 0 (inf: unknown)")
         self.stderr = check_real(stderr, "stderr", 0.0, math.inf, what="a standard error >= 0 (inf: unknown)")
@@ -84,8 +86,8 @@ class TraceEstimate(float):
     __str__ = float.__repr__
 
 
-def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0, confidence: float = 0.95,
-          rtol: float | None = None, max_products: int | None = None,
+def trace(op: LinearOperatorLike, *, method: str = "auto", num_products: int = 40, seed: int = 0,
+          confidence: float = 0.95, rtol: float | None = None, max_products: int | None = None,
           progress: Callable[[int, int], None] | None = None) -> TraceEstimate:
     """The trace of the Hessian, with an error estimate.
 
@@ -119,7 +121,9 @@ def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0, co
     than the value (or than asked for), and how to get a better one.
 
     Args:
-        op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``, ``to_dense``).
+        op: a symmetric operator (:class:`~.linear_operator.LinearOperatorLike`: ``matvec``, ``shape``,
+            ``dtype``, ``device``, ``num_products``; ``to_dense`` for ``"exact"``), such as a
+            :class:`HessianOperator`.
         method: one of ``"auto"``, ``"exact"``, ``"krylov"``, ``"xtrace"``, ``"hutch++"``,
             ``"hutchinson"``.
         num_products: Hessian-vector products to spend (>= 3; >= 4 for a finite error). ``"xtrace"``
@@ -180,13 +184,19 @@ def trace(op, *, method: str = "auto", num_products: int = 40, seed: int = 0, co
         # the error falls like 1/sqrt(products): ask for what it suggests, at least twice the last run
         wanted = m * (result.error / (rtol * abs(float(result)) + 1e-300)) ** 2 * 1.2
         m = int(min(left, max(2 * m, wanted if math.isfinite(wanted) else left)))
-    _warn_if_loose(result, budget)
+    warn_if_loose(result, budget)
     return result
 
 
-def _warn_if_loose(t: TraceEstimate, budget: int, what: str = "trace") -> None:
+def warn_if_loose(t: TraceEstimate, budget: int, what: str = "trace") -> None:
     """Warn (:class:`EstimateWarning`) when a target was not met, or when no target was asked for and the
-    error bar is larger than the value."""
+    error bar is larger than the value: an estimate too loose to read as a number says so.
+
+    Args:
+        t: the estimate.
+        budget: the products it was allowed (named in the message).
+        what: the method that made it (``"trace"``, ``"density"``), named in the message.
+    """
     if t.rtol is not None and not t.met:
         warnings.warn(f"{what}: the target rtol={t.rtol:g} was not met within max_products={budget}: "
                       f"{float(t):.4g} ± {t.error:.2g} ({100 * t.confidence:g}%) after {t.num_products} products. "
@@ -254,7 +264,15 @@ def estimate(value: float, stderr: float, dof: int, magnitude: float, *, dtype: 
                          num_products=num_products, method=method, rtol=rtol)
 
 
-def _mean_and_stderr(samples: torch.Tensor) -> tuple[float, float]:
+def mean_and_stderr(samples: torch.Tensor) -> tuple[float, float]:
+    """The sample mean of independent estimates and its standard error ``std / sqrt(n)``.
+
+    Args:
+        samples: (n,) independent samples of one estimator.
+
+    Returns:
+        ``(mean, stderr)``; the standard error is inf for a single sample (its spread is unknown).
+    """
     n = samples.numel()
     return float(samples.mean()), float(samples.std() / math.sqrt(n)) if n > 1 else math.inf
 
@@ -285,7 +303,7 @@ def _krylov(op, m: int, g):
         v = v.double()
         parts.append((v * hv).sum(0) / (v * v).sum(0) * (p - r))
     samples = torch.cat(parts)
-    mean, stderr = _mean_and_stderr(samples)
+    mean, stderr = mean_and_stderr(samples)
     return exact_part + mean, stderr, h - 1, magnitude + float(samples.abs().mean())
 
 
@@ -299,7 +317,7 @@ def _hutch_plus_plus(op, m: int, g):
     z = z - q @ (q.T @ z)
     exact_part = float((q * op.matvec(q)).sum())
     samples = (z * op.matvec(z)).sum(0).double()
-    mean, stderr = _mean_and_stderr(samples)
+    mean, stderr = mean_and_stderr(samples)
     return exact_part + mean, stderr, samples.numel() - 1, abs(exact_part) + float(samples.abs().mean())
 
 
@@ -307,5 +325,5 @@ def _hutchinson(op, m: int, g):
     """Plain Hutchinson with Rademacher vectors."""
     z = rademacher((op.shape[0], m), generator=g, dtype=op.dtype, device=op.device)
     samples = (z * op.matvec(z)).sum(0).double()
-    mean, stderr = _mean_and_stderr(samples)
+    mean, stderr = mean_and_stderr(samples)
     return mean, stderr, m - 1, float(samples.abs().mean())

@@ -11,5 +11,5 @@ from .plane import Plane, Surface
 from .search import RashomonSearch, path_in_set, rashomon_search
 
 __all__ = ["Plane", "Surface", "Curve", "BezierCurve", "PolyChain", "fit_curve", "load_curve",
-           "with_batch_statistics", "along_curve", "loss_profile", "spectrum_at", "CurveTable", "null_space_path", "NullSpacePath",
-           "manifold_walk", "ManifoldChart", "rashomon_search", "RashomonSearch", "path_in_set"]
+           "with_batch_statistics", "along_curve", "loss_profile", "spectrum_at", "CurveTable", "null_space_path",
+           "NullSpacePath", "manifold_walk", "ManifoldChart", "rashomon_search", "RashomonSearch", "path_in_set"]

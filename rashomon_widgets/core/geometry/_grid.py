@@ -147,7 +147,7 @@ def executor_workers(executor: cf.Executor) -> int:
         client = getattr(executor, "_client", None)
         try:
             count = sum(client.nthreads().values()) if client is not None else None
-        except Exception:  # noqa: BLE001 - any client that cannot say: fall back to the CPU count
+        except Exception:  # any client that cannot say: fall back to the CPU count
             count = None
     return max(1, int(count or os.cpu_count() or 1))
 

@@ -84,7 +84,7 @@ class Curve(CurveFiles):
 
     # ------------------------------------------------------------------ weights (subclasses)
     def weights(self, ts) -> torch.Tensor:
-        """The weights of the control points at each t: ``curve(t) = weights(t) @ control_points``.
+        """The control points' weights at each t: the curve point is ``w @ control_points``.
 
         Args:
             ts: a number or M numbers in [0, 1].

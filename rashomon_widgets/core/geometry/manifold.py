@@ -12,10 +12,10 @@ from collections.abc import Callable
 import torch
 from scipy.sparse.linalg import lsqr
 
+from .._threads import solver_threads
 from ..curvature.nullspace import project_tangent_lsqr, reporting
 from ..validation import check_callable, check_int
 from .plane import Plane
-from .._threads import solver_threads
 
 
 def tangent_basis(ls, theta: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50,

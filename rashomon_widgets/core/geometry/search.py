@@ -45,8 +45,16 @@ from dataclasses import dataclass
 
 import torch
 
-from ..validation import (check_callable, check_choice, check_int, check_positive, check_real, check_seed,
-                          check_tolerance, check_vectors)
+from ..validation import (
+    check_callable,
+    check_choice,
+    check_int,
+    check_positive,
+    check_real,
+    check_seed,
+    check_tolerance,
+    check_vectors,
+)
 from .manifold import retract_many
 from .paths import PolygonPath, _as_point
 

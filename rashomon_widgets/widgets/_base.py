@@ -111,6 +111,12 @@ def format_time_left(seconds: float) -> str:
     return f"about {hours} h left" if minutes == 0 else f"about {hours} h {minutes} min left"
 
 
+def readout_html(text: str) -> str:
+    """A readout line's HTML in a block with a line height for wrapped lines (the widget's own, 28 px, spreads
+    a wrapped readout over widely spaced lines)."""
+    return f"<div style='line-height:1.4'>{text}</div>"
+
+
 #: the busy sign of a status line (Font Awesome 4, bundled with ipywidgets' controls)
 HOURGLASS = '<i class="fa fa-hourglass-half" aria-hidden="true"></i>'
 

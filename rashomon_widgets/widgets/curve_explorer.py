@@ -23,6 +23,7 @@ from ._base import (
     described,
     finite_number,
     help_line,
+    readout_html,
     slider_grid,
     switch,
     tagged,
@@ -381,7 +382,7 @@ class CurveExplorer(Explorer):
                 acc += f" (test {100 * row['test_accuracy'][0]:.1f}%)"
             parts.append(acc)
         parts.append(f"on the straight line at this t: {row['line_loss'][0]:.4e}")
-        self.loss_html.value = " &middot; ".join(parts)
+        self.loss_html.value = readout_html(" &middot; ".join(parts))
 
     # ------------------------------------------------------------------ export
     def _draw_profile(self, ax) -> None:

@@ -20,6 +20,7 @@ from ._base import (
     described,
     finite_number,
     help_line,
+    readout_html,
     slider_grid,
     switch,
     tagged,
@@ -276,8 +277,9 @@ class NullSpaceExplorer(Explorer):
     # ------------------------------------------------------------------ the work (worker thread)
     def _show_loss(self, point, note=""):
         moved = float((point - self.theta0).norm())
-        self.loss_html.value = (f"loss = <b>{self.ls.loss(point):.4e}</b> &middot; at start {self.loss0:.4e} "
-                                f"&middot; |&theta; &minus; &theta;<sub>0</sub>| = {moved:.3f}{note}")
+        self.loss_html.value = readout_html(f"loss = <b>{self.ls.loss(point):.4e}</b> &middot; at start "
+                                            f"{self.loss0:.4e} &middot; |&theta; &minus; &theta;<sub>0</sub>| = "
+                                            f"{moved:.3f}{note}")
 
     def _job(self, state, current, started):
         if self.chart is None:

@@ -27,6 +27,7 @@ from ._base import (
     finite_number,
     help_line,
     legend_html,
+    readout_html,
     slider_grid,
     tagged,
 )
@@ -293,7 +294,7 @@ class PruningExplorer(Explorer):
         self.variants, self.comparison = dict(record.variants), record.comparison
         self.results.append(record.as_dict())
         del self.results[:-self.history_size]
-        self.loss_html.value = self._readout(record)
+        self.loss_html.value = readout_html(self._readout(record))
         self.similarity.show(record.similarity, list(record.names),
                              caption=f"on {self.study.ood.shape[0]} out-of-distribution inputs "
                                      f"({self.study.behaviour} outputs)")

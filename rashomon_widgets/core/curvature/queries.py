@@ -6,6 +6,7 @@ import torch
 from ..validation import check_callable, check_choice, check_tolerance, check_vectors
 from . import density as _density
 from . import nullspace as _nullspace
+from . import policy as _policy
 from . import spectra as _spectra
 from . import trace as _trace
 from .spectra import Eigenpairs, Spectrum, default_tol
@@ -90,7 +91,11 @@ class CurvatureQueries:
         """Eigenvalue density of the Hessian (stochastic Lanczos quadrature). See :func:`density.density`.
 
         Lanczos vectors are held within ``memory_budget`` (``max_vectors``, unless given): on a large
-        model the deflating run is shorter than its default 400 steps (see :func:`density.density`).
+        model the deflating run is shorter than its default 400 steps (see :func:`density.density`). On a
+        heavy model (one forward pass over the data above :data:`policy.HEAVY_FORWARD` multiply-adds) and
+        with none of ``num_vectors``, ``num_steps`` and ``deflation_steps`` given, the budget is
+        :data:`policy.HEAVY_DENSITY` (180 products instead of up to 800); ``rtol=`` asks for more runs
+        until the trace is as accurate as wanted.
 
         Args:
             theta: (P,); default the trained parameters.
@@ -103,6 +108,9 @@ class CurvatureQueries:
             ValueError: a loss at ``theta`` that is not finite, or a bad option.
         """
         kwargs.setdefault("max_vectors", self.max_vectors())
+        if not {"num_vectors", "num_steps", "deflation_steps"} & kwargs.keys() and \
+                self.forward_cost() > _policy.HEAVY_FORWARD:
+            kwargs.update(_policy.HEAVY_DENSITY)
         return self._on_hessian(self.check_theta(theta), _density.density, **kwargs)
 
     def max_vectors(self) -> int:

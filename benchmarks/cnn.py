@@ -156,8 +156,8 @@ def ours_trace(ls, out):
 
 
 def ours_eigs3(ls, out):
-    out["time"], (values, _) = timed(lambda: ls.eigs(3))
-    out.update(values=values.tolist(), products=ls.last_num_products)
+    out["time"], pairs = timed(lambda: ls.eigs(3))
+    out.update(values=pairs.values.tolist(), products=pairs.num_products)
 
 
 def ours_density(ls, out):

@@ -572,8 +572,8 @@ def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dic
         rows.append(row(task, method, wall, summary[name]["hvps"], summary[name]["error"], ratio, notes))
 
     def ours(seed, method="lanczos", **options):
-        values = ls.eigs(TOP_K, which="largest", method=method, seed=seed, **options)[0]
-        return values.tolist(), ls.last_num_products
+        pairs = ls.eigs(TOP_K, which="largest", method=method, seed=seed, **options)
+        return pairs.values.tolist(), pairs.num_products
 
     add("ours", "**ours** `eigs(5, method='lanczos', tol=1e-5)`", lambda seed: ours(seed, tol=1e-5),
         "Krylov-Schur Lanczos, stops when every eigenvalue's error bound min(ρ, ρ²/gap) <= 1e-5 |θ|")
@@ -601,8 +601,8 @@ def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dic
         start = ls.eigs(k, method="lanczos", tol=1e-5)[1]
 
         def at_nearby(seed, warm, k=k, start=start):
-            values = ls.eigs(k, theta=nearby, method="lanczos", tol=1e-5, seed=seed, start=start if warm else None)[0]
-            return values.tolist(), ls.last_num_products
+            pairs = ls.eigs(k, theta=nearby, method="lanczos", tol=1e-5, seed=seed, start=start if warm else None)
+            return pairs.values.tolist(), pairs.num_products
 
         for name, warm in ((f"nearby_cold{suffix}", False), (f"nearby_warm{suffix}", True)):
             add(name, f"ours `eigs({k})` at a point {WARM_STEP:g} |θ| away, {'warm-started' if warm else 'cold'}",
@@ -696,7 +696,7 @@ def bench_trace(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], di
 
     def ours(seed, method="auto", n=case.trace_products):
         t = ls.trace(method=method, num_products=n, seed=seed)
-        return float(t), ls.last_num_products, t.error
+        return float(t), t.num_products, t.error
 
     n = case.trace_products
     add("ours", f"**ours** `trace(num_products={n})`", ours,
@@ -754,7 +754,7 @@ def bench_density(case: Case, ls: rw.Landscape, ref_eigs: dict, ref_trace: dict)
 
     def ours(seed, **kwargs):
         d = ls.density(seed=seed, **kwargs)
-        return d.nodes, d.weights, ls.last_num_products, d.trace.error
+        return d.nodes, d.weights, d.num_products, d.trace.error
 
     model = case.peer_model()
 

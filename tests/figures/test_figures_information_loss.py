@@ -1,4 +1,5 @@
-"""FIGURES.md section 4 (write-up 4, behavioural gradients): 4e here; 4a-4d in tests/core/test_behaviour.py."""
+"""FIGURES.md section 4 (write-up 4, behavioural gradients): 4e and the ranks away from a global minimum here;
+4a-4d in tests/core/test_behaviour.py."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

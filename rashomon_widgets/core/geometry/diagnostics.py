@@ -230,6 +230,10 @@ class _Reporting:
         self._op, self._progress, self._total, self._done = op, progress, total, 0
         self.shape, self.dtype, self.device = op.shape, op.dtype, op.device
 
+    @property
+    def num_products(self) -> int:
+        return self._op.num_products
+
     def matvec(self, v):
         self._progress(min(self._done, self._total - 1), self._total)
         self._done += 1

@@ -211,6 +211,8 @@ def _problems(qual: str, kind: str, obj, owner) -> list[str]:
             params = list(inspect.signature(obj).parameters.values())
         except (TypeError, ValueError):  # no Python-level constructor
             params = []
+        if getattr(obj, "_is_protocol", False):  # a typing.Protocol is a contract, never instantiated
+            params = []
         documented = _documented_names(sections.get("Args", [])) | _documented_names(sections.get("Attributes", []))
         missing = _missing_args(params, documented)
         if missing:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from figure_checks import figure_problems  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from figure_checks import figure_problems
 
 
 @pytest.fixture(autouse=True)

@@ -47,12 +47,15 @@ from .curvature import (
     LinearOperatorLike,
     MemoryBudgetWarning,
     MinimumCheck,
+    NearZeroCount,
     SizePolicy,
     Spectrum,
     SpectrumEstimate,
+    WarmSpectra,
     check_minimum,
     count_near_zero,
     default_tol,
+    spectrum_at,
     spectrum_estimate,
 )
 from .geometry import (
@@ -72,14 +75,13 @@ from .geometry import (
     null_space_path,
     path_in_set,
     rashomon_search,
-    spectrum_at,
     with_batch_statistics,
 )
 
 __all__ = [
     # evaluation and curvature (rashomon_widgets.core.curvature)
     "Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
-    "Eigenpairs", "SizePolicy",
+    "Eigenpairs", "SizePolicy", "NearZeroCount", "spectrum_at", "WarmSpectra",
     # the operator contract the algorithms are written against
     "CurvatureOperator", "LinearOperatorLike",
     "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning", "EstimateWarning",
@@ -89,7 +91,6 @@ __all__ = [
     # curves between minima (Garipov et al.) and diagnostics along them
     "BezierCurve", "PolyChain", "fit_curve", "load_curve", "with_batch_statistics", "along_curve", "loss_profile",
     "CurveTable",
-    "spectrum_at",
     # paths inside a Rashomon set
     "null_space_path", "NullSpacePath", "manifold_walk", "ManifoldChart", "rashomon_search", "RashomonSearch",
     "path_in_set",

@@ -1,9 +1,9 @@
 """Keep scipy's BLAS single-threaded while it drives torch (ARPACK, LSQR).
 
 scipy's iterative solvers do tiny BLAS work between Hessian/Jacobian products computed by torch. With both
-OpenBLAS and torch's OpenMP pool spinning on the same few cores, each product was measured 10-40x slower
-on a 2-core machine (digits MLP: eigs 8-14 s instead of 0.3 s). Limiting BLAS to one thread inside the
-solver leaves the cores to torch.
+OpenBLAS's and torch's OpenMP thread pools spinning on the same few cores, they oversubscribe them and each
+product waits on the other pool's busy threads. Limiting BLAS to one thread inside the solver leaves the
+cores to torch.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Process-wide torch state, and the locks that let threads share it.
 
 Some of torch's state is one per process, not one per thread, so two threads that touch it at once
-corrupt each other's results (measured here: a forward-over-reverse HVP in one thread while another
-computes one gave a wrong answer or "Trying to access a forward AD level with an invalid index" in
-about 1 of 100 calls under fast thread switching). The package touches four such pieces of state:
+corrupt each other's results (a forward-over-reverse HVP in one thread while another computes one can
+give a wrong answer or fail with "Trying to access a forward AD level with an invalid index"). The package
+touches four such pieces of state:
 
 * **forward-mode AD levels** (``torch.autograd.forward_ad``, used by ``torch.func.jvp``): levels are
   numbered process-wide and only one may be open. Every forward-mode computation of the package runs

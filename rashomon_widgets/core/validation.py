@@ -234,6 +234,20 @@ def all_finite(v: torch.Tensor) -> bool:
     return bool(torch.isfinite(v.sum())) or bool(torch.isfinite(v).all())
 
 
+def check_flat(x, name: str):
+    """``x`` unchanged, unless it is a tensor that is not a flat vector (P,): then a message that says so.
+
+    A landscape's ``check_theta`` reads a (P, 1) or (1, P) tensor as P numbers; a path's end points and
+    centres must be one point, so the shape is refused here, before that.
+
+    Raises:
+        ValueError: a tensor whose ``ndim`` is not 1.
+    """
+    if isinstance(x, torch.Tensor) and x.ndim != 1:
+        raise ValueError(f"{name}: expected a flat parameter vector (P,), got shape {tuple(x.shape)}")
+    return x
+
+
 def check_point(x, name: str, like: torch.Tensor | None = None, like_name: str = "the first vector") -> torch.Tensor:
     """One flat, finite, floating-point parameter vector (P,), when no model is at hand.
 

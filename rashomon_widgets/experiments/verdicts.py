@@ -140,6 +140,9 @@ def share_verdict(share: Share, at_least: float) -> str:
     Returns:
         ``"agrees"`` when the whole interval is at or above ``at_least``, ``"contradicts"`` when it is wholly
         below, else ``"not decided"``.
+
+    Raises:
+        ValueError: ``at_least`` outside [0, 1].
     """
     if not 0.0 <= at_least <= 1.0:
         raise ValueError(f"at_least: expected a share in [0, 1], got {at_least!r}")
@@ -160,6 +163,9 @@ def trend_verdict(result: Trend, claimed: str) -> str:
     Returns:
         ``"agrees"`` (the trend goes the claimed way), ``"contradicts"`` (it goes the other way, no overlap)
         or ``"not decided"`` (the intervals overlap).
+
+    Raises:
+        ValueError: a claimed direction other than ``"falls"`` or ``"rises"``.
     """
     if claimed not in ("falls", "rises"):
         raise ValueError(f"claimed: expected 'falls' or 'rises', got {claimed!r}")

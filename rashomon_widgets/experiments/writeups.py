@@ -309,13 +309,25 @@ def merged_inputs_landscape(num_merged: int, *, num_inputs: int = 8, seed: int =
 
 
 class CosineSum(nn.Module):
-    """``f(theta, x) = sum_j cos(theta_j x)``: one parameter per term, a sum of squares with many local minima."""
+    """``f(theta, x) = sum_j cos(theta_j x)``: one parameter per term, a sum of squares with many local minima.
+
+    Args:
+        theta: the starting parameters, one per cosine term (float64).
+    """
 
     def __init__(self, theta):
         super().__init__()
         self.theta = nn.Parameter(torch.as_tensor(theta, dtype=torch.float64).reshape(-1).clone())
 
     def forward(self, x):
+        """The model's outputs.
+
+        Args:
+            x: (k, 1) input points.
+
+        Returns:
+            (k, 1): ``sum_j cos(theta_j x_i)`` for each point.
+        """
         return torch.cos(x * self.theta).sum(-1, keepdim=True)
 
 
@@ -333,6 +345,9 @@ def cosine_landscape(theta, *, x=(1.0, 2.0, 3.0), theta_star=(1.0, 0.5, 0.3)) ->
 
     Returns:
         a :class:`Landscape` (sum of squares, ``reduction="sum"``).
+
+    Raises:
+        ValueError: ``theta_star`` with another number of parameters than ``theta``.
     """
     theta = torch.as_tensor(theta, dtype=torch.float64).reshape(-1)
     star = torch.as_tensor(theta_star, dtype=torch.float64).reshape(-1)

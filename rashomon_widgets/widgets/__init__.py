@@ -1,7 +1,7 @@
 """Thin ipywidgets / bqplot / ipyvolume views over core results."""
 from ._base import StillComputingWarning
 from .curve_explorer import CurveExplorer
-from .explorer import NullSpaceExplorer
+from .null_space_explorer import NullSpaceExplorer
 from .pruning_explorer import PruningExplorer
 from .similarity_view import SimilarityView
 from .spectrum_view import SpectrumView

@@ -274,8 +274,7 @@ def slider_grid(value: float, low: float, high: float, step: float) -> float:
     same floating-point operations as its JavaScript (noUiSlider 15).
 
     A value the browser would snap differently is sent back to the kernel, possibly after later changes
-    (a check cell that sets 0.7 on a 0.04 grid and then resets found the slider at 0.72 afterwards).
-    Values that already equal this are never echoed.
+    have overwritten it; values that already equal this are never echoed.
 
     Example:
         >>> slider_grid(0.7, -2.0, 2.0, 0.04)
@@ -323,8 +322,8 @@ class GridSlider(widgets.FloatSlider):
     """A FloatSlider that refuses NaN and infinities (JSON cannot carry them to the browser, and an
     infinity set from Python is no position on the slider: "expected a finite number in [min, max]")
     and keeps only values on its step grid, snapped as the browser snaps them (:func:`slider_grid`): a
-    value set from Python is never sent back changed, however late (a check cell's 0.7 on a 0.04 grid
-    came back as 0.72 after a reset). A finite value outside [min, max] is clamped into it, as the
+    value set from Python is never sent back changed, however late (0.7 on a grid of 0.04 from -2 would
+    come back as 0.72). A finite value outside [min, max] is clamped into it, as the
     browser's slider does; the explorers' traits refuse such values from Python with a message."""
 
     @validate("value")
@@ -424,9 +423,6 @@ class Explorer(widgets.VBox):
     history_size: int = 1000
     #: what :meth:`wait` warns with when it gives up
     StillComputingWarning = StillComputingWarning
-    #: while :meth:`restore` validates a whole state: that state (validators that compare two traits, such as
-    #: the two axes, read the other one from it)
-    _incoming: dict | None = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -478,18 +474,13 @@ class Explorer(widgets.VBox):
         unknown = sorted(set(state) - set(self.state_names()))
         if unknown:
             raise ValueError(f"state: unknown keys {unknown}; expected some of {self.state_names()}")
-        checked = {}
-        self._incoming = state
-        try:
-            for name, value in state.items():  # validate everything first: all or nothing
-                trait = self.traits()[name]
-                checked[name] = trait._validate(self, value)
-        finally:
-            self._incoming = None
+        # traitlets' own transaction: inside hold_trait_notifications the values are set with their type
+        # checks only; on leaving it, the @validate handlers run on the new state as a whole (so two axes can
+        # be swapped in one call), and one refusal rolls every value back before any observer hears of it
         self._quiet = True
         try:
             with self.hold_trait_notifications():
-                for name, value in checked.items():
+                for name, value in state.items():
                     setattr(self, name, value)
         finally:
             self._quiet = False

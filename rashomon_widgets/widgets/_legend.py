@@ -38,9 +38,9 @@ MARKER = "#dc3f40"
 NOTE_STYLE = "font-size:11px;line-height:1.4;opacity:0.75"
 
 
-def luminance(colour) -> float:
+def luminance(color) -> float:
     """The relative luminance (WCAG 2) of a colour matplotlib understands (a name, ``"#rrggbb"``, RGB)."""
-    rgb = np.asarray(to_rgb(colour), dtype=float)
+    rgb = np.asarray(to_rgb(color), dtype=float)
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
 
@@ -56,7 +56,7 @@ def contrast_ratio(a, b) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
-def text_colour_on(background) -> str:
+def text_color_on(background) -> str:
     """Black or white, whichever contrasts more with ``background`` (at least 4.58:1 on any colour).
 
     Example:
@@ -202,10 +202,10 @@ def set_axis_ticks(axis, ticks) -> np.ndarray:
 
 
 #: the length of a vertical bqplot colour bar: the plot area's height less 2 x 100 px (ColorAxis' fixed offsets)
-COLOUR_BAR_OFFSET_PX = 100
+COLOR_BAR_OFFSET_PX = 100
 
 
-def set_colour_range(scale, axis, lo: float, hi: float, length_px: float) -> np.ndarray:
+def set_color_range(scale, axis, lo: float, hi: float, length_px: float) -> np.ndarray:
     """Set a colour scale's range to ``[lo, hi]`` and its colour bar's ticks (:func:`axis_ticks`); return them.
 
     bqplot 0.13's ColorAxis does not listen to its ``tick_values``: it reads them only when its scale's domain
@@ -249,12 +249,12 @@ def legend_html(entries) -> str:
     the colour.
     """
     items = []
-    for colour, marker, text in entries:
+    for color, marker, text in entries:
         symbol = _MARKERS.get(marker, html.escape(str(marker)))
         # a thin grey halo keeps swatches visible on any page; a white or pale one (a mark drawn white on a
         # heatmap) gets a dark outline, or it vanishes on a white page
-        halo = "0 0 1px #000,0 0 1px #000,0 0 2px #000" if luminance(colour) > 0.6 else "0 0 1px #777"
-        style = f"color:{html.escape(str(colour))};text-shadow:{halo}"
+        halo = "0 0 1px #000,0 0 1px #000,0 0 2px #000" if luminance(color) > 0.6 else "0 0 1px #777"
+        style = f"color:{html.escape(str(color))};text-shadow:{halo}"
         if marker == "band":
             style += ";opacity:0.45"
         items.append(f"<span style='margin-right:12px;white-space:nowrap'><span style='{style}'>{symbol}</span> "

@@ -5,12 +5,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..core.curvature import policy as _policy
+from ..core.curvature.policy import HEAVY_FORWARD
 from ..core.validation import check_int
 
-#: multiply-adds of one forward pass over all the data above which an explorer draws smaller grids (refined
-#: 15, coarse 5 or 3) and computes curvature and tangents on a subsample: the core's rule for a heavy model
-HEAVY_FORWARD = _policy.HEAVY_FORWARD
+# HEAVY_FORWARD (the core's rule for a heavy model): multiply-adds of one forward pass over all the data above
+# which an explorer draws smaller grids (refined 15, coarse 5 or 3) and computes curvature and tangents on a
+# subsample
 #: samples of the curvature subsample of a heavy model (``curvature_samples="auto"``)
 CURVATURE_SAMPLES = 256
 #: seconds the first (coarse) grid of a heavy model is meant to take: 5 x 5 when 25 losses fit, else 3 x 3

@@ -11,7 +11,7 @@ import torch
 from matplotlib.lines import Line2D
 from traitlets import Bool, Float, validate
 
-from ..core import Landscape
+from ..core import Landscape, WarmSpectra
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import loss_profile
 from ..core.validation import check_int
@@ -31,7 +31,7 @@ from ._base import (
 from ._drawable import drawable_grid
 from ._legend import REFERENCE, SERIES, TITLE_STYLE, axis_ticks, legend_html, tick_format
 from ._scale import explorer_scale
-from .spectrum_view import SpectrumView, WarmSpectra
+from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
@@ -94,11 +94,11 @@ class CurveExplorer(Explorer):
         >>> explorer.spectrum.near_zero                                     # doctest: +SKIP
     """
 
-    t = Float(0.5, help="position on the curve: 0 is theta_a, 1 is theta_b").tag(sync=True, state=True)
+    t = Float(0.5, help="position on the curve: 0 is theta_a, 1 is theta_b").tag(state=True)
     margin = Float(0.2, help="margin of the plane around theta_a, theta_b and the bend (share of their spread)").tag(
-        sync=True, state=True)
+        state=True)
     log_color = Bool(True, help="colour and height by log10 loss, so that near-zero losses stay visible").tag(
-        sync=True, state=True)
+        state=True)
 
     def __init__(self, ls: Landscape, curve: Curve, *, test_data=None, t: float = 0.5, margin: float = 0.2,
                  resolution: int | None = None, coarse: int | None = None, num_t: int | None = None,

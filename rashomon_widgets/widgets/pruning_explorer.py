@@ -35,10 +35,25 @@ from ._legend import SERIES, axis_ticks, set_axis_ticks, tick_labels
 from .similarity_view import SimilarityView
 
 # matplotlib's tab colours at a luminance legible on white and dark pages, never the marker's red
-_COLOURS = list(SERIES)
+_COLORS = list(SERIES)
 _THRESHOLD_STEP = 0.005
 _LOG_RANGE = (-5.0, -2.0, 0.25)  # the L1 slider's exponents: min, max, step
 _WIDTH = 440  # px: every figure of the explorer
+
+
+class _StudyOption:
+    """The default of an argument that only the short form (no ``study=``) takes; shown as its value."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+#: the short form's study options and their defaults (with ``study=``, the study's own settings hold)
+_STUDY_OPTIONS = {"lr": 1e-3, "batch_size": 64, "seed": 0, "behaviour": "softmax", "max_threshold": 0.2,
+                  "num_thresholds": 21}
 
 
 class PruningExplorer(Explorer):
@@ -64,6 +79,10 @@ class PruningExplorer(Explorer):
     construction (1.00 at threshold 0) and says nothing about a shared skeleton, so the readout says that
     instead of "converged" or "not the same skeleton".
 
+    Give either a prebuilt :class:`~rashomon_widgets.experiments.skeletons.SkeletonStudy` (``study=``;
+    the threshold control then runs over its ``thresholds``) or the arguments to build one (the short
+    form: ``models``, ``loss_fn``, ``train_data``, ``ood`` and the study options), not both.
+
     Args:
         models: the trained base models (1 to 4; two for write-up 2), classifiers with outputs (N, C).
         loss_fn: ``loss_fn(outputs, labels)``, e.g. ``rw.models.cross_entropy``.
@@ -76,39 +95,45 @@ class PruningExplorer(Explorer):
         behaviour: prediction vectors compared: ``"softmax"``, ``"logits"`` or ``"labels"``.
         num_thresholds: points of the accuracy/sparsity curve over the threshold.
         state: a dict from :attr:`state` to start from (overrides ``l1``, ``epochs``, ``threshold``).
+        study: a prebuilt study, instead of ``models``, ``loss_fn``, ``train_data``, ``ood``, ``test_data``,
+            ``lr``, ``batch_size``, ``seed``, ``behaviour``, ``max_threshold`` and ``num_thresholds``.
 
     Raises:
-        TypeError: models, ``loss_fn`` or ``ood`` of the wrong kind.
-        ValueError: a starting value out of its range (the messages of the controls).
+        TypeError: models, ``loss_fn``, ``ood`` or ``study`` of the wrong kind.
+        ValueError: a starting value out of its range (the messages of the controls); ``study`` together
+            with the arguments it replaces, or neither.
 
     Example:
         >>> explorer = rw.PruningExplorer([model_1, model_2], rw.models.cross_entropy, split.train,
         ...                               ood=rw.data.photo_patches(), test_data=split.test)  # doctest: +SKIP
         >>> explorer.threshold = 0.1; explorer.wait()                                        # doctest: +SKIP
         >>> explorer.results[-1]["sparsity"]                                                 # doctest: +SKIP
+        >>> study = SkeletonStudy([model_1, model_2], rw.models.cross_entropy, split.train,
+        ...                       ood=rw.data.photo_patches())                                # doctest: +SKIP
+        >>> rw.PruningExplorer(study=study, threshold=0.1)                                   # doctest: +SKIP
     """
 
     l1 = Float(3e-4, help="the L1 strength lambda of the fine-tuning penalty lambda * ||theta||_1 (> 0)"
-               ).tag(sync=True, state=True)
-    epochs = Int(10, help="epochs of L1 fine-tuning (every epoch is kept: fewer is instant)").tag(sync=True, state=True)
-    threshold = Float(0.05, help="prune every weight with |w| below this (biases stay)").tag(sync=True, state=True)
+               ).tag(state=True)
+    epochs = Int(10, help="epochs of L1 fine-tuning (every epoch is kept: fewer is instant)").tag(state=True)
+    threshold = Float(0.05, help="prune every weight with |w| below this (biases stay)").tag(state=True)
 
-    def __init__(self, models: Sequence[nn.Module], loss_fn: Callable, train_data, *, ood: torch.Tensor,
-                 test_data=None, l1: float = 3e-4, epochs: int = 10, threshold: float = 0.05,
-                 max_epochs: int = 40, max_threshold: float = 0.2, lr: float = 1e-3, batch_size: int | None = 64,
-                 seed: int = 0, behaviour: str = "softmax", num_thresholds: int = 21, state: dict | None = None):
+    def __init__(self, models: Sequence[nn.Module] | None = None, loss_fn: Callable | None = None, train_data=None,
+                 *, ood: torch.Tensor | None = None, test_data=None, l1: float = 3e-4, epochs: int = 10,
+                 threshold: float = 0.05, max_epochs: int = 40,
+                 max_threshold: float = _StudyOption(_STUDY_OPTIONS["max_threshold"]),
+                 lr: float = _StudyOption(_STUDY_OPTIONS["lr"]),
+                 batch_size: int | None = _StudyOption(_STUDY_OPTIONS["batch_size"]),
+                 seed: int = _StudyOption(_STUDY_OPTIONS["seed"]),
+                 behaviour: str = _StudyOption(_STUDY_OPTIONS["behaviour"]),
+                 num_thresholds: int = _StudyOption(_STUDY_OPTIONS["num_thresholds"]),
+                 state: dict | None = None, study: SkeletonStudy | None = None):
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise ValueError(f"max_epochs: expected an int >= 1, got {max_epochs!r}")
-        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds < 2:
-            raise ValueError(f"num_thresholds: expected an int >= 2, got {num_thresholds!r}")
-        try:
-            max_threshold = finite_number(max_threshold, "max_threshold", low=0, strict_low=True)
-        except TraitError as exc:
-            raise ValueError(str(exc)) from None
-        self.max_epochs, self.max_threshold = max_epochs, max_threshold
-        self.study = SkeletonStudy(models, loss_fn, train_data, ood=ood, test_data=test_data, lr=lr,
-                                   batch_size=batch_size, seed=seed, behaviour=behaviour,
-                                   thresholds=np.linspace(0.0, max_threshold, num_thresholds))
+        options = {"lr": lr, "batch_size": batch_size, "seed": seed, "behaviour": behaviour,
+                   "max_threshold": max_threshold, "num_thresholds": num_thresholds}
+        self.study = self._study(study, models, loss_fn, train_data, ood, test_data, options)
+        self.max_epochs, self.max_threshold = max_epochs, float(self.study.thresholds[-1])
         super().__init__()
         try:
             with self.hold_trait_notifications():
@@ -129,10 +154,42 @@ class PruningExplorer(Explorer):
         self._build_controls()
         self._build_tradeoff_figure()
         self.similarity = tagged(SimilarityView(size=_WIDTH), "rw-view")
-        n, ood_n = len(self.models), ood.shape[0]
+        n, ood_n = len(self.models), self.study.ood.shape[0]
         title = (f"<b>Pruning explorer</b> &middot; {n} model(s) &middot; P = "
                  f"{sum(p.numel() for p in self.models[0].parameters()):,} each &middot; OOD set of {ood_n}")
         self._assemble(title, self._controls, [self.tradeoff_box, self.similarity], "rw-pruning-explorer")
+
+    @staticmethod
+    def _study(study, models, loss_fn, train_data, ood, test_data, options: dict) -> SkeletonStudy:
+        """``study`` as given, or the one the short form's arguments describe (see the class docstring)."""
+        given = [name for name, value in (("models", models), ("loss_fn", loss_fn), ("train_data", train_data),
+                                          ("ood", ood), ("test_data", test_data)) if value is not None]
+        given += [name for name, value in options.items() if not isinstance(value, _StudyOption)]
+        if study is not None:
+            if not isinstance(study, SkeletonStudy):
+                raise TypeError(f"study: expected an rw.experiments.SkeletonStudy, got {type(study).__name__}")
+            if given:
+                raise ValueError(f"study: expected either a prebuilt study or the arguments to build one, got "
+                                 f"both (study= and {', '.join(given)}); set those on the SkeletonStudy instead")
+            if not study.thresholds[-1] > 0:
+                raise ValueError(f"study: expected thresholds reaching above 0 (the threshold control's range), "
+                                 f"got {study.thresholds.tolist()}")
+            return study
+        missing = [name for name, value in (("models", models), ("loss_fn", loss_fn), ("train_data", train_data),
+                                            ("ood", ood)) if value is None]
+        if missing:
+            raise TypeError(f"PruningExplorer: expected models, loss_fn, train_data and ood (or a prebuilt "
+                            f"study=SkeletonStudy(...)), got no {', '.join(missing)}")
+        options = {name: value.value if isinstance(value, _StudyOption) else value for name, value in options.items()}
+        num_thresholds = options.pop("num_thresholds")
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds < 2:
+            raise ValueError(f"num_thresholds: expected an int >= 2, got {num_thresholds!r}")
+        try:
+            max_threshold = finite_number(options.pop("max_threshold"), "max_threshold", low=0, strict_low=True)
+        except TraitError as exc:
+            raise ValueError(str(exc)) from None
+        return SkeletonStudy(models, loss_fn, train_data, ood=ood, test_data=test_data,
+                             thresholds=np.linspace(0.0, max_threshold, num_thresholds), **options)
 
     # ------------------------------------------------------------------ validation
     @validate("l1")
@@ -228,11 +285,11 @@ class PruningExplorer(Explorer):
         sy = bq.LinearScale(min=0.0, max=1.0, allow_padding=False)
         x = self.study.thresholds
         zeros = np.zeros((len(self.models), len(x)))
-        colours = _COLOURS[:len(self.models)]
+        colors = _COLORS[:len(self.models)]
         names = [f"M{i + 1}" for i in range(len(self.models))]
-        self.accuracy_lines = bq.Lines(x=x, y=zeros, scales={"x": sx, "y": sy}, colors=colours, stroke_width=2,
+        self.accuracy_lines = bq.Lines(x=x, y=zeros, scales={"x": sx, "y": sy}, colors=colors, stroke_width=2,
                                        labels=[f"{m} accuracy" for m in names])
-        self.sparsity_lines = bq.Lines(x=x, y=zeros.copy(), scales={"x": sx, "y": sy}, colors=colours,
+        self.sparsity_lines = bq.Lines(x=x, y=zeros.copy(), scales={"x": sx, "y": sy}, colors=colors,
                                        line_style="dashed", stroke_width=2, labels=[f"{m} sparsity" for m in names])
         self.threshold_mark = bq.Lines(x=[self.threshold] * 2, y=[0.0, 1.0], scales={"x": sx, "y": sy},
                                        colors=[MARKER], stroke_width=1.5, labels=["threshold"])
@@ -240,7 +297,8 @@ class PruningExplorer(Explorer):
                 bq.Axis(scale=sy, label="accuracy, sparsity", orientation="vertical")]
         plot_width, plot_height = _WIDTH - 55 - 30, 300 - 40 - 50   # the figure less its margins
         set_axis_ticks(axes[0], axis_ticks(0.0, self.max_threshold, plot_width))
-        set_axis_ticks(axes[1], axis_ticks(0.0, 1.0, plot_height, vertical=True, max_ticks=6))
+        # no "0.0" on the y axis: it would sit on the x axis' "0.00" in the corner
+        set_axis_ticks(axes[1], axis_ticks(0.0, 1.0, plot_height, vertical=True, max_ticks=6)[1:])
         self.tradeoff_figure = tagged(
             bq.Figure(marks=[self.accuracy_lines, self.sparsity_lines, self.threshold_mark], axes=axes,
                       title="accuracy and sparsity over the threshold", title_style={"font-size": "13px"},
@@ -249,9 +307,9 @@ class PruningExplorer(Explorer):
             "rw-tradeoff")
         which = "test" if self.study.test_data is not None else "train"
         entries = []
-        for name, colour in zip(names, colours):
-            entries += [(colour, "\u2501\u2501", f"{name} {which} accuracy"),
-                        (colour, "\u254d\u254d", f"{name} sparsity")]
+        for name, color in zip(names, colors):
+            entries += [(color, "\u2501\u2501", f"{name} {which} accuracy"),
+                        (color, "\u254d\u254d", f"{name} sparsity")]
         entries.append((MARKER, "\u2503", "threshold"))
         # no width of its own: with its 2-px margins (and the figure's) a 440-px legend overflowed the 440-px box,
         # which then showed a horizontal scroll bar under the plot
@@ -333,9 +391,9 @@ class PruningExplorer(Explorer):
             ax.set_title("nothing drawn yet")
             return
         which = "test" if self.study.test_data is not None else "train"
-        for i, colour in enumerate(_COLOURS[:len(self.models)]):
-            ax.plot(curve["thresholds"], curve["accuracy"][i], color=colour, lw=2, label=f"M{i + 1} {which} accuracy")
-            ax.plot(curve["thresholds"], curve["sparsity"][i], color=colour, lw=2, ls="--", label=f"M{i + 1} sparsity")
+        for i, color in enumerate(_COLORS[:len(self.models)]):
+            ax.plot(curve["thresholds"], curve["accuracy"][i], color=color, lw=2, label=f"M{i + 1} {which} accuracy")
+            ax.plot(curve["thresholds"], curve["sparsity"][i], color=color, lw=2, ls="--", label=f"M{i + 1} sparsity")
         ax.axvline(record.threshold, color=MARKER, lw=1.5, label=f"threshold {record.threshold:.3f}")
         ax.set(xlim=(0.0, self.max_threshold), ylim=(0.0, 1.0), xlabel="pruning threshold |w|",
                ylabel="accuracy, sparsity",

@@ -8,12 +8,12 @@ import ipywidgets as widgets
 import numpy as np
 
 from ._legend import (
-    COLOUR_BAR_OFFSET_PX,
+    COLOR_BAR_OFFSET_PX,
     MAX_WIDTH,
     TITLE_STYLE,
     VIEW_CLASS,
-    set_colour_range,
-    text_colour_on,
+    set_color_range,
+    text_color_on,
     tick_labels,
     viridis_rgb,
 )
@@ -37,10 +37,10 @@ class SimilarityView(widgets.VBox):
     def __init__(self, *, title: str = "cosine similarity of OOD predictions", show_values: bool = True,
                  size: int = 420, **kwargs):
         self._rows, self._cols = bq.OrdinalScale(reverse=True), bq.OrdinalScale()
-        self._colour = bq.ColorScale(scheme="viridis", min=0.0, max=1.0)
+        self._color = bq.ColorScale(scheme="viridis", min=0.0, max=1.0)
         self.show_values = show_values
         self.grid = bq.GridHeatMap(color=np.ones((2, 2)), row=["", " "], column=["", " "],
-                                   scales={"row": self._rows, "column": self._cols, "color": self._colour},
+                                   scales={"row": self._rows, "column": self._cols, "color": self._color},
                                    display_format=None)
         # the cells' values: one label each, centred on its cell (the ordinal scales' band centres), in a colour
         # of its own (a GridHeatMap's labels share one font style); a .2f or .3f text in the cell's text colour
@@ -49,15 +49,15 @@ class SimilarityView(widgets.VBox):
                                visible=show_values)
         #: the values' format: ".3f" where every value rounds to 0.99 or 1.00, else ".2f"
         self.display_format = ".2f"
-        self.colour_axis = bq.ColorAxis(scale=self._colour, orientation="vertical", side="right", tick_format=".2f")
+        self.color_axis = bq.ColorAxis(scale=self._color, orientation="vertical", side="right", tick_format=".2f")
         axes = [bq.Axis(scale=self._cols, tick_rotate=40, tick_style={"font-size": "10px", "text-anchor": "start"}),
                 bq.Axis(scale=self._rows, orientation="vertical", tick_style={"font-size": "10px"}),
-                self.colour_axis]
+                self.color_axis]
         width = min(int(size), MAX_WIDTH)
         margin = {"top": 40, "bottom": 100, "left": 100, "right": 90}
         self.figure = bq.Figure(marks=[self.grid, self.values], axes=axes, title=title, title_style=dict(TITLE_STYLE),
                                 fig_margin=margin, layout=widgets.Layout(width=f"{width}px", height=f"{width + 20}px"))
-        self._bar_length = width + 20 - margin["top"] - margin["bottom"] - 2 * COLOUR_BAR_OFFSET_PX
+        self._bar_length = width + 20 - margin["top"] - margin["bottom"] - 2 * COLOR_BAR_OFFSET_PX
         self.figure.add_class("rw-similarity")
         self.label = widgets.HTML("")
         self.matrix: np.ndarray | None = None
@@ -75,7 +75,7 @@ class SimilarityView(widgets.VBox):
         if len(set(names)) != len(names):
             raise ValueError(f"names: expected distinct names, got {names}")
         low = float(np.nanmin(matrix))
-        set_colour_range(self._colour, self.colour_axis, min(low, 0.999), 1.0, self._bar_length)
+        set_color_range(self._color, self.color_axis, min(low, 0.999), 1.0, self._bar_length)
         # cross-validation of row/column against color is deferred until all three are set
         with self.grid.hold_sync(), self.grid.hold_trait_notifications():
             self.grid.row, self.grid.column, self.grid.color = names, names, matrix
@@ -85,20 +85,20 @@ class SimilarityView(widgets.VBox):
             self.values.x = np.array(names, dtype=object)[cols.ravel()].astype(str)
             self.values.y = np.array(names, dtype=object)[rows.ravel()].astype(str)
             self.values.text = np.array([format(v, self.display_format) for v in matrix.ravel()])
-            self.values.colors = self.text_colours(matrix).ravel().tolist()
+            self.values.colors = self.text_colors(matrix).ravel().tolist()
         self.matrix, self.names = matrix, names
         self.label.value = caption
 
-    def cell_colours(self, matrix: np.ndarray | None = None) -> np.ndarray:
+    def cell_colors(self, matrix: np.ndarray | None = None) -> np.ndarray:
         """(V, V, 3) RGB in [0, 1]: each cell's colour (viridis over the colour scale's range)."""
         matrix = self.matrix if matrix is None else np.asarray(matrix, dtype=float)
-        return viridis_rgb(matrix, self._colour.min, self._colour.max).reshape(*matrix.shape, 3)
+        return viridis_rgb(matrix, self._color.min, self._color.max).reshape(*matrix.shape, 3)
 
-    def text_colours(self, matrix: np.ndarray | None = None) -> np.ndarray:
+    def text_colors(self, matrix: np.ndarray | None = None) -> np.ndarray:
         """(V, V) the colour of each cell's value: black or white, whichever contrasts more with the cell."""
         matrix = self.matrix if matrix is None else np.asarray(matrix, dtype=float)
-        cells = self.cell_colours(matrix).reshape(-1, 3)
-        return np.array([text_colour_on(tuple(c)) for c in cells], dtype=object).reshape(matrix.shape)
+        cells = self.cell_colors(matrix).reshape(-1, 3)
+        return np.array([text_color_on(tuple(c)) for c in cells], dtype=object).reshape(matrix.shape)
 
     def to_matplotlib(self, ax):
         """Draw the same picture on a matplotlib axes (for ``explorer.save``): the cells (viridis over the same
@@ -113,15 +113,15 @@ class SimilarityView(widgets.VBox):
         if self.matrix is None:
             raise ValueError("to_matplotlib: nothing shown yet; call view.show(matrix, names) first")
         S, names = self.matrix, self.names
-        image = ax.imshow(S, cmap="viridis", vmin=self._colour.min, vmax=self._colour.max)
+        image = ax.imshow(S, cmap="viridis", vmin=self._color.min, vmax=self._color.max)
         ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
         ax.set_yticks(range(len(names)), names, fontsize=8)
         if self.values.visible:
-            for (r, c), colour in np.ndenumerate(self.text_colours()):
-                ax.text(c, r, format(S[r, c], self.display_format), ha="center", va="center", color=colour,
+            for (r, c), color in np.ndenumerate(self.text_colors()):
+                ax.text(c, r, format(S[r, c], self.display_format), ha="center", va="center", color=color,
                         fontsize=7)
-        ticks = np.asarray(self.colour_axis.tick_values, dtype=float)
+        ticks = np.asarray(self.color_axis.tick_values, dtype=float)
         bar = ax.figure.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity")
-        bar.set_ticks(ticks, labels=tick_labels(ticks, self.colour_axis.tick_format))
+        bar.set_ticks(ticks, labels=tick_labels(ticks, self.color_axis.tick_format))
         ax.set_title(self.figure.title, fontsize=10)
         return image

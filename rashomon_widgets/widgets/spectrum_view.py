@@ -6,7 +6,6 @@ linear count axis draws the rest as bars less than a pixel high; the counts then
 (:data:`LOG_RATIO`)."""
 from __future__ import annotations
 
-import dataclasses
 import html
 import math
 
@@ -16,7 +15,6 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from ..core import Spectrum, SpectrumEstimate
-from ..core.geometry.diagnostics import spectrum_at
 from ._legend import NOTE_STYLE, TITLE_STYLE, VIEW_CLASS, axis_ticks, legend_html, nice_ticks, px, tick_format
 
 POSITIVE, NEGATIVE, BAND = "#3b75af", "#e1812c", "#9e9e9e"
@@ -27,45 +25,6 @@ FLOOR_FACTOR = 1e-3
 LOG_RATIO = 100.0
 #: the lowest decade a log count axis starts at (10**-2 = 0.01 estimated eigenvalues)
 LOG_FLOOR = -2
-#: largest eigenvalues an explorer computes and the label lists for matrix-free models (Lanczos, warm-started
-#: from the previous point's eigenvectors)
-TOP_K = 3
-
-
-class WarmSpectra:
-    """:func:`rw.core.spectrum_at` for an explorer whose point moves in small steps: on a matrix-free model
-    each call also computes the :data:`TOP_K` largest eigenpairs, its Lanczos run warm-started from the
-    previous call's eigenvectors, which it keeps (``vectors``) instead of the result: a cache of results
-    holds no P x TOP_K block each.
-
-    Args:
-        ls: the :class:`rw.Landscape`.
-        exact: the explorer's choice (dense spectrum, or SLQ plus Lanczos).
-
-    Example:
-        >>> spectra = WarmSpectra(ls, exact=False)          # doctest: +SKIP
-        >>> spectra(theta).top_values                        # the 3 largest, by Lanczos  # doctest: +SKIP
-    """
-
-    def __init__(self, ls, exact: bool):
-        self.ls, self.exact = ls, exact
-        self.vectors = None  # the top eigenvectors of the last matrix-free call
-
-    def __call__(self, theta, **kwargs) -> Spectrum | SpectrumEstimate:
-        """The spectrum at ``theta``.
-
-        Args:
-            theta: (P,) the point.
-            **kwargs: passed to :func:`rw.core.spectrum_at` (``slq_vectors``, ``slq_steps``, ``progress``).
-
-        Returns:
-            a :class:`rw.core.Spectrum` (exact) or a :class:`rw.core.SpectrumEstimate` without ``top_vectors``.
-        """
-        result = spectrum_at(self.ls, theta, exact=self.exact, top_k=TOP_K, start=self.vectors, **kwargs)
-        if isinstance(result, SpectrumEstimate):
-            self.vectors = result.top_vectors
-            result = dataclasses.replace(result, top_vectors=None)
-        return result
 
 
 def log_bins(threshold: float, scale: float, bins: int):
@@ -250,17 +209,15 @@ class SpectrumView(widgets.VBox):
                 them when built; this catches one changed afterwards (its tensor written in place). The
                 view keeps showing the last result.
         """
-        if isinstance(result, Spectrum):
-            values = result.values.detach().double().cpu().numpy()
-            counts, total, exact = np.ones_like(values), len(values), True
-            what = "eigenvalues"
-        elif isinstance(result, SpectrumEstimate):
-            values, counts, total, exact = result.nodes, result.counts, result.num_params, False
-            what = "eigenvalue estimates (SLQ nodes)"
-        else:
+        if not isinstance(result, (Spectrum, SpectrumEstimate)):
             raise TypeError("result: expected an rw.core.Spectrum (ls.spectrum()) or an rw.core.SpectrumEstimate "
                             f"(rw.core.spectrum_at(ls, theta)), got {type(result).__name__}")
-        values, counts = np.asarray(values, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+        # both results answer the same questions: nodes (eigenvalues, or SLQ nodes), what each stands for,
+        # which are near zero by the result's own rule, and the count with its interval
+        exact, total = result.exact, result.num_params
+        what = "eigenvalues" if exact else "eigenvalue estimates (SLQ nodes)"
+        values = np.asarray(result.nodes, dtype=np.float64)
+        counts = np.asarray(result.counts, dtype=np.float64)
         for name, array in ((what, values), ("counts of the SLQ nodes", counts)):
             bad = ~np.isfinite(array)
             if bad.any():
@@ -271,13 +228,14 @@ class SpectrumView(widgets.VBox):
         if not (np.isfinite(tol) and np.isfinite(scale)):
             raise ValueError(f"result: expected a finite tolerance and scale (max |eigenvalue|), got tol={tol}, "
                              f"scale={scale}")
-        near = np.abs(values) <= tol * scale  # the result's own rule (Spectrum.near_zero)
+        count = result.near_zero_count()
+        near = np.asarray(result.nodes_near_zero, dtype=bool)
         # a drawable band also for tol = 0 or a zero matrix (then only exact zeros are near zero)
-        threshold = tol * scale if tol * scale > 0 else (1e-12 if scale == 0 else scale * 1e-6)
+        threshold = count.threshold if count.threshold > 0 else (1e-12 if scale == 0 else scale * 1e-6)
         edges, pos, neg, n_near = histogram(values, counts, near, threshold, max(scale, threshold), self.bins)
         self._hist = (edges, pos, neg, n_near, exact)
         self._axis = count_axis(pos, neg, exact)
-        self.result, self.near_zero = result, result.num_near_zero
+        self.result, self.near_zero = result, count.value
         centres = (edges[:-1] + edges[1:]) / 2
         key = (edges.round(2).tobytes(), pos.round(6).tobytes(), neg.round(6).tobytes(), n_near, exact,
                float(f"{threshold:.2g}"))
@@ -287,12 +245,12 @@ class SpectrumView(widgets.VBox):
         runs = (f" ({result.num_vectors} vectors &times; {result.num_steps} steps)"
                 if not exact and result.num_vectors else "")
         source = "" if exact else f" &mdash; estimated by stochastic Lanczos quadrature{runs}"
-        # an estimate's count with its uncertainty (the core's words: "about 22,110 (95%: 21,810-22,403)")
-        count = f"{self.near_zero:,}" if exact else html.escape(result.count_text())
+        # the count as the core words it: "5", or "about 22,110 (95%: 21,810-22,403)" for an estimate
+        count_text = html.escape(count.text())
         largest = f"; largest |λ| {scale:.4g}" if exact else ""
         if not exact and len(result.top_values):
             largest = "; largest λ " + ", ".join(f"{v:.4g}" for v in result.top_values) + " (Lanczos)"
-        self.label.value = (f"<div style='line-height:1.4'><b>{count}</b> of {total:,} eigenvalues near zero "
+        self.label.value = (f"<div style='line-height:1.4'><b>{count_text}</b> of {total:,} eigenvalues near zero "
                             f"(|λ| &le; {tol:g} &times; {scale:.3g}){largest}{source}</div>")
         return self.near_zero
 

@@ -35,7 +35,7 @@ from matplotlib.ticker import MaxNLocator
 from ..core import Surface
 from ._drawable import check_surface, finite_point, fits_webgl
 from ._legend import NOTE_STYLE, VIEW_CLASS, d3_exponent, viridis_rgb
-from .surface_view import colour_values
+from .surface_view import color_values
 
 #: no tick labels in the scene (ipyvolume looks their visibility up per axis only): the caption has the numbers
 _NO_TICK_LABELS = {axis: {"ticklabel": {"visible": False}} for axis in ("x", "y", "z")}
@@ -185,7 +185,7 @@ class Surface3DView(widgets.VBox):
             TypeError, ValueError: as :meth:`update`.
         """
         xs, ys, loss = check_surface(surface)
-        h = colour_values(loss, self.log_color)
+        h = color_values(loss, self.log_color)
         fits_webgl("surface", "grid coordinates", np.concatenate([xs, ys]), "use a smaller span or margin")
         fits_webgl("surface", f"heights ({self.height_label})", h,
                    "use a smaller span" + ("" if self.log_color else ", or log colour"))

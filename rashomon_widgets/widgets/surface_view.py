@@ -10,7 +10,7 @@ from traitlets import Bool, observe
 from ..core import Surface
 from ._drawable import check_surface, finite_point
 from ._legend import (
-    COLOUR_BAR_OFFSET_PX,
+    COLOR_BAR_OFFSET_PX,
     MARKER,
     TITLE_STYLE,
     VIEW_CLASS,
@@ -18,12 +18,12 @@ from ._legend import (
     legend_html,
     px,
     set_axis_ticks,
-    set_colour_range,
+    set_color_range,
     tick_labels,
 )
 
 
-def colour_values(loss: np.ndarray, log: bool) -> np.ndarray:
+def color_values(loss: np.ndarray, log: bool) -> np.ndarray:
     """What the colour shows: the loss, or log10 of it (so near-zero losses stay visible)."""
     return np.log10(np.maximum(loss, 1e-16)) if log else loss
 
@@ -67,19 +67,19 @@ class SurfaceView(widgets.VBox):
                  xlabel: str = "direction 1", ylabel: str = "direction 2", width: int = 440, height: int = 380,
                  **kwargs):
         sx, sy = bq.LinearScale(), bq.LinearScale()
-        self._colour = bq.ColorScale(scheme="viridis")
+        self._color = bq.ColorScale(scheme="viridis")
         self.heatmap = bq.HeatMap(x=np.zeros(2), y=np.zeros(2), color=np.zeros((2, 2)),
-                                  scales={"x": sx, "y": sy, "color": self._colour})
+                                  scales={"x": sx, "y": sy, "color": self._color})
         self.contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["white"], stroke_width=1,
                                  opacities=[0.6])
         self.marker = bq.Scatter(x=[0.0], y=[0.0], scales={"x": sx, "y": sy}, colors=[MARKER],
                                  default_size=80, stroke="white")
         self.extra = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["white", "orange"],
                               line_style="dashed")
-        self.colour_axis = bq.ColorAxis(scale=self._colour, orientation="vertical", side="right", label="loss",
+        self.color_axis = bq.ColorAxis(scale=self._color, orientation="vertical", side="right", label="loss",
                                         tick_format=".2f")
         axes = [bq.Axis(scale=sx, label=xlabel), bq.Axis(scale=sy, label=ylabel, orientation="vertical"),
-                self.colour_axis]
+                self.color_axis]
         margin = {"top": 40, "bottom": 50, "left": 60, "right": 115}  # room for the colour bar's label
         self.figure = bq.Figure(marks=[self.heatmap, self.contours, self.extra, self.marker], axes=axes,
                                 title=title, title_style=dict(TITLE_STYLE), fig_margin=margin,
@@ -125,7 +125,7 @@ class SurfaceView(widgets.VBox):
                 send to the browser.
         """
         xs, ys, loss = check_surface(surface)
-        z = colour_values(loss, self.log_color)
+        z = color_values(loss, self.log_color)
         cx, cy = contour_segments(xs, ys, z)
         self.surface = surface
         with self.heatmap.hold_sync(), self.contours.hold_sync():
@@ -135,8 +135,8 @@ class SurfaceView(widgets.VBox):
         set_axis_ticks(self.figure.axes[0], axis_ticks(xs[0], xs[-1], width))
         set_axis_ticks(self.figure.axes[1], axis_ticks(ys[0], ys[-1], height, vertical=True))
         lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
-        set_colour_range(self._colour, self.colour_axis, lo, hi, height - 2 * COLOUR_BAR_OFFSET_PX)
-        self.colour_axis.label = "log10 loss" if self.log_color else "loss"
+        set_color_range(self._color, self.color_axis, lo, hi, height - 2 * COLOR_BAR_OFFSET_PX)
+        self.color_axis.label = "log10 loss" if self.log_color else "loss"
         self.set_point(*(point if point is not None else (0.0, 0.0)))
 
     def set_point(self, x: float, y: float) -> None:
@@ -177,7 +177,7 @@ class SurfaceView(widgets.VBox):
         if self.surface is None:
             raise ValueError("to_matplotlib: nothing shown yet; call view.update(surface) first")
         xs, ys = np.asarray(self.heatmap.x, dtype=float), np.asarray(self.heatmap.y, dtype=float)
-        lo, hi = float(self._colour.min), float(self._colour.max)
+        lo, hi = float(self._color.min), float(self._color.max)
         cells = ax.pcolormesh(xs, ys, np.asarray(self.heatmap.color, dtype=float), shading="nearest",
                               cmap="viridis", vmin=lo, vmax=hi)
         for mark in self.figure.marks:
@@ -191,9 +191,9 @@ class SurfaceView(widgets.VBox):
             set_ticks(ticks, tick_labels(ticks, axis.tick_format))
         ax.set_xlabel(self.figure.axes[0].label)
         ax.set_ylabel(self.figure.axes[1].label)
-        colour_ticks = np.asarray(self.colour_axis.tick_values, dtype=float)
-        bar = ax.figure.colorbar(cells, ax=ax, label=self.colour_axis.label, shrink=0.8)
-        bar.set_ticks(colour_ticks, labels=tick_labels(colour_ticks, self.colour_axis.tick_format))
+        color_ticks = np.asarray(self.color_axis.tick_values, dtype=float)
+        bar = ax.figure.colorbar(cells, ax=ax, label=self.color_axis.label, shrink=0.8)
+        bar.set_ticks(color_ticks, labels=tick_labels(color_ticks, self.color_axis.tick_format))
         if self.figure.title:
             ax.set_title(self.figure.title, fontsize="medium")
         return cells
@@ -227,11 +227,11 @@ def draw_mark(ax, mark, *, as_collection: bool = False) -> list:
     x, y = np.asarray(mark.x, dtype=float), np.asarray(mark.y, dtype=float)
     if x.size == 0 or y.size == 0:
         return []
-    colours = list(mark.colors) or ["steelblue"]
+    colors = list(mark.colors) or ["steelblue"]
     if isinstance(mark, bq.Scatter):
         stroke = mark.stroke or "none"
         size = np.sqrt(float(mark.default_size)) * PT_PER_PX
-        return [ax.plot(x[i:i + 1], y[i:i + 1], MARKERS.get(mark.marker, "o"), color=colours[i % len(colours)],
+        return [ax.plot(x[i:i + 1], y[i:i + 1], MARKERS.get(mark.marker, "o"), color=colors[i % len(colors)],
                         mec=stroke, ms=size, mew=PT_PER_PX, zorder=3)[0] for i in range(len(x))]
     xs, ys = np.atleast_2d(x), np.atleast_2d(y)
     if xs.shape[0] == 1 and ys.shape[0] > 1:
@@ -240,9 +240,9 @@ def draw_mark(ax, mark, *, as_collection: bool = False) -> list:
     style = dict(ls=LINE_STYLES.get(mark.line_style, "-"), lw=float(mark.stroke_width) * PT_PER_PX)
     if as_collection:
         segments = [np.column_stack([px_, py_]) for px_, py_ in zip(xs, ys)]
-        lines = LineCollection(segments, colors=[colours[k % len(colours)] for k in range(len(segments))],
+        lines = LineCollection(segments, colors=[colors[k % len(colors)] for k in range(len(segments))],
                                alpha=float(opacities[0]), linestyles=style["ls"], linewidths=style["lw"])
         ax.add_collection(lines)
         return [lines]
-    return [ax.plot(px_, py_, color=colours[k % len(colours)], alpha=float(opacities[k % len(opacities)]), **style)[0]
+    return [ax.plot(px_, py_, color=colors[k % len(colors)], alpha=float(opacities[k % len(opacities)]), **style)[0]
             for k, (px_, py_) in enumerate(zip(xs, ys))]

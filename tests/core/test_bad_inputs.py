@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
-from rashomon_widgets.core.curvature.density import SpectrumEstimate
-from rashomon_widgets.core.curvature.trace import TraceEstimate
+from rashomon_widgets.core.curvature.estimated_spectrum import SpectrumEstimate
+from rashomon_widgets.core.curvature.trace_estimators import TraceEstimate
 from rashomon_widgets.core.geometry.manifold import retract
 
 

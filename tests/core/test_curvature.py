@@ -5,6 +5,7 @@ import torch
 from conftest import make_case, reference_hessian
 
 import rashomon_widgets as rw
+from rashomon_widgets.core.curvature._random import rademacher
 
 
 def test_hessian_matches_autograd_reference(case):
@@ -140,8 +141,8 @@ def test_density_integrates_to_one_and_its_mean_reproduces_the_trace():
     assert abs(np.trapezoid(d.grid * d.density, d.grid) * ls.num_params - exact_trace) <= d.trace.error
     # plain SLQ: the quadrature's mean is exactly Hutchinson's estimate with the same vectors
     with ls.hessian_operator() as op:
-        nodes, weights = rw.core.curvature.density.slq(op, num_vectors=40, num_steps=30, seed=1)
-    z = rw.core.curvature.density.rademacher((ls.num_params, 40), seed=1, dtype=ls.dtype, device=ls.device)
+        nodes, weights = rw.core.curvature.spectral_density.slq(op, num_vectors=40, num_steps=30, seed=1)
+    z = rademacher((ls.num_params, 40), seed=1, dtype=ls.dtype, device=ls.device)
     hutchinson = float((z * (ls.hessian() @ z)).sum()) / 40
     assert float((weights * nodes).sum()) * ls.num_params == pytest.approx(hutchinson, rel=1e-8)
 
@@ -149,7 +150,7 @@ def test_density_integrates_to_one_and_its_mean_reproduces_the_trace():
 def test_density_with_full_lanczos_recovers_the_spectrum():
     ls = _wide_case()
     with ls.hessian_operator() as op:
-        nodes, weights = rw.core.curvature.density.slq(op, num_vectors=1, num_steps=ls.num_params)
+        nodes, weights = rw.core.curvature.spectral_density.slq(op, num_vectors=1, num_steps=ls.num_params)
     exact = np.asarray(ls.spectrum())
     # a full Lanczos run reproduces the extreme eigenvalues to high accuracy
     assert nodes.max() == pytest.approx(exact.max(), rel=1e-8)

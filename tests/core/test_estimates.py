@@ -11,8 +11,7 @@ import torch
 from curve_cases import _digits, digits_pair
 
 import rashomon_widgets as rw
-from rashomon_widgets.core.curvature import density as _density
-from rashomon_widgets.core.curvature import trace as _trace
+from rashomon_widgets.core.curvature import estimated_spectrum, spectral_density, trace_estimators
 
 SEEDS = range(200)
 
@@ -101,7 +100,7 @@ def test_density_error_bound_covers_the_first_moment_error(trained):
     _, h, values = trained
     exact = float(values.sum())
     covered = [abs(float(d.trace) - exact) <= d.trace.error
-               for d in (_density.density(DenseOperator(h), num_vectors=10, num_steps=10, deflation_steps=100,
+               for d in (spectral_density.density(DenseOperator(h), num_vectors=10, num_steps=10, deflation_steps=100,
                                           seed=s) for s in range(60))]
     assert 0.85 <= np.mean(covered) <= 1.0
 
@@ -128,7 +127,7 @@ def test_plain_slq_when_deflation_is_off(trained):
 def test_trace_error_bound_covers_the_true_error_over_many_seeds(which, method, request):
     _, h, values = request.getfixturevalue(which)
     exact = float(values.sum())
-    estimates = [_trace.trace(DenseOperator(h), method=method, seed=s) for s in SEEDS]
+    estimates = [trace_estimators.trace(DenseOperator(h), method=method, seed=s) for s in SEEDS]
     covered = np.mean([abs(float(e) - exact) <= e.error for e in estimates])
     # 95% nominal: a calibrated bound covers 190 of 200 (sd 3); a vacuous one would cover all
     assert 0.88 <= covered <= 0.99, covered
@@ -139,7 +138,7 @@ def test_trace_error_bound_covers_the_true_error_over_many_seeds(which, method, 
 def test_default_trace_is_krylov_within_two_percent_near_a_minimum(trained):
     ls, h, values = trained
     exact = float(values.sum())
-    estimates = [_trace.trace(DenseOperator(h), seed=s) for s in SEEDS]
+    estimates = [trace_estimators.trace(DenseOperator(h), seed=s) for s in SEEDS]
     assert all(e.method == "krylov" and e.num_products == 40 for e in estimates)
     assert np.median([abs(float(e) - exact) / exact for e in estimates]) < 0.02
     t = ls.trace(method="krylov", seed=0)
@@ -151,7 +150,7 @@ def test_default_trace_is_krylov_within_two_percent_near_a_minimum(trained):
 def test_repeated_eigenvalues_xtrace_is_accurate_and_krylov_says_it_is_not(repeated):
     _, h, values = repeated
     exact = float(values.sum())
-    runs = {m: [_trace.trace(DenseOperator(h), method=m, num_products=30, seed=s) for s in range(40)]
+    runs = {m: [trace_estimators.trace(DenseOperator(h), method=m, num_products=30, seed=s) for s in range(40)]
             for m in ("xtrace", "krylov", "hutchinson")}
     errors = {m: np.array([abs(float(e) - exact) for e in r]) / exact for m, r in runs.items()}
     assert errors["xtrace"].mean() < 0.005 < errors["krylov"].mean()
@@ -173,11 +172,11 @@ def test_a_budget_too_small_for_an_error_reports_an_infinite_one(trained):
     _, h, _ = trained
     # 3 products: XTrace has one test vector, Hutch++ one sample: no spread to measure
     for method in ("xtrace", "hutch++"):   # an unknown error is larger than any value: it says so
-        with pytest.warns(_trace.EstimateWarning, match="error bar is larger than its value"):
-            assert _trace.trace(DenseOperator(h), method=method, num_products=3).error == np.inf
+        with pytest.warns(trace_estimators.EstimateWarning, match="error bar is larger than its value"):
+            assert trace_estimators.trace(DenseOperator(h), method=method, num_products=3).error == np.inf
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", _trace.EstimateWarning)
-        assert np.isfinite(_trace.trace(DenseOperator(h), method="hutchinson", num_products=3).error)
+        warnings.simplefilter("ignore", trace_estimators.EstimateWarning)
+        assert np.isfinite(trace_estimators.trace(DenseOperator(h), method="hutchinson", num_products=3).error)
 
 
 def test_float32_estimates_carry_honest_errors():
@@ -196,7 +195,7 @@ def test_float32_estimates_carry_honest_errors():
 
 # ----------------------------------------------------------------------------------------- objects
 def test_trace_estimate_is_a_float_with_its_error():
-    t = _trace.TraceEstimate(2.5, error=0.1, stderr=0.05, num_products=40, method="xtrace")
+    t = trace_estimators.TraceEstimate(2.5, error=0.1, stderr=0.05, num_products=40, method="xtrace")
     assert isinstance(t, float) and t * 2 == 5.0 and t + 1 == 3.5 and float(t) == 2.5
     assert f"{t}" == "2.5" and f"{t:.2f}" == "2.50" and t.interval == (2.4, 2.6)
     assert "2.5 ± 0.1" in repr(t) and "xtrace" in repr(t)
@@ -225,7 +224,7 @@ def test_density_object_unpacks_pickles_and_describes_itself(xor_min):
 def test_trace_rejects_bad_input(xor_min, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         with xor_min.hessian_operator() as op:
-            _trace.trace(op, **kwargs)
+            trace_estimators.trace(op, **kwargs)
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
@@ -245,8 +244,8 @@ def test_density_rejects_bad_input(xor_min, kwargs, exc, match):
 def test_spectrum_estimate_counts_near_zero_by_the_node_rule(trained):
     ls, h, values = trained
     op = DenseOperator(h)
-    est = _density.spectrum_estimate(op, num_vectors=3, num_steps=30, seed=2, tol=1e-3)
-    nodes, weights = _density.slq(DenseOperator(h), num_vectors=3, num_steps=30, seed=2)
+    est = estimated_spectrum.spectrum_estimate(op, num_vectors=3, num_steps=30, seed=2, tol=1e-3)
+    nodes, weights = spectral_density.slq(DenseOperator(h), num_vectors=3, num_steps=30, seed=2)
     assert est.num_params == ls.num_params and (est.num_vectors, est.num_steps, est.seed) == (3, 30, 2)
     assert np.all(np.diff(est.nodes) >= 0) and est.weights.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(np.sort(nodes), est.nodes)
@@ -261,7 +260,7 @@ def test_spectrum_estimate_counts_near_zero_by_the_node_rule(trained):
 def test_slq_in_groups_held_within_max_vectors_gives_the_same_runs(trained):
     """max_vectors bounds the Lanczos vectors held at once: the runs go in groups, from the same start vectors."""
     _, h, _ = trained
-    whole = _density.slq(DenseOperator(h), num_vectors=5, num_steps=30, seed=2, runs=True)
+    whole = spectral_density.slq(DenseOperator(h), num_vectors=5, num_steps=30, seed=2, runs=True)
     held = []
 
     class Counting(DenseOperator):
@@ -269,7 +268,7 @@ def test_slq_in_groups_held_within_max_vectors_gives_the_same_runs(trained):
             held.append(v.shape[1])
             return super().matvec(v)
 
-    grouped = _density.slq(Counting(h), num_vectors=5, num_steps=30, seed=2, runs=True, max_vectors=2 * 31)
+    grouped = spectral_density.slq(Counting(h), num_vectors=5, num_steps=30, seed=2, runs=True, max_vectors=2 * 31)
     assert max(held) == 2 and whole[2] == grouped[2]
     for a, b in zip(whole[:2], grouped[:2]):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
@@ -285,11 +284,11 @@ def test_density_counts_near_zero_by_the_same_rule(trained):
 
 
 def test_spectrum_estimate_from_nodes_sorts_and_rejects_bad_input():
-    est = _density.SpectrumEstimate.from_nodes([2.0, -1e-4, 0.0, -0.5], [0.25, 0.25, 0.25, 0.25], 100, tol=1e-3)
+    est = estimated_spectrum.SpectrumEstimate.from_nodes([2.0, -1e-4, 0.0, -0.5], [0.25] * 4, 100, tol=1e-3)
     np.testing.assert_array_equal(est.nodes, [-0.5, -1e-4, 0.0, 2.0])
     assert est.scale == 2.0 and est.threshold == 2e-3 and est.num_near_zero == 50.0
     np.testing.assert_array_equal(est.counts, [25.0] * 4)
     with pytest.raises(ValueError, match="expected two 1-D arrays of the same positive length, got 2 nodes and 1"):
-        _density.SpectrumEstimate.from_nodes([0.0, 1.0], [1.0], 10)
+        estimated_spectrum.SpectrumEstimate.from_nodes([0.0, 1.0], [1.0], 10)
     with pytest.raises(ValueError, match=r"tol: expected a relative tolerance in \[0, 1\)"):
-        _density.SpectrumEstimate.from_nodes([0.0, 1.0], [0.5, 0.5], 10, tol=1.5)
+        estimated_spectrum.SpectrumEstimate.from_nodes([0.0, 1.0], [0.5, 0.5], 10, tol=1.5)

@@ -12,8 +12,7 @@ import torch
 from test_estimates import DenseOperator
 
 import rashomon_widgets as rw
-from rashomon_widgets.core.curvature import density as _density
-from rashomon_widgets.core.curvature import trace as _trace
+from rashomon_widgets.core.curvature import estimated_spectrum, spectral_density, trace_estimators
 
 
 @pytest.fixture(scope="module")
@@ -61,23 +60,24 @@ def test_the_cnn_builder_has_the_parameter_counts_of_the_reference_case():
 def test_a_trace_target_spends_products_until_the_error_meets_it():
     h, values = _spectrum()
     exact = float(values.sum())
-    plain = _trace.trace(DenseOperator(h), method="hutchinson", num_products=10, seed=1)
-    t = _trace.trace(DenseOperator(h), method="hutchinson", num_products=10, seed=1, rtol=0.05, max_products=5000)
+    plain = trace_estimators.trace(DenseOperator(h), method="hutchinson", num_products=10, seed=1)
+    t = trace_estimators.trace(DenseOperator(h), method="hutchinson", num_products=10, seed=1, rtol=0.05,
+                               max_products=5000)
     assert plain.error > 0.05 * abs(float(plain))      # the plain estimate does not meet it ...
     assert t.met and t.error <= 0.05 * abs(float(t)) and t.num_products > 10 and t.rtol == 0.05
     assert abs(float(t) - exact) <= t.error * 1.5      # ... the targeted one does, and is right
     assert "rtol=0.05 met" in repr(t)
     seen = []
-    with pytest.warns(_trace.EstimateWarning, match="not met"):
-        _trace.trace(DenseOperator(h), num_products=12, rtol=1e-9, max_products=60,
+    with pytest.warns(trace_estimators.EstimateWarning, match="not met"):
+        trace_estimators.trace(DenseOperator(h), num_products=12, rtol=1e-9, max_products=60,
                      progress=lambda d, n: seen.append((d, n)))
     assert seen and all(n == 60 for _, n in seen) and seen[-1][0] <= 59
 
 
 def test_a_target_not_met_within_the_budget_says_so():
     h, _ = _spectrum()
-    with pytest.warns(_trace.EstimateWarning, match="rtol=1e-06 was not met within max_products=40"):
-        t = _trace.trace(DenseOperator(h), method="hutchinson", num_products=10, rtol=1e-6, max_products=40)
+    with pytest.warns(trace_estimators.EstimateWarning, match="rtol=1e-06 was not met within max_products=40"):
+        t = trace_estimators.trace(DenseOperator(h), method="hutchinson", num_products=10, rtol=1e-6, max_products=40)
     assert t.met is False and t.num_products <= 40 and "NOT met" in repr(t)
 
 
@@ -86,26 +86,26 @@ def test_an_error_bar_larger_than_the_value_warns_and_names_the_way_out():
     q, _ = torch.linalg.qr(torch.randn(300, 300, generator=g, dtype=torch.float64))
     values = torch.linspace(-5, 5, 300, dtype=torch.float64)   # trace 0: every error bar is larger
     h = (q * values) @ q.T
-    with pytest.warns(_trace.EstimateWarning, match=r"larger than its value.*rtol=0\.1"):
-        t = _trace.trace(DenseOperator(h), method="hutchinson", num_products=20)
+    with pytest.warns(trace_estimators.EstimateWarning, match=r"larger than its value.*rtol=0\.1"):
+        t = trace_estimators.trace(DenseOperator(h), method="hutchinson", num_products=20)
     assert t.error > abs(float(t)) and t.met is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _trace.trace(DenseOperator(torch.eye(50, dtype=torch.float64)), method="hutchinson", num_products=8)
+        trace_estimators.trace(DenseOperator(torch.eye(50, dtype=torch.float64)), method="hutchinson", num_products=8)
 
 
 def test_the_near_zero_interval_covers_the_true_count():
     h, values = _spectrum(p=300, zeros=240)
     covered = 0
     for seed in range(20):
-        est = _density.spectrum_estimate(DenseOperator(h), num_vectors=6, num_steps=40, seed=seed, tol=1e-3)
+        est = estimated_spectrum.spectrum_estimate(DenseOperator(h), num_vectors=6, num_steps=40, seed=seed, tol=1e-3)
         low, high = est.near_zero_interval
         assert low <= est.num_near_zero <= high
         covered += low <= 240 <= high
     assert covered >= 15, f"the 95% interval covered the true count in {covered} of 20 seeds"
-    one = _density.spectrum_estimate(DenseOperator(h), num_vectors=1, num_steps=40)
+    one = estimated_spectrum.spectrum_estimate(DenseOperator(h), num_vectors=1, num_steps=40)
     assert one.near_zero_interval is None and "precision unknown: 1 SLQ run" in one.summary()
-    two = _density.spectrum_estimate(DenseOperator(h), num_vectors=2, num_steps=40)
+    two = estimated_spectrum.spectrum_estimate(DenseOperator(h), num_vectors=2, num_steps=40)
     assert "95%:" in two.count_text()
 
 
@@ -123,8 +123,8 @@ def test_a_spectrum_almost_all_at_zero_still_reads_as_a_count_with_its_interval(
 def test_density_within_max_vectors_matches_the_exact_trace(cnn):
     h, values = _spectrum(p=400, zeros=100)
     exact = float(values.sum())
-    full = _density.density(DenseOperator(h), num_vectors=6, num_steps=10, deflation_steps=120, seed=0)
-    capped = _density.density(DenseOperator(h), num_vectors=6, num_steps=10, deflation_steps=120, seed=0,
+    full = spectral_density.density(DenseOperator(h), num_vectors=6, num_steps=10, deflation_steps=120, seed=0)
+    capped = spectral_density.density(DenseOperator(h), num_vectors=6, num_steps=10, deflation_steps=120, seed=0,
                               max_vectors=45)
     assert capped.num_products == 15 + 6 * 10 and full.num_products == 120 + 6 * 10
     for d in (full, capped):   # fewer deflation steps widen the error bar; both stay right
@@ -165,15 +165,15 @@ def test_the_minimum_check_tells_a_minimum_from_a_slope(xor_min, cnn):
 def test_a_density_target_adds_runs_until_its_trace_meets_it():
     h, values = _spectrum(p=400, zeros=100)
     exact = float(values.sum())
-    plain = _density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, seed=0)
-    aimed = _density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, seed=0,
+    plain = spectral_density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, seed=0)
+    aimed = spectral_density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, seed=0,
                              rtol=0.02, max_products=5000)
     assert plain.trace.error > 0.02 * abs(float(plain.trace))
     assert aimed.trace.met and aimed.num_products > plain.num_products
     assert abs(float(aimed.trace) - exact) <= 1.5 * aimed.trace.error
     assert np.isclose(aimed.weights.sum(), 1.0)
     with pytest.warns(rw.core.EstimateWarning, match="density: the target rtol=1e-06 was not met"):
-        _density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, rtol=1e-6,
+        spectral_density.density(DenseOperator(h), num_vectors=4, num_steps=10, deflation_steps=20, rtol=1e-6,
                          max_products=100)
 
 

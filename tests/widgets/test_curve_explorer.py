@@ -44,7 +44,7 @@ def explorer():
 def test_first_draw(explorer):
     ls, curve, test = _case()
     assert explorer.error_html.value == ""
-    assert explorer.get_state()["t"] == 0.5 and explorer.get_state()["margin"] == 0.2
+    assert explorer.state["t"] == 0.5 and explorer.state["margin"] == 0.2
     assert "t = <b>0.50</b>" in explorer.loss_html.value and "test loss" in explorer.loss_html.value
     assert explorer.surface2d.heatmap.color.shape == (13, 13)
     assert explorer.surface3d.mesh.y.shape == (13 * 13,)
@@ -72,7 +72,7 @@ def test_slider_moves_readout_and_markers(explorer):
     before = (explorer.loss_html.value, explorer.surface2d.marker.x[0], explorer.surface3d.marker.x.copy())
     explorer.slider.value = 0.2
     assert explorer.wait(60)
-    assert explorer.get_state()["t"] == 0.2
+    assert explorer.state["t"] == 0.2
     assert "t = <b>0.20</b>" in explorer.loss_html.value and explorer.loss_html.value != before[0]
     torch.testing.assert_close(explorer.point, curve(0.2))
     xy = explorer.plane.coordinates(curve(0.2)[None])[0]
@@ -95,7 +95,7 @@ def test_bad_margin_is_refused_and_the_widget_keeps_working(explorer, bad):
     assert "margin stays 0.2" in explorer.error_html.value
     assert "error" in explorer.status_html.value
     assert explorer.margin_box.value == explorer.margin_box.get_state()["value"] == "0.2"
-    assert explorer.get_state()["margin"] == 0.2
+    assert explorer.state["margin"] == 0.2
     xs_before = explorer.surface2d.surface.xs.copy()
     explorer.slider.value = 0.3  # the slider still works
     assert explorer.wait(60)
@@ -150,7 +150,7 @@ def test_a_margin_whose_grid_would_overflow_is_refused_and_the_margin_stays(expl
     assert "margin stays 0.2" in explorer.error_html.value and "thetas" not in explorer.error_html.value
     assert explorer.margin == 0.2 and explorer.margin_box.value == "0.2"
     assert np.isfinite(explorer.surface2d.surface.loss).all() and np.isfinite(explorer.surface3d.mesh.y).all()
-    json.dumps({k: v for k, v in explorer.surface2d._colour.get_state().items() if not isinstance(v, dict)},
+    json.dumps({k: v for k, v in explorer.surface2d._color.get_state().items() if not isinstance(v, dict)},
                allow_nan=False)  # no Infinity sent to the browser
     explorer.margin_box.value = "NaN"  # a second refusal replaces the first message (a FloatText dropped it)
     assert explorer.wait(60)

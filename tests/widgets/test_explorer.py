@@ -1,4 +1,5 @@
-"""NullSpaceExplorer through its synced state (get_state), against core objects computed independently."""
+"""NullSpaceExplorer through its state and its controls' synced state (get_state), against core objects
+computed independently."""
 import json
 import math
 import re
@@ -26,7 +27,7 @@ def _chart(ls):
 
 
 def test_first_draw_shows_loss_spectrum_and_surfaces(explorer, xor_min):
-    state = explorer.get_state()
+    state = explorer.state
     assert state["coefficients"] == [0.0, 0.0, 0.0] and state["x_axis"] == "null 1" and state["y_axis"] == "top 1"
     assert "loss = <b>" in explorer.loss_html.value
     assert explorer.error_html.value == ""
@@ -46,7 +47,7 @@ def test_first_draw_shows_loss_spectrum_and_surfaces(explorer, xor_min):
 def test_null_slider_keeps_the_loss_and_draws_the_core_slice(explorer, xor_min):
     explorer.sliders[0].value = 1.5
     assert explorer.wait(60)
-    assert explorer.get_state()["coefficients"] == [1.5, 0.0, 0.0]
+    assert explorer.state["coefficients"] == [1.5, 0.0, 0.0]
     chart = _chart(xor_min)
     point = chart.point([1.5, 0.0, 0.0])
     torch.testing.assert_close(explorer.point, point)
@@ -66,7 +67,7 @@ def test_top_slider_raises_the_loss_and_reset_returns(explorer, xor_min):
     assert xor_min.loss(explorer.point) == pytest.approx(lam / 2 * 0.25, rel=0.2)
     explorer.reset_button.click()
     assert explorer.wait(60)
-    assert all(s.value == 0 for s in explorer.sliders) and explorer.get_state()["coefficients"] == [0.0, 0.0, 0.0]
+    assert all(s.value == 0 for s in explorer.sliders) and explorer.state["coefficients"] == [0.0, 0.0, 0.0]
     torch.testing.assert_close(explorer.point, xor_min.theta)
 
 
@@ -87,7 +88,7 @@ def test_a_nan_slider_value_is_refused_and_the_point_stays(explorer, xor_min):
         explorer.sliders[0].value = math.nan  # refused by the slider itself: JSON cannot carry NaN
     assert explorer.wait(60)
     assert "null 1: expected a finite number in [-2, 2], got nan" in explorer.error_html.value  # shown there too
-    assert explorer.sliders[0].value == 0.5 and explorer.get_state()["coefficients"][0] == 0.5
+    assert explorer.sliders[0].value == 0.5 and explorer.state["coefficients"][0] == 0.5
     torch.testing.assert_close(explorer.point, kept)
     explorer.sliders[0].value = -0.5  # the next good value works
     assert explorer.wait(60)
@@ -102,7 +103,7 @@ def test_bad_coefficients_from_python_are_refused(explorer, bad):
         explorer.coefficients = [bad, 0.0, 0.0]
     with pytest.raises(TraitError, match="coefficients: expected 3 numbers"):
         explorer.coefficients = [0.0, 0.0]
-    assert explorer.get_state()["coefficients"] == [0.0, 0.0, 0.0]
+    assert explorer.state["coefficients"] == [0.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("bad", [-1.0, 0.0, math.nan, math.inf, "NaN", "-1", "1e999"])
@@ -111,7 +112,7 @@ def test_bad_span_is_refused_and_the_next_good_value_works(explorer, bad):
     assert explorer.wait(60)
     assert "span: expected a finite number" in explorer.error_html.value and "span stays 1" in explorer.error_html.value
     assert explorer.span_box.value == explorer.span_box.get_state()["value"] == "1"
-    assert explorer.get_state()["span"] == 1.0
+    assert explorer.state["span"] == 1.0
     explorer.sliders[1].value = 0.7  # the sliders keep working
     assert explorer.wait(60)
     explorer.span_box.value = 0.5
@@ -183,11 +184,11 @@ def test_latest_slider_value_wins(explorer, xor_min):
     assert len(explorer.history) < 25
 
 
-def test_log_colour_toggle(explorer):
+def test_log_color_toggle(explorer):
     explorer.log_toggle.value = False
     assert explorer.wait(60)
     lin = explorer.surface2d.heatmap.color.copy()
-    assert explorer.get_state()["log_color"] is False
+    assert explorer.state["log_color"] is False
     assert explorer.surface2d.figure.axes[2].label == "loss"
     explorer.log_toggle.value = True
     assert explorer.wait(60)
@@ -236,10 +237,10 @@ def test_play_moves_a_direction_back_and_forth(explorer, xor_min):
     frames = explorer.play.max + 1
     explorer.play.value = frames // 4  # a quarter of the way: the far end, +range
     assert explorer.wait(60)
-    assert explorer.get_state()["coefficients"] == [0.0, 2.0, 0.0]
+    assert explorer.state["coefficients"] == [0.0, 2.0, 0.0]
     explorer.play.value = 3 * frames // 4  # three quarters: -range
     assert explorer.wait(60)
-    assert explorer.get_state()["coefficients"] == [0.0, -2.0, 0.0]
+    assert explorer.state["coefficients"] == [0.0, -2.0, 0.0]
     torch.testing.assert_close(explorer.point, _chart(xor_min).point([0.0, -2.0, 0.0]))
 
 
@@ -315,10 +316,10 @@ def test_a_span_whose_grid_would_overflow_is_refused_and_the_span_stays(explorer
     explorer.span_box.value = f"{span:g}"  # typed in the box: a finite number, refused by the explorer
     assert explorer.wait(60)
     assert "span: expected" in explorer.error_html.value and "span stays 1" in explorer.error_html.value
-    assert explorer.span == 1.0 and explorer.span_box.value == "1" and explorer.get_state()["span"] == 1.0
+    assert explorer.span == 1.0 and explorer.span_box.value == "1" and explorer.state["span"] == 1.0
     assert explorer.surface2d.surface.xs.max() == pytest.approx(1.0)   # the views kept the last good grid
     assert np.isfinite(explorer.surface2d.heatmap.color).all() and np.isfinite(explorer.surface3d.mesh.y).all()
-    _strict_json(explorer.surface2d._colour)                          # the colour scale's ends are valid JSON
+    _strict_json(explorer.surface2d._color)                          # the colour scale's ends are valid JSON
     explorer.span_box.value = 0.5                                       # the widget keeps working
     assert explorer.wait(60)
     assert explorer.error_html.value == "" and explorer.surface2d.surface.xs.max() == pytest.approx(0.5)
@@ -353,7 +354,7 @@ def test_an_infinite_slider_value_is_refused_not_clamped(explorer, bad):
     assert message in explorer.error_html.value
     with pytest.raises(TraitError, match=re.escape(message)):
         explorer.coefficients = [bad, 0.0, 0.0]
-    assert explorer.sliders[0].value == 0.5 and explorer.get_state()["coefficients"] == [0.5, 0.0, 0.0]
+    assert explorer.sliders[0].value == 0.5 and explorer.state["coefficients"] == [0.5, 0.0, 0.0]
 
 
 def test_an_out_of_range_axis_names_the_valid_range(explorer):
@@ -368,10 +369,10 @@ def test_an_out_of_range_axis_names_the_valid_range(explorer):
     with pytest.raises(TraitError, match=re.escape("y axis (y_axis): expected one of its options (one of 'null 1', "
                                                    "'null 2', 'top 1'), got 99")):
         explorer.y_dir.value = 99  # was "Invalid selection: value not found"
-    assert explorer.get_state()["x_axis"] == "null 1" and explorer.x_dir.value == "null 1"
+    assert explorer.state["x_axis"] == "null 1" and explorer.x_dir.value == "null 1"
     explorer.y_axis = 1  # an index in range picks that direction, stored by name
     assert explorer.wait(60)
-    assert explorer.get_state()["y_axis"] == explorer.y_dir.value == "null 2"
+    assert explorer.state["y_axis"] == explorer.y_dir.value == "null 2"
     assert explorer.error_html.value == "" and "null 2" in explorer.surface2d.figure.axes[1].label
 
 
@@ -441,3 +442,17 @@ def test_every_button_has_a_tooltip_and_no_tooltip_is_markup(explorer):
         if isinstance(w, (widgets.Checkbox, widgets.ToggleButton)):   # their description is shown as a title
             assert "<" not in w.description, w
     assert explorer.log_toggle.tooltip == type(explorer).log_color.help
+
+
+def test_state_traits_stay_in_the_kernel_and_restore_validates_the_whole_state(explorer):
+    """No front end reads the state traits (the controls are widgets of their own), so they are not synced;
+    restore() validates a state as a whole (a swap of the axes passes) and refuses it all or nothing."""
+    synced = explorer.get_state()
+    assert not set(explorer.state_names()) & set(synced), "state traits are sent to the browser"
+    explorer.restore({"x_axis": "top 1", "y_axis": "null 1"})      # a swap, in one call
+    assert explorer.wait(60)
+    assert (explorer.x_axis, explorer.y_axis) == ("top 1", "null 1")
+    before = explorer.state
+    with pytest.raises(TraitError, match="span"):
+        explorer.restore({"x_axis": "null 2", "span": -1.0})          # the good axis is rolled back too
+    assert explorer.state == before and explorer.x_dir.value == "top 1"

@@ -90,13 +90,13 @@ def _surface_changes():
 
 
 @pytest.mark.parametrize("case", list(_surface_changes()))
-def test_a_colour_bar_never_holds_ticks_outside_its_range(case):
+def test_a_color_bar_never_holds_ticks_outside_its_range(case):
     """bqplot 0.13's ColorAxis reads its tick_values only when its scale's range changes. Old behaviour: the
     range was sent first, the ticks after it, so after a range change the bar drew the old labels at the new
     range's positions (floating above or below the bar, or piled up on it) until the next change."""
     log, first, second = _surface_changes()[case]
     view = rw.SurfaceView(_surface(first), log_color=log)
-    scale, axis = view._colour, view.colour_axis
+    scale, axis = view._color, view.color_axis
     sent = _recorder(scale, axis)
     start = _start(scale, axis)
     if second is None:
@@ -113,11 +113,11 @@ def test_a_colour_bar_never_holds_ticks_outside_its_range(case):
                                                                vertical=True, max_ticks=4))
 
 
-def test_the_similarity_colour_bar_gets_its_ticks_before_its_range():
+def test_the_similarity_color_bar_gets_its_ticks_before_its_range():
     """Old behaviour: the similarity heatmap's range was sent before its colour bar's ticks (see above)."""
     view = rw.SimilarityView()
     view.show(np.array([[1.0, 0.5], [0.5, 1.0]]), ["a", "b"])
-    scale, axis = view._colour, view.colour_axis
+    scale, axis = view._color, view.color_axis
     sent = _recorder(scale, axis)
     start = _start(scale, axis)
     view.show(np.array([[1.0, 0.995], [0.995, 1.0]]), ["a", "b"])
@@ -205,31 +205,31 @@ def test_loss_and_accuracy_are_not_drawn_over_each_other(curve_explorer):
     assert scale.max - scale.min <= 1.2 * max(np.ptp(values), 0.02) + 1e-9, (scale.min, scale.max, np.ptp(values))
 
 
-def test_every_profile_line_has_its_own_colour_and_style_and_the_legend_matches(curve_explorer):
+def test_every_profile_line_has_its_own_color_and_style_and_the_legend_matches(curve_explorer):
     """Old behaviour: each split's loss and accuracy shared one colour, the accuracy told apart only by a 1-px
     dotted line (invisible where it ran over the loss), and the legend drew "┈┈" for a dotted line."""
     lines = _profile_lines(curve_explorer)
-    pairs = [(colour, style) for *_, colour, style in lines]
+    pairs = [(color, style) for *_, color, style in lines]
     assert len(set(pairs)) == len(pairs), pairs
     # colour per split, style per quantity
     expected = [PROFILE_STYLES[k] for k in ("line_loss", "train_loss", "test_loss", "train_accuracy", "test_accuracy")]
     assert sorted(pairs) == sorted(expected)
     # the legend (HTML under the figures) shows each line's colour with its style's glyph, and nothing else
-    shown = {(colour, html.unescape(glyph)) for colour, glyph, _ in re.findall(
+    shown = {(color, html.unescape(glyph)) for color, glyph, _ in re.findall(
         r"<span style='color:([^;']+);[^']*'>([^<]*)</span> ([^<]*)</span>", curve_explorer.profile_legend.value)}
-    drawn = {(colour, html.unescape(_MARKERS[style])) for colour, style in pairs}
+    drawn = {(color, html.unescape(_MARKERS[style])) for color, style in pairs}
     assert drawn <= shown and len(shown - drawn) == 1, (shown, drawn)   # and the current t
 
 
 def test_page_lines_contrast_with_white_and_dark_pages(curve_explorer):
     """Old behaviour: the train loss (#1f77b4: 3.9:1 on JupyterLab's dark #111) and the straight line (#7f7f7f:
     4.0:1 on white) were dim on one page or the other; the pruning plot's orange 2.5:1 on white."""
-    colours = {colour for *_, colour, _ in _profile_lines(curve_explorer)} | {curve_explorer.t_mark.colors[0]}
-    from rashomon_widgets.widgets.pruning_explorer import _COLOURS
-    colours |= set(_COLOURS)
-    for colour in colours:
+    colors = {color for *_, color, _ in _profile_lines(curve_explorer)} | {curve_explorer.t_mark.colors[0]}
+    from rashomon_widgets.widgets.pruning_explorer import _COLORS
+    colors |= set(_COLORS)
+    for color in colors:
         for page in (LIGHT_PAGE, DARK_PAGE):
-            assert contrast_ratio(colour, page) >= PAGE_CONTRAST, (colour, page, contrast_ratio(colour, page))
+            assert contrast_ratio(color, page) >= PAGE_CONTRAST, (color, page, contrast_ratio(color, page))
 
 
 def test_grey_notes_follow_the_theme(xor_min):
@@ -276,12 +276,12 @@ def test_similarity_values_are_black_or_white_whichever_reads_on_the_cell():
     S = np.array([[1.0, 0.92, 0.98, 0.9], [0.92, 1.0, 0.89, 0.96], [0.98, 0.89, 1.0, 0.91], [0.9, 0.96, 0.91, 1.0]])
     view.show(S, ["M1", "M2", "M1 L1", "M2 L1"])
     assert view.grid.display_format is None   # no second, single-coloured set of values under the labels
-    cells = view.cell_colours().reshape(-1, 3)
-    colours = list(view.values.colors)
-    assert len(colours) == S.size and list(view.values.text) == [format(v, ".2f") for v in S.ravel()]
-    for cell, text in zip(cells, colours):
+    cells = view.cell_colors().reshape(-1, 3)
+    colors = list(view.values.colors)
+    assert len(colors) == S.size and list(view.values.text) == [format(v, ".2f") for v in S.ravel()]
+    for cell, text in zip(cells, colors):
         assert contrast_ratio(tuple(cell), text) >= 4.5, (cell, text)
-    assert {"#000000", "#ffffff"} == set(colours)   # yellow cells get black, purple ones white
+    assert {"#000000", "#ffffff"} == set(colors)   # yellow cells get black, purple ones white
     # the labels sit on their cells: column names along x, row names along y
     assert list(view.values.x[:4]) == ["M1", "M2", "M1 L1", "M2 L1"] and list(view.values.y[:4]) == ["M1"] * 4
 
@@ -319,7 +319,7 @@ def _panel_with(fig, label):
     return [ax for ax in fig.axes if ax.get_ylabel() == label or ax.get_xlabel() == label]
 
 
-def test_the_curve_explorers_exported_plane_has_every_layer_marker_and_colour_bar(curve_explorer, tmp_path):
+def test_the_curve_explorers_exported_plane_has_every_layer_marker_and_color_bar(curve_explorer, tmp_path):
     """Old behaviour: the exported plane lacked the fitted curve, theta_a, theta_b and the bend (marks the
     explorer adds to the view), the contour lines, and any colour bar."""
     e = curve_explorer
@@ -346,8 +346,8 @@ def test_the_curve_explorers_exported_plane_has_every_layer_marker_and_colour_ba
     bars = [c.colorbar for c in plane.collections if getattr(c, "colorbar", None) is not None]
     assert len(bars) == 1
     bar = bars[0]
-    assert bar.ax.get_ylabel() == e.surface2d.colour_axis.label
-    np.testing.assert_allclose(bar.get_ticks(), e.surface2d.colour_axis.tick_values)
+    assert bar.ax.get_ylabel() == e.surface2d.color_axis.label
+    np.testing.assert_allclose(bar.get_ticks(), e.surface2d.color_axis.tick_values)
     # the plane's ticks as live
     np.testing.assert_allclose(plane.get_xticks(), e.surface2d.figure.axes[0].tick_values)
     # the profile: both losses, the straight line and both accuracies, in their live colours and styles
@@ -361,7 +361,7 @@ def test_the_curve_explorers_exported_plane_has_every_layer_marker_and_colour_ba
     assert paths[1].read_text().count("<g id=\"QuadMesh_") >= 1
 
 
-def test_the_null_space_explorers_exported_slice_has_a_colour_bar(xor_min):
+def test_the_null_space_explorers_exported_slice_has_a_color_bar(xor_min):
     """Old behaviour: no exported 2-D panel had a colour bar."""
     e = rw.NullSpaceExplorer(xor_min, num_null=1, num_top=1)
     try:
@@ -383,10 +383,10 @@ def test_the_pruning_explorers_exported_heatmap_matches_the_live_one(pruning_exp
     live = list(zip(list(e.similarity.values.text), list(e.similarity.values.colors)))
     assert texts == live
     (bar,) = [im.colorbar for im in heat.images if im.colorbar is not None]
-    np.testing.assert_allclose(bar.get_ticks(), e.similarity.colour_axis.tick_values)
+    np.testing.assert_allclose(bar.get_ticks(), e.similarity.color_axis.tick_values)
 
 
-def test_draw_mark_copies_colour_style_width_and_markers():
+def test_draw_mark_copies_color_style_width_and_markers():
     """The export's one mark painter: a bqplot Lines or Scatter as the browser draws it."""
     import matplotlib.pyplot as plt
 

@@ -113,9 +113,9 @@ def test_first_draw_matches_an_independent_study(explorer):
         assert f"{100 * want['sparsity']:.2f}%" in _text(explorer.loss_html)
     assert record["sparsity"] == pytest.approx(expected.sparsity)
     # the heatmap the browser gets: the independent study's matrix with its names
-    colour, rows, columns = _heatmap(explorer)
+    color, rows, columns = _heatmap(explorer)
     assert rows == columns == ["M1", "M2", "M1 L1", "M2 L1", "M1 skeleton", "M2 skeleton"] == list(expected.names)
-    np.testing.assert_allclose(colour, expected.similarity, atol=1e-6)
+    np.testing.assert_allclose(color, expected.similarity, atol=1e-6)
     np.testing.assert_allclose(np.asarray(record["similarity"]), expected.similarity, atol=1e-6)
     # the comparison of the two skeletons is in the readout
     c = expected.comparison
@@ -154,8 +154,8 @@ def test_views_legends_and_layout(explorer):
     assert tradeoff_box.children.index(legend) > tradeoff_box.children.index(explorer.tradeoff_figure)
     for label in ("M1 test accuracy", "M2 test accuracy", "M1 sparsity", "M2 sparsity", "threshold"):
         assert label in text
-    colours = explorer.accuracy_lines.get_state()["colors"]
-    assert colours == explorer.sparsity_lines.get_state()["colors"] and all(c in text for c in colours)
+    colors = explorer.accuracy_lines.get_state()["colors"]
+    assert colors == explorer.sparsity_lines.get_state()["colors"] and all(c in text for c in colors)
     assert explorer.sparsity_lines.get_state()["line_style"] == "dashed"
     assert explorer.accuracy_lines.get_state()["line_style"] == "solid"
     assert explorer.threshold_mark.get_state()["colors"][0] in text  # the red marker has its entry
@@ -360,6 +360,38 @@ def test_bad_arguments(kwargs, error, message):
     options.update(kwargs)
     with pytest.raises(error, match=message):
         rw.PruningExplorer(options.pop("models"), rw.models.cross_entropy, train, **options)
+
+
+def test_a_prebuilt_study_is_shown_as_the_short_form_builds_it():
+    """``PruningExplorer(study=SkeletonStudy(...))`` takes the study as it is: its models, data, options and
+    thresholds (the threshold control's range is their last), and draws what the short form draws."""
+    study = _study()
+    short = _explorer()
+    prebuilt = rw.PruningExplorer(study=study, l1=1e-3, epochs=4, threshold=0.05, max_epochs=10)
+    assert prebuilt.wait(60)
+    assert prebuilt.study is study and prebuilt.models == study.models
+    assert prebuilt.max_threshold == MAX_THRESHOLD == short.max_threshold
+    assert prebuilt.threshold_slider.max == short.threshold_slider.max
+    np.testing.assert_array_equal(prebuilt.study.thresholds, short.study.thresholds)
+    assert prebuilt.results[-1] == short.results[-1]
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"ood": "ood"}, ValueError, r"either a prebuilt study or the arguments to build one, got both \(study= and ood\)"),
+    ({"lr": 1e-3}, ValueError, r"got both \(study= and lr\)"),
+    ({"study": "a study"}, TypeError, "study: expected an rw.experiments.SkeletonStudy, got str"),
+])
+def test_a_study_with_the_arguments_it_replaces_is_refused(kwargs, error, message):
+    options = {"study": _study(), **kwargs}
+    if "ood" in kwargs:
+        options["ood"] = _case()[3]
+    with pytest.raises(error, match=message):
+        rw.PruningExplorer(**options)
+
+
+def test_neither_a_study_nor_its_arguments_is_refused():
+    with pytest.raises(TypeError, match="expected models, loss_fn, train_data and ood .* got no ood"):
+        rw.PruningExplorer(_case()[0], rw.models.cross_entropy, _case()[1])
 
 
 def test_similarity_view_refuses_a_mismatched_matrix():

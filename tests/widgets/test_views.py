@@ -115,7 +115,7 @@ def test_spectrum_matplotlib_export_draws_the_same_bars(xor_min):
 
 # ------------------------------------------------------------------------------------------ 2-D
 @pytest.mark.parametrize("lo, hi", [(-3.21, 0.87), (0.991, 1.0), (0.0, 2.3e-5), (12.0, 25_700.0)])
-def test_colour_ticks_are_few_round_and_inside_the_range(lo, hi):
+def test_color_ticks_are_few_round_and_inside_the_range(lo, hi):
     ticks = nice_ticks(lo, hi, max_ticks=4)
     labels = format_ticks(ticks)
     assert 2 <= len(ticks) <= 4 and np.all((ticks >= lo - 1e-12) & (ticks <= hi + 1e-12))
@@ -124,12 +124,12 @@ def test_colour_ticks_are_few_round_and_inside_the_range(lo, hi):
     assert max(len(s) for s in labels) <= 8
 
 
-def test_surface_view_labels_colour_ticks_and_legend():
+def test_surface_view_labels_color_ticks_and_legend():
     loss = 10 ** np.linspace(-3.21, 0.87, 35).reshape(5, 7)
     view = rw.SurfaceView(_surface(loss), log_color=True, title="slice")
     z = np.log10(loss)
-    axis = view.colour_axis
-    assert axis.label == "log10 loss" and view._colour.min == pytest.approx(z.min())
+    axis = view.color_axis
+    assert axis.label == "log10 loss" and view._color.min == pytest.approx(z.min())
     ticks = np.asarray(axis.tick_values)
     assert len(ticks) <= 4 and ticks.min() >= z.min() and ticks.max() <= z.max()
     labels = [format(t, axis.tick_format) for t in ticks]
@@ -142,9 +142,9 @@ def test_surface_view_labels_colour_ticks_and_legend():
     # a narrow range: 0.991 .. 1.0
     view.log_color = False
     view.update(_surface(np.linspace(0.991, 1.0, 12).reshape(3, 4)))
-    ticks = np.asarray(view.colour_axis.tick_values)
-    labels = [format(t, view.colour_axis.tick_format) for t in ticks]
-    assert 2 <= len(ticks) <= 4 and len(set(labels)) == len(labels) and view.colour_axis.label == "loss"
+    ticks = np.asarray(view.color_axis.tick_values)
+    labels = [format(t, view.color_axis.tick_format) for t in ticks]
+    assert 2 <= len(ticks) <= 4 and len(set(labels)) == len(labels) and view.color_axis.label == "loss"
 
 
 def test_surface_view_matplotlib_export():
@@ -161,7 +161,7 @@ def test_surface_view_matplotlib_export():
 
 
 # ------------------------------------------------------------------------------------------ 3-D
-def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
+def test_surface3d_is_in_real_units_with_viridis_vertex_colors():
     loss = 10 ** np.linspace(-3.21, 0.87, 35).reshape(5, 7)
     xs, ys = np.linspace(-2.0, 2.0, 7), np.linspace(-0.5, 1.5, 5)
     flat = rw.SurfaceView(_surface(loss, xs, ys), log_color=True)
@@ -176,7 +176,7 @@ def test_surface3d_is_in_real_units_with_viridis_vertex_colours():
     np.testing.assert_allclose(view.mesh.x, np.meshgrid(xs, ys)[1].ravel())
     # the mesh's colours are viridis of the 2-D view's colour values, over the same range
     values = np.asarray(flat.heatmap.color).ravel()
-    u = (values - flat._colour.min) / (flat._colour.max - flat._colour.min)
+    u = (values - flat._color.min) / (flat._color.max - flat._color.min)
     np.testing.assert_allclose(np.asarray(view.mesh.color).reshape(-1, 3), colormaps["viridis"](u)[:, :3], atol=1e-6)
     assert view.figure.ylabel == "h" and "<b>h</b> (height) and colour: log10 loss from" in view.caption.value
     # the marker sits at the point, sized relative to each axis' range
@@ -210,12 +210,12 @@ def test_surface3d_labels_and_style():
 
 
 # ---------------------------------------------------------------------------------------- similarity
-def test_similarity_colour_ticks_do_not_overlap_on_a_narrow_range():
+def test_similarity_color_ticks_do_not_overlap_on_a_narrow_range():
     view = rw.SimilarityView()
     S = np.array([[1.0, 0.9931, 0.991], [0.9931, 1.0, 0.9957], [0.991, 0.9957, 1.0]])
     view.show(S, ["M1", "M2", "M1 pruned"])
-    ticks = np.asarray(view.colour_axis.tick_values)
-    labels = [format(t, view.colour_axis.tick_format) for t in ticks]
+    ticks = np.asarray(view.color_axis.tick_values)
+    labels = [format(t, view.color_axis.tick_format) for t in ticks]
     assert 2 <= len(ticks) <= 4 and len(set(labels)) == len(labels)
     assert ticks.min() >= 0.991 - 1e-12 and ticks.max() <= 1.0 + 1e-12
     assert view.display_format == ".3f" and list(view.values.text)[1] == "0.993"   # the values, over the grid
@@ -240,7 +240,7 @@ def _synced(view):
     import json
 
     out = []
-    for widget in (view.figure, *view.figure.marks, *view.figure.axes, view._colour):
+    for widget in (view.figure, *view.figure.marks, *view.figure.axes, view._color):
         state = {k: v for k, v in widget.get_state().items() if not isinstance(v, (dict, memoryview, bytes))}
         out.append(json.dumps(state, allow_nan=False, default=str))
     return out
@@ -264,7 +264,7 @@ def test_a_grid_whose_shape_does_not_match_its_coordinates_is_refused_naming_bot
 
 @pytest.mark.parametrize("make", [rw.SurfaceView, rw.Surface3DView])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nan_and_inf_losses_are_refused_not_drawn_with_a_colour_scale_to_inf(make, bad):
+def test_nan_and_inf_losses_are_refused_not_drawn_with_a_color_scale_to_inf(make, bad):
     good = np.add.outer(np.linspace(0, 1, 5), np.linspace(0, 2, 7)) + 0.1
     view = make(_surface(good), log_color=True)
     before = view.get_state()
@@ -277,7 +277,7 @@ def test_nan_and_inf_losses_are_refused_not_drawn_with_a_colour_scale_to_inf(mak
         view.update(_surface(good, xs=np.array([-np.inf, -1, 0, 1, 2, 3, np.inf])))
     assert view.get_state() == before
     if make is rw.SurfaceView:
-        assert np.isfinite([view._colour.min, view._colour.max]).all()
+        assert np.isfinite([view._color.min, view._color.max]).all()
         assert all(_synced(view))  # every synced number is valid JSON
     else:
         assert np.isfinite(view.mesh.y).all() and np.isfinite(view.figure.ylim).all()

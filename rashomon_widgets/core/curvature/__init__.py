@@ -5,19 +5,22 @@
 spectral density, trace, null space), both ``CurvatureOperator`` subclasses; the algorithms accept any
 operator that keeps that contract (``LinearOperatorLike``).
 """
-from .density import SpectrumEstimate, spectrum_estimate
 from .derivatives import MemoryBudgetWarning
+from .estimated_spectrum import SpectrumEstimate, spectrum_estimate
 from .hvp import HVPFormWarning
 from .landscape import BatchStatisticsWarning, Landscape
 from .linear_operator import CurvatureOperator, LinearOperatorLike
 from .minimum import MinimumCheck, check_minimum
+from .near_zero import NearZeroCount
 from .nullspace import CurvatureWarning, count_near_zero
 from .operators import HessianOperator, JacobianOperator
+from .point_spectrum import WarmSpectra, spectrum_at
 from .policy import SizePolicy
 from .spectra import Eigenpairs, Spectrum, default_tol
-from .trace import EstimateWarning
+from .trace_estimators import EstimateWarning
 
 __all__ = ["Landscape", "HessianOperator", "JacobianOperator", "Spectrum", "SpectrumEstimate", "spectrum_estimate",
+           "NearZeroCount", "WarmSpectra", "spectrum_at",
            "SizePolicy", "CurvatureOperator", "LinearOperatorLike", "Eigenpairs",
            "count_near_zero", "default_tol", "HVPFormWarning", "BatchStatisticsWarning", "CurvatureWarning",
            "EstimateWarning", "MinimumCheck", "check_minimum", "MemoryBudgetWarning"]

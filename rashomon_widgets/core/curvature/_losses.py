@@ -8,9 +8,9 @@ so it gives the same answer in every process on every machine, however loaded:
 2. on a GPU (any non-CPU device), ``"vmap"``: one batched pass removes the per-point launch overhead;
 3. on a CPU, ``"vmap"`` for models of at most :data:`VMAP_MAX_MACS` multiply-adds per loss evaluation
    (a static count over all the data, from the layers' weight shapes: see :func:`forward_profile`),
-   where per-point Python overhead dominates (XOR: tens of times faster than a loop); ``"loop"`` above
-   it, where one plain forward per point is already at the matrix-multiply floor and vmap's batched
-   kernels are slower (5x on a 26k-parameter MLP here).
+   where per-point Python overhead dominates; ``"loop"`` above it, where one plain forward per point is
+   already at the matrix-multiply floor and vmap's batched kernels are slower (timings in
+   ``benchmarks/results.md``).
 
 The loop writes each parameter vector in place into this thread's private copy of the model
 (:meth:`FunctionalModel.at`) and runs a plain forward under ``torch.no_grad()``.
@@ -176,8 +176,7 @@ class ManyLosses:
 
     def forward_cost(self) -> int:
         """Multiply-adds of one forward pass over all the data (counted once from the layers' shapes): what
-        a loss, one grid point of a surface, costs. A 26k-parameter MLP on 1,347 digits: about 3.5e7; a
-        596k-parameter CNN on 1,000 MNIST images: about 3.3e9.
+        a loss, one grid point of a surface, costs (compared with :data:`~.policy.HEAVY_FORWARD`).
 
         Returns:
             an int.

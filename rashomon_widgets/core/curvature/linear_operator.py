@@ -1,12 +1,13 @@
 """The contract every curvature operator keeps: a matrix known only through its products.
 
-A spectral algorithm (:func:`~.spectra.lanczos_eigs`, :func:`~.trace.trace`, :func:`~.density.density`) needs
-of a matrix ``A`` (m, n) only its shape, the dtype and device of its vectors, the products ``A v`` and a count of
-the products spent, which the algorithm reports with its result. :class:`CurvatureOperator` is that contract as a
-base class, in the shape of curvlinops' ``_torch_base.py``: a subclass writes ``_matmat`` (and ``_rmatmat`` for
-``A^T``) on blocks of vectors and gets ``@``, one-vector products, the product count and the scipy
-``LinearOperator`` view. :class:`LinearOperatorLike` is the same contract as a ``typing.Protocol``, for the
-duck-typed operators a user passes (a test's diagonal matrix, a wrapper that counts or reports progress).
+A spectral algorithm (:func:`~.spectra.lanczos_eigs`, :func:`~.trace_estimators.trace`,
+:func:`~.spectral_density.density`) needs of a matrix ``A`` (m, n) only its shape, the dtype and device of its
+vectors, the products ``A v`` and a count of the products spent, which the algorithm reports with its result.
+:class:`CurvatureOperator` is that contract as a base class, in the shape of curvlinops' ``_torch_base.py``: a
+subclass writes ``_matmat`` (and ``_rmatmat`` for ``A^T``) on blocks of vectors and gets ``@``, one-vector
+products, the product count and the scipy ``LinearOperator`` view. :class:`LinearOperatorLike` is the same
+contract as a ``typing.Protocol``, for the duck-typed operators a user passes (a test's diagonal matrix, a
+wrapper that counts or reports progress).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 
-__all__ = ["CurvatureOperator", "LinearOperatorLike"]
+__all__ = ["CurvatureOperator", "LinearOperatorLike", "MatrixOperator"]
 
 
 @runtime_checkable
@@ -144,3 +145,27 @@ class CurvatureOperator:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, device={self.device}, "
                 f"num_products={self.num_products})")
+
+
+class MatrixOperator(CurvatureOperator):
+    """A dense matrix as a :class:`CurvatureOperator`: the algorithms written for matrix-free operators
+    run unchanged on a Hessian already formed (a small model's), at the cost of matrix products.
+
+    Args:
+        matrix: (m, n) tensor.
+
+    Example:
+        >>> op = MatrixOperator(torch.diag(torch.tensor([1.0, 2.0])))
+        >>> (op @ torch.ones(2)).tolist(), op.num_products
+        ([1.0, 2.0], 1)
+    """
+
+    def __init__(self, matrix: torch.Tensor):
+        super().__init__(tuple(matrix.shape), matrix.dtype, matrix.device)
+        self.matrix = matrix
+
+    def _matmat(self, v: torch.Tensor) -> torch.Tensor:
+        return self.matrix @ v
+
+    def _rmatmat(self, u: torch.Tensor) -> torch.Tensor:
+        return self.matrix.T @ u

@@ -28,10 +28,10 @@ class HessianOperator(CurvatureOperator):
     (P, K)). Leaving the block frees the graphs. ``num_products`` counts vectors multiplied.
 
     A block of K vectors is multiplied either in one batched backward pass (``is_grads_batched``) or
-    as K single products. Which is faster depends on the model and the device (on a CPU, single
-    products were 1.6x faster per vector on a 26k-parameter MLP; for tiny models batching wins), so
-    with ``batched=None`` the first block times both on a few of its vectors (best of two) and keeps
-    the faster; ``on_choice`` receives the decision so that a caller can remember it.
+    as K single products. Which is faster depends on the model and the device (a batched pass saves
+    per-call overhead, which dominates for tiny models, but its batched kernels can be slower than
+    K plain ones on a CPU), so with ``batched=None`` the first block times both on a few of its vectors
+    (best of two) and keeps the faster; ``on_choice`` receives the decision so that a caller can remember it.
 
     Args:
         batch_losses: functions ``theta -> weighted batch loss``; the loss is their sum.
@@ -149,8 +149,9 @@ class JacobianOperator(CurvatureOperator):
     """``J`` (K, P): the Jacobian of the behaviour on all data at one point, for repeated products.
 
     The forward graph of every batch and the graph of the pullback ``u -> J^T u`` are built once; ``J v``
-    is the derivative of that linear map with respect to ``u`` in direction ``v`` (two reverse passes,
-    about 15x faster on a CPU than forward mode here). Build one with
+    is the derivative of that linear map with respect to ``u`` in direction ``v`` (the double-backward
+    trick: two reverse passes, which reuse the stored graphs, instead of a forward-mode pass that would
+    rebuild them). Build one with
     :meth:`Landscape.jacobian_operator`. ``num_products`` counts the vectors multiplied, by ``J`` and by
     ``J^T`` alike.
 

@@ -7,7 +7,6 @@ from ..validation import check_int
 
 #: multiply-adds of one forward pass over all the data above which a model is heavy: its density estimate
 #: defaults to :data:`HEAVY_DENSITY` and the explorers draw smaller grids and take curvature on a subsample
-#: (a 596k-parameter CNN on 1,000 MNIST images: 3.3e9; a 26k-parameter MLP on 1,347 digits: 3.5e7)
 HEAVY_FORWARD = 1e9
 #: the density's Lanczos budget on a heavy model when none is given: 60 deflation steps and 6 SLQ runs of 20
 #: steps, 180 products (the light default is 400 + 20 x 20 = 800, cut to what ``max_vectors`` holds)

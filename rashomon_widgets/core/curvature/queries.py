@@ -4,11 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..validation import check_callable, check_choice, check_tolerance, check_vectors
-from . import density as _density
-from . import nullspace as _nullspace
-from . import policy as _policy
-from . import spectra as _spectra
-from . import trace as _trace
+from . import nullspace, policy, spectra, spectral_density, trace_estimators
 from .spectra import Eigenpairs, Spectrum, default_tol
 
 
@@ -64,9 +60,9 @@ class CurvatureQueries:
         if method == "auto":
             method = "dense" if (self.policy.is_small(self.num_params) or k >= self.num_params - 1) else "lanczos"
         if method == "dense":
-            values, vectors = _spectra.dense_eigs(self.hessian(point), k, which)
+            values, vectors = spectra.dense_eigs(self.hessian(point), k, which)
             return self._counted(Eigenpairs(values, vectors, num_products=self.num_params))
-        return self._on_hessian(point, _spectra.lanczos_eigs, k, which, **kwargs)
+        return self._on_hessian(point, spectra.lanczos_eigs, k, which, **kwargs)
 
     def spectrum(self, theta=None, *, tol: float | None = None, vectors: bool = False) -> Spectrum:
         """All P Hessian eigenvalues, exact (dense ``eigh``), with the package's near-zero rule.
@@ -84,7 +80,7 @@ class CurvatureQueries:
             ValueError: P above ``dense_limit``, or a loss at ``theta`` that is not finite.
         """
         tol = default_tol(self.dtype) if tol is None else check_tolerance(tol)
-        return self._counted(_spectra.spectrum_of(self.hessian(theta), tol, vectors=vectors,
+        return self._counted(spectra.spectrum_of(self.hessian(theta), tol, vectors=vectors,
                                                   num_products=self.num_params))
 
     def density(self, theta=None, **kwargs):
@@ -109,9 +105,9 @@ class CurvatureQueries:
         """
         kwargs.setdefault("max_vectors", self.max_vectors())
         if not {"num_vectors", "num_steps", "deflation_steps"} & kwargs.keys() and \
-                self.forward_cost() > _policy.HEAVY_FORWARD:
-            kwargs.update(_policy.HEAVY_DENSITY)
-        return self._on_hessian(self.check_theta(theta), _density.density, **kwargs)
+                self.forward_cost() > policy.HEAVY_FORWARD:
+            kwargs.update(policy.HEAVY_DENSITY)
+        return self._on_hessian(self.check_theta(theta), spectral_density.density, **kwargs)
 
     def max_vectors(self) -> int:
         """How many parameter vectors fit ``memory_budget`` (at least 3): the Lanczos vectors a density or
@@ -143,7 +139,7 @@ class CurvatureQueries:
         """
         if method == "auto" and self.policy.is_small(self.num_params):
             method = "exact"
-        return self._on_hessian(self.check_theta(theta), _trace.trace, method=method, **kwargs)
+        return self._on_hessian(self.check_theta(theta), trace_estimators.trace, method=method, **kwargs)
 
     def null_space(self, theta=None, tol: float | None = None, *, method: str = "auto") -> torch.Tensor:
         """Orthonormal basis of the **zero-curvature** directions at ``theta``.
@@ -178,15 +174,15 @@ class CurvatureQueries:
                 "otherwise); or ls.project_tangent(v) to project single directions matrix-free.")
         if method in ("auto", "hessian"):
             return self.spectrum(point, tol=tol, vectors=True).null_vectors()
-        basis = _nullspace.jacobian_null_space(self.jacobian(point), tol)
+        basis = nullspace.jacobian_null_space(self.jacobian(point), tol)
         with self.hessian_operator(point) as op:
             if self.policy.is_small(self.num_params) or self.num_params < 4:
                 scale = float(torch.linalg.eigvalsh(op.to_dense()).abs().max())
             else:  # the top eigenvalue by magnitude: both ends, loosely (a scale, not an answer)
-                scale = max(float(_spectra.lanczos_eigs(op, 1, which, tol=1e-3)[0].abs()[0])
+                scale = max(float(spectra.lanczos_eigs(op, 1, which, tol=1e-3)[0].abs()[0])
                             for which in ("largest", "smallest"))
-            ratio = _nullspace.sampled_curvature(op, basis, scale)
-        _nullspace.warn_if_curved(ratio, tol, f"the Jacobian's null space ({basis.shape[1]} directions)")
+            ratio = nullspace.sampled_curvature(op, basis, scale)
+        nullspace.warn_if_curved(ratio, tol, f"the Jacobian's null space ({basis.shape[1]} directions)")
         return basis
 
     def project_tangent(self, v: torch.Tensor, theta=None, *, method: str = "auto",
@@ -216,5 +212,5 @@ class CurvatureQueries:
             f64 = self.dtype == torch.float64
             tol = (1e-7 if f64 else 1e-4) if method == "dense" else (1e-10 if f64 else 1e-6)
         if method == "dense":
-            return _nullspace.project_tangent_dense(self.jacobian(point), v, tol)
-        return _nullspace.project_tangent_lsqr(self.jacobian_operator(point), v, tol, max_iter)
+            return nullspace.project_tangent_dense(self.jacobian(point), v, tol)
+        return nullspace.project_tangent_lsqr(self.jacobian_operator(point), v, tol, max_iter)

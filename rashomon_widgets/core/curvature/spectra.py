@@ -18,6 +18,7 @@ from .._threads import solver_threads
 from ..validation import all_finite, check_callable, check_choice, check_int, check_tolerance, describe
 from ._random import rademacher
 from .linear_operator import LinearOperatorLike
+from .near_zero import NearZeroCount
 
 #: default relative tolerance on Hessian eigenvalues (``|lambda| <= tol * max |lambda|``) per dtype
 DEFAULT_TOL = {torch.float64: 1e-6, torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 1e-2}
@@ -47,7 +48,9 @@ class Spectrum:
             :meth:`Landscape.spectrum`; 0 where the eigenvalues were given).
 
     Behaves like its ``values`` where a tensor of eigenvalues was expected: ``len``, indexing,
-    iteration and ``numpy.asarray`` work.
+    iteration and ``numpy.asarray`` work. Answers the questions a
+    :class:`~.estimated_spectrum.SpectrumEstimate` answers, exactly: ``nodes`` (the eigenvalues),
+    ``counts`` (one each), ``nodes_near_zero``, ``near_zero_count(tol)``, ``count_text()``, ``summary()``.
 
     Raises:
         TypeError, ValueError: eigenvalues that are not a finite real 1-D tensor, a tolerance outside
@@ -63,6 +66,9 @@ class Spectrum:
     tol: float
     vectors: torch.Tensor | None = None
     num_products: int = 0
+
+    #: the counts are exact (a :class:`~.estimated_spectrum.SpectrumEstimate` says False)
+    exact = True
 
     def __post_init__(self) -> None:
         """Refuse what would make the counts meaningless: non-finite eigenvalues, a bad tolerance, or
@@ -112,6 +118,51 @@ class Spectrum:
         return int(self.near_zero.sum())
 
     @property
+    def num_params(self) -> int:
+        """P, the number of eigenvalues."""
+        return len(self)
+
+    @property
+    def nodes(self) -> np.ndarray:
+        """The eigenvalues as float64 numpy (P,), ascending: each is one node of weight 1/P."""
+        return self.numpy()
+
+    @property
+    def counts(self) -> np.ndarray:
+        """How many eigenvalues each node stands for: one each (P,)."""
+        return np.ones(len(self))
+
+    @property
+    def nodes_near_zero(self) -> np.ndarray:
+        """:attr:`near_zero` as a numpy mask (P,)."""
+        return self.near_zero.cpu().numpy()
+
+    def near_zero_count(self, tol: float | None = None) -> NearZeroCount:
+        """How many eigenvalues are near zero, exactly.
+
+        Args:
+            tol: relative tolerance (default: the spectrum's own ``tol``).
+
+        Returns:
+            a :class:`NearZeroCount` whose ``value`` is an int and whose interval is ``(value, value)``.
+
+        Raises:
+            ValueError: a tolerance outside [0, 1).
+
+        Example:
+            >>> s = Spectrum(torch.tensor([0.0, 1e-5, 2.0], dtype=torch.float64), tol=1e-6)
+            >>> s.near_zero_count().value, s.near_zero_count(1e-3).value
+            (1, 2)
+        """
+        spectrum = self if tol is None else self.with_tol(tol)
+        n = spectrum.num_near_zero
+        return NearZeroCount(n, (n, n), len(self), spectrum.tol, spectrum.threshold, exact=True)
+
+    def count_text(self) -> str:
+        """The near-zero count as a person reads it (:meth:`NearZeroCount.text`), e.g. ``"5"``."""
+        return self.near_zero_count().text()
+
+    @property
     def rank(self) -> int:
         """How many eigenvalues are not near zero."""
         return len(self) - self.num_near_zero
@@ -138,7 +189,7 @@ class Spectrum:
         Returns:
             a new :class:`Spectrum`.
         """
-        return Spectrum(self.values, check_tolerance(tol, "tol"), self.vectors)
+        return Spectrum(self.values, check_tolerance(tol, "tol"), self.vectors, self.num_products)
 
     def summary(self) -> str:
         """One line for a notebook or a label.
@@ -247,7 +298,7 @@ def lanczos_eigs(op: LinearOperatorLike, k: int, which: str = "largest", *, tol:
     Ritz value. The limit is never below the products' rounding, ``10 eps * max |theta|`` (eps of the
     model's dtype): a zero eigenvalue is known to that absolute accuracy. ARPACK (``solver="arpack"``, scipy
     ``eigsh``) checks its residuals only once ``ncv`` vectors are built and bounds residuals rather than
-    eigenvalue errors, so it needs more products for the same accuracy (digits MLP, top 5: 21 against 12-13).
+    eigenvalue errors, so it needs more products for the same accuracy (counts in ``benchmarks/results.md``).
 
     One start vector's Krylov space holds one direction of each eigenspace, so a repeated eigenvalue is
     found once. Where that shows (an answer holding a zero eigenvalue, as at a minimum, or two equal

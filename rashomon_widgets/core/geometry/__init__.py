@@ -3,7 +3,7 @@ inside a Rashomon set, and the chart (tangent + retraction) that keeps them on i
 from .curve_base import Curve
 from .curve_table import CurveTable
 from .curves import BezierCurve, PolyChain, load_curve
-from .diagnostics import along_curve, loss_profile, spectrum_at
+from .diagnostics import along_curve, loss_profile
 from .fitting import fit_curve, with_batch_statistics
 from .manifold import ManifoldChart
 from .paths import NullSpacePath, manifold_walk, null_space_path
@@ -11,5 +11,5 @@ from .plane import Plane, Surface
 from .search import RashomonSearch, path_in_set, rashomon_search
 
 __all__ = ["Plane", "Surface", "Curve", "BezierCurve", "PolyChain", "fit_curve", "load_curve",
-           "with_batch_statistics", "along_curve", "loss_profile", "spectrum_at", "CurveTable", "null_space_path",
+           "with_batch_statistics", "along_curve", "loss_profile", "CurveTable", "null_space_path",
            "NullSpacePath", "manifold_walk", "ManifoldChart", "rashomon_search", "RashomonSearch", "path_in_set"]

@@ -5,8 +5,9 @@ losses and accuracies, the parameter-gradient norm, the input-Jacobian norm, Hes
 along the straight-line, detour and tangent directions (several samples combined per point), and the
 curvature summary PyHessian would give (top eigenvalues, trace, a stochastic Lanczos quadrature of the
 spectrum, the number of near-zero eigenvalues). :func:`loss_profile` is the cheap part (losses and
-accuracies on the curve and on the straight line), :func:`spectrum_at` the spectrum at one point, with
-the near-zero rule ``along_curve`` uses, so a view that shows it prints the table's number.
+accuracies on the curve and on the straight line). Its near-zero counts are
+:func:`~rashomon_widgets.core.curvature.point_spectrum.spectrum_at`'s, so a view that shows the spectrum
+at a point prints the table's number.
 """
 from __future__ import annotations
 
@@ -17,17 +18,17 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..curvature import density as _density
 from ..curvature._data import as_batches
-from ..curvature._random import rademacher
-from ..curvature.density import SpectrumEstimate, spectrum_estimate
-from ..curvature.spectra import Spectrum, default_tol, spectrum_of
-from ..curvature.trace import EstimateWarning
+from ..curvature.linear_operator import MatrixOperator
+from ..curvature.point_spectrum import default_near_zero_tol, spectrum_at
+from ..curvature.spectra import spectrum_of
+from ..curvature.spectral_density import slq
+from ..curvature.trace_estimators import EstimateWarning
 from ..validation import check_callable, check_curve_ts, check_int, check_real, check_tolerance, describe
 from .curve_table import COLUMNS, CurveTable
 from .curves import Curve, check_curve_for
 
-__all__ = ["along_curve", "loss_profile", "spectrum_at", "input_jacobian_norm", "classification_accuracy",
+__all__ = ["along_curve", "loss_profile", "input_jacobian_norm", "classification_accuracy",
            "CurveTable", "COLUMNS"]
 
 
@@ -168,84 +169,6 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
     return CurveTable(columns, {"line_loss": "loss at (1 - t) theta_a + t theta_b"})
 
 
-def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | None = None, slq_vectors: int = 4,
-                slq_steps: int = 40, seed: int = 0, top_k: int = 0, start: torch.Tensor | None = None,
-                progress: Callable[[int, int], None] | None = None) -> Spectrum | SpectrumEstimate:
-    """The Hessian spectrum at ``theta`` with the near-zero rule of :func:`along_curve`'s ``near_zero``.
-
-    With the same settings, ``spectrum_at(ls, curve(t), ...).num_near_zero`` is exactly the number in
-    ``along_curve(ls, curve, [t], ...)["near_zero"]``: views that show a spectrum call this, so the
-    widget and the table agree.
-
-    Args:
-        ls: the :class:`Landscape`.
-        theta: (P,) the parameters.
-        exact: all P eigenvalues of the dense Hessian (default: small models, ``ls.policy.is_small``).
-        near_zero_tol: relative tolerance of the near-zero count; default :func:`default_tol` of the
-            model's dtype when exact, else 1e-3 (Ritz nodes are coarse).
-        slq_vectors, slq_steps: Rademacher vectors and Lanczos steps of the quadrature (matrix-free).
-        seed: seed of the start vectors.
-        top_k: matrix-free only: also the ``top_k`` largest eigenpairs (Lanczos,
-            :func:`rw.core.curvature.spectra.lanczos_eigs`), in ``top_values`` / ``top_vectors``.
-        start: warm start of that Lanczos run: the previous point's ``top_vectors``. A slider moves in
-            small steps, so the run needs fewer products (digits MLP, top 5, steps of 0.1% to 10% of
-            |theta|: 8 to 11 products against 13 from a random vector).
-        progress: called as ``progress(done, total)`` before every Hessian-vector product of the
-            quadrature and the Lanczos run (``total = slq_steps + 3 top_k``, an estimate); it may raise
-            to stop the work (an explorer does, when a newer slider value arrives).
-
-    Returns:
-        exact: a :class:`Spectrum` (``ls.spectrum(theta, tol=...)``); otherwise a
-        :class:`SpectrumEstimate` (stochastic Lanczos quadrature). Both have ``num_near_zero``, ``tol``
-        and ``scale``.
-
-    Raises:
-        TypeError, ValueError: a bad theta, tolerance, count, seed or progress; exact above ``dense_limit``;
-            a loss at ``theta`` that is not finite.
-
-    Example:
-        >>> s = rw.core.spectrum_at(ls, curve(0.5))                  # doctest: +SKIP
-        >>> rw.SpectrumView().show(s) == s.num_near_zero            # doctest: +SKIP
-    """
-    theta = ls.check_theta(theta)
-    check_callable(progress, "progress", "progress(done, total)", optional=True)
-    if near_zero_tol is not None:
-        near_zero_tol = check_tolerance(near_zero_tol, "near_zero_tol")
-    if exact is None:
-        exact = ls.policy.is_small(ls.num_params)
-    tol = _default_near_zero_tol(ls, exact, near_zero_tol)
-    if exact:
-        return ls.spectrum(theta, tol=tol)
-    with ls.hessian_operator(theta) as op:
-        if progress is not None:
-            op = _Reporting(op, progress, min(slq_steps, ls.num_params) + 3 * top_k)
-        return spectrum_estimate(op, num_vectors=slq_vectors, num_steps=slq_steps, seed=seed, tol=tol, top_k=top_k,
-                                 start=start, max_vectors=ls.max_vectors())
-
-
-class _Reporting:
-    """A Hessian operator that calls ``progress(done, total)`` before each product (a caller may stop)."""
-
-    def __init__(self, op, progress: Callable[[int, int], None], total: int):
-        self._op, self._progress, self._total, self._done = op, progress, total, 0
-        self.shape, self.dtype, self.device = op.shape, op.dtype, op.device
-
-    @property
-    def num_products(self) -> int:
-        return self._op.num_products
-
-    def matvec(self, v):
-        self._progress(min(self._done, self._total - 1), self._total)
-        self._done += 1
-        return self._op.matvec(v)
-
-
-def _default_near_zero_tol(ls, exact: bool, near_zero_tol: float | None) -> float:
-    if near_zero_tol is not None:
-        return near_zero_tol
-    return default_tol(ls.dtype) if exact else 1e-3
-
-
 def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable | str | None = "auto",
                 num_samples: int = 3, t_jitter: float = 0.02, curvature: bool = True, top_k: int = 3,
                 exact: bool | None = None, near_zero_tol: float | None = None, trace_products: int = 30,
@@ -327,7 +250,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         d = None
     inputs = torch.cat([x for x, _ in ls.batches])[:max_input_samples]
     offsets = np.linspace(-t_jitter, t_jitter, num_samples) if num_samples > 1 else np.zeros(1)
-    tol = _default_near_zero_tol(ls, exact, near_zero_tol)
+    tol = default_near_zero_tol(ls.dtype, exact, near_zero_tol)
     profile = loss_profile(ls, curve, ts, test_data=test_data, accuracy=accuracy)
 
     rows: list[dict[str, float]] = []
@@ -393,10 +316,7 @@ def _curvature(ls, theta, exact, top_k, tol, trace_products, slq_vectors, slq_st
         out["trace"] = float(values.sum())
         near_zero = float(spectrum.num_near_zero)
         # the same quadrature on the dense matrix: products cost nothing once H is formed
-        v0 = rademacher((ls.num_params, slq_vectors), seed=seed, dtype=ls.dtype, device=ls.device)
-        alpha, beta = _density.lanczos(lambda v: h @ v, v0, min(slq_steps, ls.num_params))
-        nodes, weights = _density.quadrature(alpha, beta)
-        nodes, weights = np.concatenate(nodes), np.concatenate(weights) / slq_vectors
+        nodes, weights = slq(MatrixOperator(h), num_vectors=slq_vectors, num_steps=slq_steps, seed=seed)
     else:
         top, _ = ls.eigs(top_k, "largest", theta, seed=seed)
         with warnings.catch_warnings():  # one warning for the whole table (along_curve), not one per t

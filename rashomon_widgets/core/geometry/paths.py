@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..validation import check_choice, check_int, check_positive, check_real, check_seed
+from ..validation import check_choice, check_flat, check_int, check_positive, check_real, check_seed
 from .manifold import retract
 
 
@@ -115,8 +115,8 @@ def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: f
         >>> path.reached, path.max_loss                        # doctest: +SKIP
         (True, 3.1e-17)
     """
-    theta_a = ls.check_theta(_as_point(theta_a, "theta_a")).detach().clone()
-    theta_b = ls.check_theta(_as_point(theta_b, "theta_b")).detach().clone()
+    theta_a = ls.check_theta(check_flat(theta_a, "theta_a")).detach().clone()
+    theta_b = ls.check_theta(check_flat(theta_b, "theta_b")).detach().clone()
     check_choice(method, "method", ("auto", "hessian", "tangent"))
     check_int(max_steps, "max_steps", 1, 10**7)
     tol = check_positive(tol, "tol")
@@ -192,12 +192,6 @@ def null_space_path(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, step: f
     return _result(ls, thetas, distances, reached, reason)
 
 
-def _as_point(x, name: str):
-    if isinstance(x, torch.Tensor) and x.ndim != 1:
-        raise ValueError(f"{name}: expected a flat parameter vector (P,), got shape {tuple(x.shape)}")
-    return x
-
-
 def _tangent(ls, d: torch.Tensor, theta: torch.Tensor, method: str, null_tol) -> torch.Tensor:
     if method == "hessian":
         basis = ls.null_space(theta, tol=null_tol)
@@ -236,7 +230,7 @@ def manifold_walk(ls, theta: torch.Tensor | None = None, *, num_steps: int = 30,
         TypeError / ValueError: bad arguments; ValueError also when the tangent space is empty (no
         manifold to walk on) or a step cannot be retracted (try a smaller ``step``).
     """
-    theta = ls.theta if theta is None else ls.check_theta(_as_point(theta, "theta")).detach().clone()
+    theta = ls.theta if theta is None else ls.check_theta(check_flat(theta, "theta")).detach().clone()
     check_int(num_steps, "num_steps", 1, 10**6)
     step = check_positive(step, "step")
     persistence = check_real(persistence, "persistence", 0.0, 1.0, high_open=True, what="a share in [0, 1)")

@@ -257,11 +257,8 @@ class Plane:
         model must be picklable: module-level functions and classes) and a worker unpickles them once,
         however many blocks it runs; the strategy is settled here (:attr:`Landscape.losses_strategy`)
         and sent along. Workers should use one torch thread each where they share a machine
-        (``rw.experiments.default_executor`` does; Dask's ``LocalCluster`` sets it). Dask's nannies also
-        set ``MALLOC_TRIM_THRESHOLD_=65536`` in their workers, which makes every large torch allocation an
-        ``mmap`` (PreResNet20's forward took 1.4-1.8x longer here); start the cluster inside
-        ``dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})`` to
-        keep glibc's default. A ``ThreadPoolExecutor`` gets the landscape itself, unpickled.
+        (``rw.experiments.default_executor`` does; Dask's ``LocalCluster`` sets it). A
+        ``ThreadPoolExecutor`` gets the landscape itself, unpickled.
 
         Args:
             ls: the :class:`Landscape` of this plane's model.

@@ -48,6 +48,7 @@ import torch
 from ..validation import (
     check_callable,
     check_choice,
+    check_flat,
     check_int,
     check_positive,
     check_real,
@@ -56,7 +57,7 @@ from ..validation import (
     check_vectors,
 )
 from .manifold import retract_many
-from .paths import PolygonPath, _as_point
+from .paths import PolygonPath
 
 __all__ = ["RashomonSearch", "path_in_set", "rashomon_search"]
 
@@ -228,8 +229,8 @@ def rashomon_search(ls, theta_a: torch.Tensor, theta_b: torch.Tensor, *, loss_to
         >>> found.reached, round(found.length, 1), found.max_loss < 1e-4                 # doctest: +SKIP
         (True, 9.96, True)
     """
-    theta_a = ls.check_theta(_as_point(theta_a, "theta_a")).detach().clone()
-    theta_b = ls.check_theta(_as_point(theta_b, "theta_b")).detach().clone()
+    theta_a = ls.check_theta(check_flat(theta_a, "theta_a")).detach().clone()
+    theta_b = ls.check_theta(check_flat(theta_b, "theta_b")).detach().clone()
     loss_tol = check_positive(loss_tol, "loss_tol")
     max_nodes = check_int(max_nodes, "max_nodes", 1, 10**8)
     check_choice(strategy, "strategy", ("astar", "greedy"))

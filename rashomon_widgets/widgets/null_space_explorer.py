@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, validate
 
-from ..core import Landscape, ManifoldChart, Plane, check_minimum
+from ..core import Landscape, ManifoldChart, Plane, WarmSpectra, check_minimum
 from ..core.validation import check_int
 from ._base import (
     MARKER,
@@ -27,7 +27,7 @@ from ._base import (
 )
 from ._drawable import drawable_grid
 from ._scale import explorer_scale
-from .spectrum_view import SpectrumView, WarmSpectra
+from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
 
@@ -82,14 +82,14 @@ class NullSpaceExplorer(Explorer):
     """
 
     coefficients = List(Float(), help="the sliders' values: steps along null 1, null 2, ..., top 1, ...").tag(
-        sync=True, state=True)
+        state=True)
     x_axis = Union([Unicode(), Int()], default_value="", help="the direction along the slices' horizontal axis "
-                   "(a name such as 'null 1', or its index in the list of directions)").tag(sync=True, state=True)
+                   "(a name such as 'null 1', or its index in the list of directions)").tag(state=True)
     y_axis = Union([Unicode(), Int()], default_value="", help="the direction along the slices' other axis "
-                   "(a name such as 'top 1', or its index in the list of directions)").tag(sync=True, state=True)
-    span = Float(1.0, help="half-width of the 2-D and 3-D slices, in parameter units").tag(sync=True, state=True)
+                   "(a name such as 'top 1', or its index in the list of directions)").tag(state=True)
+    span = Float(1.0, help="half-width of the 2-D and 3-D slices, in parameter units").tag(state=True)
     log_color = Bool(True, help="colour and height by log10 loss, so that near-zero losses stay visible").tag(
-        sync=True, state=True)
+        state=True)
 
     def __init__(self, ls: Landscape, theta: torch.Tensor | None = None, *, num_null: int = 3,
                  num_top: int = 1, slider_range: float = 2.0, span: float = 1.0, resolution: int | None = None,
@@ -222,8 +222,8 @@ class NullSpaceExplorer(Explorer):
     @validate("x_axis", "y_axis")
     def _valid_axis(self, proposal):
         """A direction's name, or its index in :attr:`chart.names` (stored as the name), other than the
-        other axis' direction (a slice needs two; while :meth:`restore` checks a state, the other axis is
-        the state's, so two axes can be swapped in one call)."""
+        other axis' direction (a slice needs two; :meth:`restore` validates a whole state at once, so two
+        axes can be swapped in one call)."""
         name, value, names = proposal["trait"].name, proposal["value"], self.names
         expected = f"one of {names} or an index in [0, {len(names) - 1}]"
         if isinstance(value, int) and not isinstance(value, bool):
@@ -233,7 +233,7 @@ class NullSpaceExplorer(Explorer):
         elif value not in names:
             raise TraitError(f"{name}: expected {expected}, got {value!r}")
         other = "y_axis" if name == "x_axis" else "x_axis"
-        theirs = (self._incoming or {}).get(other, getattr(self, other))
+        theirs = getattr(self, other)   # in restore(), the state's: validators run once all values are set
         if isinstance(theirs, int) and not isinstance(theirs, bool) and 0 <= theirs < len(names):
             theirs = names[theirs]
         if len(names) > 1 and value == theirs:

@@ -228,9 +228,17 @@ def compare_skeletons(model_a: nn.Module, model_b: nn.Module, ood: torch.Tensor,
     """
     try:
         linear_layers(model_a)
+        supported = True
+    except TypeError:               # not an MLP (e.g. a CNN): weight matching does not apply, compare as they are
+        supported = False
+    if supported:
         alignment = weight_matching(model_a, model_b)
         b_aligned, cosines = alignment.model, (alignment.cosine_before, alignment.cosine_after)
-    except TypeError:               # not an MLP (e.g. a CNN): weight matching does not apply, compare as they are
+    else:
+        shapes_a = [tuple(q.shape) for q in model_a.parameters()]
+        shapes_b = [tuple(q.shape) for q in model_b.parameters()]
+        if shapes_a != shapes_b:
+            raise ValueError(f"model_b: expected the same parameter shapes as model_a ({shapes_a}), got {shapes_b}")
         alignment, b_aligned = None, model_b
         va, vb = (torch.cat([p.detach().flatten().double() for p in m.parameters()]) for m in (model_a, model_b))
         cosine = float(va @ vb / (va.norm() * vb.norm()).clamp_min(1e-300))

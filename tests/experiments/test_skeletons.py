@@ -92,7 +92,7 @@ def test_digits_model_builder(task):
 
 
 def test_bad_tasks():
-    with pytest.raises(ValueError, match="dataset: expected one of 'digits', 'cifar10', got 'mnist'"):
+    with pytest.raises(ValueError, match="dataset: expected one of 'digits', 'cifar10', 'mnist_cnn', got 'mnist'"):
         skeleton_task("mnist")
     message = ("skeleton_task('cifar10'): expected cifar_root= and mnist_root= (folders holding the CIFAR-10 "
                "binary batches and the MNIST IDX files), got cifar_root={!r}, mnist_root={!r}")

@@ -25,3 +25,6 @@ def test_mnist_cnn_task_and_unaligned_comparison(one_torch_thread):
     assert c.weight_cosine_before == pytest.approx(float(va @ vb / (va.norm() * vb.norm())), rel=1e-9)
     with pytest.raises(ValueError):
         skeleton_task("mnist_cnn", hidden=(8, 8))
+    wider = skeleton_task("mnist_cnn", hidden=(8,), channels=(3, 4), ood_size=1, train_size=1, test_size=1)
+    with pytest.raises(ValueError, match="model_b: expected the same parameter shapes as model_a"):
+        compare_skeletons(pa, wider.make_model(seed=0), task.ood)

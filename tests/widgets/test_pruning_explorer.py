@@ -436,7 +436,7 @@ def test_at_threshold_0_there_is_no_skeleton_verdict(explorer):
     explorer.threshold_slider.value = 0.15   # both pruned: the verdict is converged() again
     assert explorer.wait(60)
     verdict = "converged" if explorer.comparison.converged() else "not the same skeleton"
-    assert _text(explorer.loss_html).endswith(verdict)
+    assert _text(explorer.loss_html).removesuffix("</div>").endswith(verdict)
 
 
 def test_the_play_buttons_pause_and_stop(explorer):

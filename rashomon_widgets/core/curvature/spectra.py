@@ -159,7 +159,11 @@ class Spectrum:
         return NearZeroCount(n, (n, n), len(self), spectrum.tol, spectrum.threshold, exact=True)
 
     def count_text(self) -> str:
-        """The near-zero count as a person reads it (:meth:`NearZeroCount.text`), e.g. ``"5"``."""
+        """The near-zero count as a person reads it (:meth:`NearZeroCount.text`).
+
+        Returns:
+            the exact count, e.g. ``"5"``.
+        """
         return self.near_zero_count().text()
 
     @property

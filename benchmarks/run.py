@@ -78,7 +78,7 @@ from torch.func import functional_call
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import rashomon_widgets as rw
-from rashomon_widgets.core.curvature import density as spectral
+from rashomon_widgets.core.curvature import _lanczos, _random, spectral_density
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -406,16 +406,16 @@ def oracle_products(ls: rw.Landscape, k: int, ref_values, num_steps: int, *, see
     that must decide from the products alone; a target below it needs a different start or method, not a
     better stopping rule. None if ``num_steps`` products are not enough."""
     p = ls.num_params
-    v0 = (spectral.rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").to(ls.device)
+    v0 = (_random.rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").to(ls.device)
           if start is None else start.reshape(p, -1).sum(1).to(torch.float64))
     with ls.hessian_operator(theta) as op:
-        alpha, beta = spectral.lanczos(lambda v: op.matvec(v.to(ls.dtype)).to(torch.float64), v0[:, None],
+        alpha, beta = _lanczos.lanczos(lambda v: op.matvec(v.to(ls.dtype)).to(torch.float64), v0[:, None],
                                        min(num_steps, p))
     alpha, beta = alpha[0], beta[0]
     breakdown = (beta == 0).nonzero()  # an invariant subspace: the run stopped there
     length = int(breakdown[0]) + 1 if len(breakdown) else len(alpha)
     for m in range(k, length + 1):
-        ritz = torch.linalg.eigvalsh(spectral.tridiagonal(alpha[:m], beta[:m - 1]))
+        ritz = torch.linalg.eigvalsh(_lanczos.tridiagonal(alpha[:m], beta[:m - 1]))
         if eig_error(ritz.flip(0)[:k].tolist(), ref_values[:k]) <= tol:
             return m
     return None
@@ -628,7 +628,7 @@ def bench_eigs(case: Case, ls: rw.Landscape, ref: dict) -> tuple[list[dict], dic
         ncv = min(p, ncv)
 
         def curvlinops(seed, tol=tol, ncv=ncv):
-            v0 = spectral.rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").numpy()
+            v0 = _random.rademacher((p,), seed=seed, dtype=torch.float64, device="cpu").numpy()
             return curvlinops_eigs(case, model, tol=tol, ncv=ncv, v0=v0)
 
         add(name, f"curvlinops `HessianLinearOperator` + `eigsh(tol={tol:g}, ncv={ncv})`", curvlinops,
@@ -922,7 +922,7 @@ def bench_estimates(quick: bool) -> list[str]:
 
         def before(seed):
             with ls.hessian_operator() as op:
-                nodes, weights = spectral.slq(op, num_vectors=10, num_steps=80, seed=seed)
+                nodes, weights = spectral_density.slq(op, num_vectors=10, num_steps=80, seed=seed)
                 return first_moment(nodes, weights), op.num_products, None
 
         def after(seed):

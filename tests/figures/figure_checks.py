@@ -106,8 +106,8 @@ def _label_problems(fig) -> list[str]:
             vertical = cbar is None or cbar.orientation == "vertical"
             label = ax.get_ylabel() if vertical else ax.get_xlabel()
             if not label.strip():
-                problems.append(f"colour bar next to {_name(cbar.mappable.axes) if cbar and cbar.mappable.axes else 'a plot'}"
-                                " has no label (fig.colorbar(..., label=...))")
+                beside = _name(cbar.mappable.axes) if cbar and cbar.mappable.axes else "a plot"
+                problems.append(f"colour bar next to {beside} has no label (fig.colorbar(..., label=...))")
             continue
         if not ax.has_data():
             continue

@@ -508,14 +508,43 @@ class SkeletonStudy:
             one fine-tuned copy per base model (eval mode; cached: do not change them).
 
         Raises:
-            TypeError, ValueError: a bad setting (:meth:`check_setting`); the errors of the training.
+            TypeError, ValueError: a bad setting (:meth:`check_setting`, or ``l1`` above :meth:`l1_limit`); the
+                errors of the training.
 
         Example:
             >>> tuned = study.finetuned(1e-3, 10)      # doctest: +SKIP
         """
         l1, epochs, _ = self.check_setting(l1, epochs)
+        top = self.l1_limit()
+        if l1 > top:
+            raise ValueError(f"l1: expected an L1 strength in (0, {top:g}], got {l1:g}: a larger one overflows the "
+                             f"{str(self.dtype).removeprefix('torch.')} arithmetic of the Adam fine-tuning, which "
+                             "squares the penalty's gradient l1 * sign(w) (the weights freeze, or the loss turns NaN)")
         with self._lock:
             return self._finetuned(l1, epochs, progress)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the base models' parameters (float32 when they have none)."""
+        return next((p.dtype for p in self.models[0].parameters() if p.is_floating_point()), torch.float32)
+
+    def l1_limit(self) -> float:
+        """The largest L1 strength the fine-tuning's arithmetic carries.
+
+        A power of ten 10x below ``sqrt(finfo(dtype).max)`` of the models' dtype (1e18 for float32, 1e153 for
+        float64), so that Adam's second moment, which sums squares of the gradient ``l1 * sign(w) + dL/dw``,
+        stays finite. A little beyond it those squares overflow to inf and Adam's steps to 0 (in float32
+        from about 6e20: the weights freeze, and the "fine-tuned" models are the originals); beyond the
+        dtype's largest number the penalty itself is inf and the loss turns NaN in the first epoch.
+
+        Returns:
+            the limit (a float).
+
+        Example:
+            >>> study.l1_limit()      # float32 models    # doctest: +SKIP
+            1e+18
+        """
+        return 10.0 ** (math.floor(math.log10(math.sqrt(torch.finfo(self.dtype).max))) - 1)
 
     def _finetuned(self, l1: float, epochs: int, progress: Progress | None) -> list[nn.Module]:
         runs = self._snapshots.setdefault(l1, [{} for _ in self.models])  # every run finished is kept

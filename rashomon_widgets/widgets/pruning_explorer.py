@@ -205,23 +205,16 @@ class PruningExplorer(Explorer):
         return value
 
     def l1_limit(self) -> float:
-        """The largest L1 strength the fine-tuning's arithmetic carries: a power of ten 10x below
-        ``sqrt(finfo(dtype).max)`` of the models' dtype (1e18 for float32, 1e153 for float64), so that Adam's
-        second moment, which sums squares of the gradient ``l1 * sign(w) + dL/dw``, stays finite. A little
-        beyond it those squares overflow to inf and Adam's steps to 0 (in float32 from about 6e20: the weights
-        freeze, and the "fine-tuned" models are the originals); beyond the dtype's largest number the penalty
-        itself is inf and the loss turns NaN in the first epoch (the message then blamed the learning rate).
+        """The largest L1 strength the fine-tuning's arithmetic carries (the study's :meth:`~rashomon_widgets.
+        experiments.skeletons.SkeletonStudy.l1_limit`: 1e18 for float32 models, 1e153 for float64).
 
         Returns:
             the limit (a float).
         """
-        return 10.0 ** (math.floor(math.log10(math.sqrt(torch.finfo(self._dtype()).max))) - 1)
-
-    def _dtype(self) -> torch.dtype:
-        return next((p.dtype for p in self.study.models[0].parameters() if p.is_floating_point()), torch.float32)
+        return self.study.l1_limit()
 
     def _dtype_name(self) -> str:
-        return str(self._dtype()).removeprefix("torch.")
+        return str(self.study.dtype).removeprefix("torch.")
 
     @validate("epochs")
     def _check_epochs(self, proposal):

@@ -522,11 +522,15 @@ def test_study_with_one_model_and_without_test_data(task, trained):
     ((1e-3, 2.5, 0.05), TypeError, r"epochs: expected an int >= 1, got float 2.5"),
     ((1e-3, 3, -0.1), ValueError, "threshold: expected a finite number >= 0, got -0.1"),
     ((1e-3, 3, math.nan), ValueError, "threshold: expected a finite number >= 0, got nan"),
+    # float32 models: Adam's squared gradient overflows beyond 1e18 (the widget refused it; now the study does)
+    ((1e19, 1, 0.05), ValueError, r"l1: expected an L1 strength in \(0, 1e\+18\], got 1e\+19: a larger one "
+                                  "overflows the float32 arithmetic"),
 ])
 def test_study_refuses_bad_settings(study, setting, error, message):
     with pytest.raises(error, match=message):
         study.setting(*setting)
     assert SkeletonStudy.check_setting(1e-3, 3, 0.05) == (1e-3, 3, 0.05)
+    assert study.dtype == torch.float32 and study.l1_limit() == 1e18
 
 
 @pytest.mark.parametrize("change, error, message", [

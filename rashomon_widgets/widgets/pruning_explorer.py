@@ -367,11 +367,13 @@ class PruningExplorer(Explorer):
         parts = [f"L1 {record.l1:.2e} &times; {record.epochs} epochs, threshold {record.threshold:.3f}", table]
         c = record.comparison
         if c is not None:
+            overlap = (f"{c.overlap_before:.2f} &rarr; <b>{c.overlap_after:.2f}</b> after aligning hidden units"
+                       if c.aligned else f"<b>{c.overlap_after:.2f}</b> without aligning (weight matching supports "
+                                         "MLPs only: a lower bound)")
             parts.append(
                 f"skeletons' OOD similarity <b>{c.ood_similarity:.3f}</b> "
-                f"(originals {float(record.similarity[0, 1]):.3f}); kept-weight overlap "
-                f"{c.overlap_before:.2f} &rarr; <b>{c.overlap_after:.2f}</b> after aligning "
-                f"hidden units (chance {c.overlap_chance:.2f}): " + html.escape(skeleton_verdict(c)))
+                f"(originals {float(record.similarity[0, 1]):.3f}); kept-weight overlap {overlap} "
+                f"(chance {c.overlap_chance:.2f}): " + html.escape(skeleton_verdict(c)))
         return "<br>".join(parts)
 
     # ------------------------------------------------------------------ export

@@ -451,3 +451,21 @@ def test_the_play_buttons_pause_and_stop(explorer):
     assert explorer.play.value == 0 and explorer.threshold == 0.0 and explorer.results[-1]["threshold"] == 0.0
     for button in (explorer.play_button, explorer.pause_button, explorer.stop_button, explorer.loop_toggle):
         assert button.tooltip and "<" not in button.tooltip
+
+
+def test_a_cnn_pair_is_compared_without_alignment_and_the_readout_says_so():
+    """Weight matching aligns MLPs only: for two CNNs the readout gives the unaligned overlap as a lower bound
+    instead of claiming an alignment (old behaviour: "... after aligning hidden units" for every model)."""
+    from rashomon_widgets.experiments.skeletons import skeleton_task
+
+    task = skeleton_task("mnist_cnn", hidden=(8,), channels=(2, 4), ood_size=20, train_size=60, test_size=30)
+    models = [task.make_model(seed=s) for s in (0, 1)]
+    for seed, model in enumerate(models):
+        rw.models.train(model, rw.models.cross_entropy, task.train, epochs=5, lr=1e-2, seed=seed)
+    e = rw.PruningExplorer(models, rw.models.cross_entropy, task.train, ood=task.ood, test_data=task.test,
+                           l1=1e-3, epochs=1, threshold=0.05, max_epochs=2, num_thresholds=3, **SETTINGS)
+    assert e.wait(120)
+    assert e.comparison is not None and not e.comparison.aligned
+    text = html.unescape(re.sub("<[^>]+>", "", e.loss_html.value))
+    assert f"kept-weight overlap {e.comparison.overlap_after:.2f} without aligning" in text, text
+    assert "after aligning" not in text

@@ -8,12 +8,17 @@ this to collect models in many directions on the ridge instead of along one curv
 - :func:`cyclic_walk`: run the cycles from a trained minimum and collect the model at the end of each
   cycle, with its train/test loss and accuracy and the highest loss seen during the cycle
   (a :class:`CyclicWalk`). :func:`cycle_schedule` is one cycle's learning rates.
-- :func:`directions` and :func:`compare_directions`: how many directions a walk's steps span (their
+- :func:`directions` (in :mod:`rashomon_widgets.core.geometry.direction_count`) and
+  :func:`compare_directions` (in :mod:`.walk_verdicts`): how many directions a walk's steps span (their
   participation ratio and the number of singular values holding 90% of their squared length),
   against a curve's steps, with a verdict (:class:`DirectionVerdict`) that a walk along one line or in
   one plane does not pass.
-- :func:`pairwise_barriers`: distances and straight-line loss barriers between any set of models.
-- :func:`project_onto_plane`: plane coordinates of models and their distance from the plane.
+- :func:`pairwise_barriers` (in :mod:`rashomon_widgets.core.geometry.barriers`): distances and
+  straight-line loss barriers between any set of models.
+- :func:`project_onto_plane`: plane coordinates of models and their distance from the plane
+  (:meth:`rashomon_widgets.Plane.project`).
+
+The walk lives here; the geometry in the core; every name above is importable from this module.
 
 Example:
     >>> import torch, rashomon_widgets as rw
@@ -40,12 +45,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.batches import as_batches, class_indices, evaluate_batches
+from ..core.geometry.barriers import Barriers, pairwise_barriers
+from ..core.geometry.diagnostics import classification_accuracy
+from ..core.geometry.direction_count import Directions, directions
 from ..core.validation import check_callable, check_choice, check_int, check_nonnegative, check_positive, describe
-from ..models.training import accuracy as _accuracy
+from .walk_verdicts import DirectionVerdict, compare_directions
 
 __all__ = ["cycle_schedule", "cyclic_walk", "CyclicWalk", "directions", "Directions", "compare_directions",
            "DirectionVerdict", "pairwise_barriers", "Barriers", "project_onto_plane"]
-
 
 # ----------------------------------------------------------------------------- the walk
 def cycle_schedule(steps: int, lr_high: float, lr_low: float) -> np.ndarray:
@@ -139,40 +147,10 @@ class CyclicWalk:
                 f"{self.peak_loss.min():.2e}..{self.peak_loss.max():.2e})")
 
 
-def _is_pair(data) -> bool:
-    return isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(p, torch.Tensor) for p in data)
-
-
-def _batches(data, ls, name: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``data`` (an (inputs, targets) pair or an iterable of pairs) as checked batches on the model's device."""
-    parts = [data] if _is_pair(data) else list(data) if isinstance(data, (tuple, list)) else None
-    if not parts or not all(_is_pair(p) for p in parts):
-        raise TypeError(f"{name}: expected an (inputs, targets) pair of tensors or a list of such pairs, got "
-                        f"{describe(data)}")
-    out = []
-    for x, y in parts:
-        if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
-            raise ValueError(f"{name}: expected inputs and targets with the same, non-zero number of samples, got "
-                             f"shapes {tuple(x.shape)} and {tuple(y.shape)}")
-        x = x.to(ls.device, ls.dtype) if x.dtype.is_floating_point else x.to(ls.device)
-        y = y.to(ls.device, ls.dtype) if y.dtype.is_floating_point else y.to(ls.device)
-        out.append((x, y))
-    return out
-
-
 def _evaluate(ls, theta: torch.Tensor, batches) -> tuple[float, float]:
     """Loss over ``batches`` (averaged or summed as the Landscape does) and accuracy (NaN where it has no meaning)."""
-    n = sum(x.shape[0] for x, _ in batches)
-    total, outs, targets = 0.0, [], []
-    with torch.no_grad():
-        for x, y in batches:
-            out = ls.forward(theta, x)
-            total += (x.shape[0] / n if ls.reduction == "mean" else 1.0) * float(ls.loss_fn(out, y))
-            outs.append(out)
-            targets.append(y)
-    out, y = torch.cat(outs), torch.cat(targets)
-    classes = out.ndim == 2 and out.shape[1] >= 2 and y.ndim == 1 and not y.dtype.is_floating_point
-    return total, (_accuracy(out, y) if classes else math.nan)
+    loss, out, y = evaluate_batches(lambda x: ls.forward(theta, x), ls.loss_fn, batches, reduction=ls.reduction)
+    return loss, (classification_accuracy(out, y) if class_indices(out, y) else math.nan)
 
 
 def cyclic_walk(ls, theta: torch.Tensor | None = None, *, cycles: int = 5, cycle_steps: int = 200,
@@ -233,7 +211,8 @@ def cyclic_walk(ls, theta: torch.Tensor | None = None, *, cycles: int = 5, cycle
     y = torch.cat([by for _, by in ls.batches])
     n = x.shape[0]
     size = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
-    test = _batches(test_data, ls, "test_data") if test_data is not None else None
+    test = (as_batches(test_data, ls.device, ls.dtype, indices=ls.input_indices, name="test_data")
+            if test_data is not None else None)
     generator = torch.Generator().manual_seed(check_int(seed, "seed", 0))
 
     point = start.clone().requires_grad_(True)
@@ -287,217 +266,9 @@ def cyclic_walk(ls, theta: torch.Tensor | None = None, *, cycles: int = 5, cycle
                       peak_loss=probe_losses.max(1), probe_losses=probe_losses, schedule=schedule, settings=settings)
 
 
-# ----------------------------------------------------------------------------- how many directions
-@dataclass(frozen=True)
-class Directions:
-    """How many directions a set of vectors spans, by the spread of its singular values.
-
-    Attributes:
-        participation: the participation ratio ``(sum s_i^2)^2 / sum s_i^4``: k for k orthogonal vectors
-            of equal length, 1 for vectors along one line, between 1 and the rank otherwise.
-        count: the fewest singular values holding ``share`` of ``sum s_i^2``.
-        share: the share used for ``count``.
-        rank: the numerical rank (singular values above ``rtol`` times the largest).
-        energy: the shares ``s_i^2 / sum s_j^2``, largest first.
-    """
-
-    participation: float
-    count: int
-    share: float
-    rank: int
-    energy: np.ndarray
-
-
-def directions(vectors: torch.Tensor, *, share: float = 0.9, rtol: float = 1e-4) -> Directions:
-    """The effective number of directions of the rows of ``vectors``.
-
-    Args:
-        vectors: (M, P) one vector per row (computed in float64).
-        share: the share of the squared length that ``count`` directions must hold, in (0, 1].
-        rtol: relative threshold of the numerical rank.
-
-    Returns:
-        a :class:`Directions`.
-
-    Raises:
-        TypeError: not a tensor.
-        ValueError: not 2-D, non-finite, all zero, or ``share``/``rtol`` out of range.
-
-    Example:
-        >>> d = directions(torch.eye(3, 5))
-        >>> round(d.participation, 6), d.count, d.rank
-        (3.0, 3, 3)
-    """
-    if not isinstance(vectors, torch.Tensor):
-        raise TypeError(f"vectors: expected a tensor (M, P), got {describe(vectors)}")
-    if vectors.ndim != 2 or vectors.shape[0] == 0:
-        raise ValueError(f"vectors: expected a 2-D tensor (M, P) with M >= 1, got shape {tuple(vectors.shape)}")
-    if not (0 < share <= 1) or not (0 < rtol < 1):
-        raise ValueError(f"share, rtol: expected 0 < share <= 1 and 0 < rtol < 1, got {share}, {rtol}")
-    v = vectors.detach().double().cpu()
-    if not bool(torch.isfinite(v).all()):
-        raise ValueError("vectors: expected finite values, got NaN or inf")
-    s = torch.linalg.svdvals(v)
-    if float(s[0]) == 0:
-        raise ValueError("vectors: expected at least one non-zero vector, got only zeros")
-    lam = (s ** 2).numpy()
-    energy = lam / lam.sum()
-    count = int(np.searchsorted(np.cumsum(energy), share - 1e-12) + 1)
-    return Directions(participation=float(lam.sum() ** 2 / (lam ** 2).sum()), count=min(count, len(lam)),
-                      share=float(share), rank=int((s > rtol * s[0]).sum()), energy=energy)
-
-
-@dataclass(frozen=True)
-class DirectionVerdict:
-    """Does a walk span more directions than a curve? (:func:`compare_directions`).
-
-    Attributes:
-        walk: :class:`Directions` of the walk's steps ``theta_i - theta_{i-1}`` (``theta_0`` the start).
-        curve: :class:`Directions` of the curve's steps between consecutive points.
-        displacements: :class:`Directions` of ``theta_i - start`` (for reference: a random walk's
-            displacements are dominated by their first principal direction even when every step goes
-            somewhere new, so they are not what the verdict uses).
-        bound: the number of directions the curve spans: the numerical rank of its steps (2 for a
-            quadratic Bezier curve, 1 for a straight line).
-        more: ``walk.participation > bound and walk.count > bound``.
-    """
-
-    walk: Directions
-    curve: Directions
-    displacements: Directions
-    bound: int
-    more: bool
-
-    def line(self) -> str:
-        """The verdict as one printable line.
-
-        Returns:
-            a string starting with ``"Verdict:"``.
-        """
-        numbers = (f"the walk's {len(self.walk.energy)} steps have participation ratio {self.walk.participation:.2f} "
-                   f"and need {self.walk.count} directions for {100 * self.walk.share:.0f}% of their squared length; "
-                   f"the curve's steps span {self.bound} (participation ratio {self.curve.participation:.2f})")
-        if self.more:
-            return f"Verdict: the walk spans more directions than the curve: {numbers}."
-        return f"Verdict: the walk does not span more directions than the curve: {numbers}."
-
-
-def compare_directions(walk_points: torch.Tensor, start: torch.Tensor, curve_points: torch.Tensor, *,
-                       share: float = 0.9) -> DirectionVerdict:
-    """Decide whether a walk's collected models span more directions than a curve's points.
-
-    The walk's steps ``theta_i - theta_{i-1}`` (from ``theta_0 = start``) have the same span as its
-    displacements ``theta_i - start`` but weigh every cycle's move alike; the curve's steps are the
-    differences of consecutive points. The walk spans more directions when both its participation ratio
-    and its ``share``-count exceed the number of directions the curve spans (the rank of its steps):
-    steps along one line or inside one plane through the start never pass against a curve in a plane.
-
-    Args:
-        walk_points: (M, P) the collected models, in the order visited.
-        start: (P,) where the walk began.
-        curve_points: (K, P) points along the curve in order of t, K >= 2.
-        share: the share of squared length for the counts.
-
-    Returns:
-        a :class:`DirectionVerdict`.
-
-    Raises:
-        TypeError: non-tensors.
-        ValueError: mismatched shapes, fewer than 2 curve points, or all-zero steps.
-
-    Example:
-        >>> a = torch.zeros(4)
-        >>> line = torch.outer(torch.arange(1.0, 4.0), torch.tensor([1.0, 1.0, 0.0, 0.0]))
-        >>> compare_directions(line, a, torch.eye(4)[:3]).more
-        False
-        >>> compare_directions(torch.eye(4)[:3].cumsum(0), a, torch.eye(4)[:2]).more
-        True
-    """
-    for name, value in (("walk_points", walk_points), ("start", start), ("curve_points", curve_points)):
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name}: expected a tensor, got {describe(value)}")
-    if walk_points.ndim != 2 or start.shape != walk_points.shape[1:]:
-        raise ValueError(f"walk_points, start: expected shapes (M, P) and (P,), got {tuple(walk_points.shape)} "
-                         f"and {tuple(start.shape)}")
-    if curve_points.ndim != 2 or curve_points.shape[0] < 2 or curve_points.shape[1] != start.shape[0]:
-        raise ValueError(f"curve_points: expected (K, {start.shape[0]}) with K >= 2, got {tuple(curve_points.shape)}")
-    walk_points, start, curve_points = walk_points.double(), start.double(), curve_points.double()
-    walk = directions(torch.diff(torch.cat([start[None, :], walk_points]), dim=0), share=share)
-    curve = directions(torch.diff(curve_points, dim=0), share=share)
-    displacements = directions(walk_points - start[None, :], share=share)
-    bound = curve.rank
-    more = walk.participation > bound and walk.count > bound
-    return DirectionVerdict(walk=walk, curve=curve, displacements=displacements, bound=bound, more=bool(more))
-
-
-# ----------------------------------------------------------------------------- barriers and planes
-@dataclass(frozen=True)
-class Barriers:
-    """Pairwise distances and straight-line loss barriers (:func:`pairwise_barriers`).
-
-    Attributes:
-        names: a label per model.
-        loss: (n,) each model's loss.
-        distance: (n, n) ``|theta_i - theta_j|``.
-        peak: (n, n) the highest loss on the segment between i and j (endpoints included).
-        barrier: (n, n) ``peak`` minus the mean of the two endpoints' losses (0 on the diagonal).
-        barrier_max: (n, n) ``peak`` minus the larger endpoint loss: above 0 only where the segment
-            rises above both ends.
-    """
-
-    names: list
-    loss: np.ndarray
-    distance: np.ndarray
-    peak: np.ndarray
-    barrier: np.ndarray
-    barrier_max: np.ndarray
-
-
-def pairwise_barriers(ls, points: torch.Tensor, *, names=None, num: int = 17) -> Barriers:
-    """Distances and straight-line barriers between every pair of models.
-
-    Args:
-        ls: the :class:`rashomon_widgets.Landscape` whose loss is measured.
-        points: (n, P) the models, n >= 2.
-        names: n labels (default ``"0"``, ``"1"``...).
-        num: points per segment, endpoints included, at least 3.
-
-    Returns:
-        a :class:`Barriers`.
-
-    Raises:
-        TypeError, ValueError: points of the wrong shape, names of the wrong length, ``num`` below 3.
-
-    Example:
-        >>> b = pairwise_barriers(ls, torch.stack([theta_a, theta_b]), names=["a", "b"])   # doctest: +SKIP
-        >>> b.barrier[0, 1]                                                                # doctest: +SKIP
-    """
-    if not isinstance(points, torch.Tensor):
-        raise TypeError(f"points: expected a tensor (n, P), got {describe(points)}")
-    if points.ndim != 2 or points.shape[0] < 2:
-        raise ValueError(f"points: expected a tensor (n, P) with n >= 2, got shape {tuple(points.shape)}")
-    points = torch.stack([ls.check_theta(p) for p in points])
-    n = points.shape[0]
-    names = [str(i) for i in range(n)] if names is None else [str(v) for v in names]
-    if len(names) != n:
-        raise ValueError(f"names: expected {n} labels, got {len(names)}")
-    num = check_int(num, "num", 3)
-    loss = np.asarray(ls.losses(points).double().cpu().numpy(), dtype=np.float64)
-    s = torch.linspace(0, 1, num, dtype=points.dtype, device=points.device)[1:-1, None]
-    distance = torch.cdist(points.double(), points.double()).cpu().numpy()
-    peak = np.diag(loss).astype(np.float64)
-    for i in range(n):
-        for j in range(i + 1, n):
-            inner = ls.losses((1 - s) * points[i][None, :] + s * points[j][None, :]).double().cpu().numpy()
-            peak[i, j] = peak[j, i] = max(float(inner.max()), loss[i], loss[j])
-    barrier = peak - 0.5 * (loss[:, None] + loss[None, :])
-    barrier_max = peak - np.maximum(loss[:, None], loss[None, :])
-    np.fill_diagonal(distance, 0.0)
-    return Barriers(names=names, loss=loss, distance=distance, peak=peak, barrier=barrier, barrier_max=barrier_max)
-
-
+# ----------------------------------------------------------------------------- planes
 def project_onto_plane(plane, points: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Plane coordinates of parameter vectors and their distance from the plane.
+    """Plane coordinates of parameter vectors and their distance from the plane (:meth:`Plane.project`).
 
     Args:
         plane: an :class:`rashomon_widgets.Plane`.
@@ -513,9 +284,4 @@ def project_onto_plane(plane, points: torch.Tensor) -> tuple[np.ndarray, np.ndar
     Example:
         >>> xy, off = project_onto_plane(curve.plane(), walk.thetas)     # doctest: +SKIP
     """
-    xy = plane.coordinates(points)
-    pts = points.reshape(-1, plane.origin.numel()).double()
-    tensor = torch.as_tensor(xy, dtype=torch.float64, device=pts.device)
-    inplane = plane.origin.double()[None, :] + tensor[:, :1] * plane.d1.double()[None, :] + \
-        tensor[:, 1:] * plane.d2.double()[None, :]
-    return xy, (pts - inplane).norm(dim=1).cpu().numpy()
+    return plane.project(points)

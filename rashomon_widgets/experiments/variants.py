@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-import torch
 from torch import nn
 
+from ..core.batches import as_batches, evaluate_batches, takes_indices
 from ..core.comparison.pruning import Sparsity, prune, sparsity
 from ..core.validation import check_nonnegative
 from ..models import accuracy, train
@@ -115,21 +115,21 @@ def evaluate(model: nn.Module, loss_fn: Callable, data) -> tuple[float, float]:
     Args:
         model: the network.
         loss_fn: ``loss_fn(outputs, labels) -> scalar``.
-        data: ``(inputs, labels)``.
+        data: ``(inputs, labels)`` (or a list of such batches: the loss is then weighted as
+            :func:`~rashomon_widgets.core.batches.evaluate_batches` weighs a loss that averages).
 
     Returns:
         ``(loss, accuracy)``, two floats.
     """
-    inputs, labels = data
     param = next(model.parameters())
+    batches = as_batches(data, param.device, param.dtype, indices=takes_indices(model))
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            out = model(inputs.to(param.device, param.dtype))
-            return float(loss_fn(out, labels.to(param.device))), accuracy(out, labels.to(param.device))
+        loss, out, labels = evaluate_batches(model, loss_fn, batches)
     finally:
         model.train(was_training)
+    return loss, accuracy(out, labels)
 
 
 def make_variant(model: nn.Module, loss_fn: Callable, train_data, test_data=None, *, base: int = 0,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..core.batches import as_batches, is_pair
 from ..core.comparison.pruning import check_masks
 from ..core.validation import (
     check_callable,
@@ -28,13 +29,10 @@ _LBFGS_MAX_ITER = 100
 
 
 def _check_data(data) -> tuple[torch.Tensor, torch.Tensor]:
-    if (not isinstance(data, (tuple, list)) or len(data) != 2
-            or not all(isinstance(part, torch.Tensor) for part in data)):
+    """One ``(inputs, targets)`` pair, checked by the package's one normaliser (:func:`as_batches`)."""
+    if not is_pair(data):
         raise TypeError(f"data: expected an (inputs, targets) pair of tensors, got {describe(data)}")
-    inputs, targets = data
-    if inputs.ndim == 0 or targets.ndim == 0 or inputs.shape[0] != targets.shape[0] or inputs.shape[0] == 0:
-        raise ValueError("data: expected inputs and targets with the same, non-zero number of samples, "
-                         f"got shapes {tuple(inputs.shape)} and {tuple(targets.shape)}")
+    [(inputs, targets)] = as_batches(data, data[0].device)
     return inputs, targets
 
 

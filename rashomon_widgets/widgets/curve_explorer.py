@@ -2,8 +2,6 @@
 the bend, the 3-D surface, the loss and accuracy over t and the Hessian spectrum at curve(t) follow."""
 from __future__ import annotations
 
-import collections
-
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
@@ -12,6 +10,7 @@ from matplotlib.lines import Line2D
 from traitlets import Bool, Float, validate
 
 from ..core import Landscape, WarmSpectra
+from ..core.cache import LRUCache
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import loss_profile
 from ..core.validation import check_int
@@ -125,8 +124,8 @@ class CurveExplorer(Explorer):
         self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"),
                     "slq_steps": check_int(slq_steps, "slq_steps"), "seed": check_int(seed, "seed", 0)}
         self.profile = None  # the CurveTable of loss_profile, once computed
-        self._surfaces: collections.OrderedDict = collections.OrderedDict()
-        self._spectra: collections.OrderedDict = collections.OrderedDict()
+        self._surfaces: LRUCache = LRUCache(8)   # a few margins, coarse and fine
+        self._spectra: LRUCache = LRUCache(64)
         self._spectrum_at = WarmSpectra(self.curvature_ls, self.exact)  # each t's Lanczos starts from the last one's
         self._drawn: tuple | None = None
         with self.hold_trait_notifications():
@@ -313,8 +312,6 @@ class CurveExplorer(Explorer):
             if not current():
                 return None
             self._surfaces[key] = surf
-            while len(self._surfaces) > 8:  # a few margins, coarse and fine
-                self._surfaces.popitem(last=False)
         return self._surfaces[key]
 
     def _job(self, state, current, started):
@@ -367,8 +364,6 @@ class CurveExplorer(Explorer):
         key = round(float(t), 9)
         if key not in self._spectra:
             self._spectra[key] = self._spectrum_at(self.curve(float(t)), progress=progress, **self.slq)
-            while len(self._spectra) > 64:
-                self._spectra.popitem(last=False)
         return self._spectra[key]
 
     def _readout(self, t) -> None:

@@ -654,20 +654,16 @@ def gl_stats(page) -> dict:
 # ---------------------------------------------------------------------------------------------------
 
 # The explorers tag each panel (controls, 2-D slice, 3-D view, spectrum, along-curve profile, pruning
-# trade-off and similarity) with VIEW_CLASS; until every explorer does, the layout check falls back to
-# the figure classes of FALLBACK_VIEWS.
+# trade-off and similarity) with VIEW_CLASS: the layout check measures those.
 VIEW_CLASS = ".rw-view"
-FALLBACK_VIEWS = (".rw-surface2d", ".rw-surface3d", ".rw-spectrum", ".rw-curve-profile", ".rw-tradeoff",
-                  ".rw-similarity")
 OVERLAP_TOLERANCE_PX2 = 4.0   # intersection area above this is an overlap
 EDGE_TOLERANCE_PX = 1.0       # sub-pixel rounding of borders
 
-# For every explorer on the page: its views (VIEW_CLASS if it has any, else the fallback classes), their
-# boxes, the pairs that overlap, the views cut off (right edge past the viewport, or past the visible box
+# For every explorer on the page: its views (VIEW_CLASS), their boxes, the pairs that overlap, the views cut off (right edge past the viewport, or past the visible box
 # of an ancestor that clips or scrolls horizontally; an ancestor with overflow hidden/clip below the
 # nearest vertical scroller clips vertically), and bqplot titles / axis labels that leave their svg.
 LAYOUT_JS = r"""
-([explorerSel, viewSel, fallback, tol, edge]) => {
+([explorerSel, viewSel, tol, edge]) => {
   const vw = document.documentElement.clientWidth;
   const box = (e) => { const b = e.getBoundingClientRect(); return {x: b.left, y: b.top, r: b.right, b: b.bottom, w: b.width, h: b.height}; };
   const name = (e) => {
@@ -699,9 +695,7 @@ LAYOUT_JS = r"""
   const explorers = Array.from(document.querySelectorAll(explorerSel));
   return explorers.map((ex, index) => {
     const tagged = Array.from(ex.querySelectorAll(viewSel));
-    const usesTags = tagged.length > 0;
-    let views = usesTags ? tagged : Array.from(ex.querySelectorAll(fallback.join(',')));
-    views = views.filter(v => { const b = v.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
+    const views = tagged.filter(v => { const b = v.getBoundingClientRect(); return b.width > 0 && b.height > 0; });
     const boxes = views.map(v => ({name: name(v), ...box(v)}));
     const overlaps = [];
     for (let i = 0; i < views.length; i++) for (let j = i + 1; j < views.length; j++) {
@@ -742,12 +736,12 @@ LAYOUT_JS = r"""
       if (tb.top < sb.top - edge) out.push(`top by ${Math.round(sb.top - tb.top)} px`);
       if (tb.bottom > sb.bottom + edge) out.push(`bottom by ${Math.round(tb.bottom - sb.bottom)} px`);
       if (out.length) {
-        const fig = t.closest('.rw-view, ' + fallback.join(', ')) || t.closest('.bqplot');
+        const fig = t.closest(viewSel) || t.closest('.bqplot');
         clippedText.push({text: t.textContent.trim().slice(0, 40), kind: t.classList.contains('mainheading') ? 'title' : 'axis label',
                           figure: fig ? name(fig) : '?', out: out.join(', ')});
       }
     }
-    return {index, explorer: name(ex), usesTags, numTagged: tagged.length, viewport: vw,
+    return {index, explorer: name(ex), numTagged: tagged.length, viewport: vw,
             views: boxes.map(b => ({name: b.name, x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.w), h: Math.round(b.h)})),
             overlaps, cut, clippedText};
   });
@@ -757,8 +751,7 @@ LAYOUT_JS = r"""
 
 def measure_layout(page, explorer: str = DEFAULT_SPEC["root"]) -> list[dict]:
     """LAYOUT_JS's report for every ``explorer`` on the page (see there)."""
-    return page.evaluate(LAYOUT_JS, [explorer, VIEW_CLASS, list(FALLBACK_VIEWS), OVERLAP_TOLERANCE_PX2,
-                                     EDGE_TOLERANCE_PX])
+    return page.evaluate(LAYOUT_JS, [explorer, VIEW_CLASS, OVERLAP_TOLERANCE_PX2, EDGE_TOLERANCE_PX])
 
 
 def layout_problems(report: list[dict]) -> list[str]:

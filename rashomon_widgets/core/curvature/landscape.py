@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import torch
 
+from ..batches import as_batches, takes_indices
 from ..validation import check_finite_loss, check_int, check_seed, check_vectors, describe
-from ._data import as_batches, takes_indices
 from ._losses import ManyLosses
 from ._params import FunctionalModel
 from ._setup import BatchStatisticsWarning, batch_statistics_modules, reduction_of

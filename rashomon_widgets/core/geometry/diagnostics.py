@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..curvature._data import as_batches
+from ..batches import as_batches, class_indices, evaluate_batches
 from ..curvature.linear_operator import MatrixOperator
 from ..curvature.point_spectrum import default_near_zero_tol, spectrum_at
 from ..curvature.spectra import spectrum_of
@@ -46,24 +46,12 @@ def classification_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> flo
 
 
 def _auto_accuracy(outputs: torch.Tensor, targets: torch.Tensor):
-    if (outputs.ndim == 2 and outputs.shape[1] >= 2 and targets.ndim == 1
-            and not targets.dtype.is_floating_point and targets.dtype != torch.bool):
-        return classification_accuracy
-    return None
+    return classification_accuracy if class_indices(outputs, targets) else None
 
 
 def _evaluate(ls, theta: torch.Tensor, batches) -> tuple[float, torch.Tensor, torch.Tensor]:
     """Loss (weighted as the Landscape weights its own data), raw outputs and targets over ``batches``."""
-    n = sum(x.shape[0] for x, _ in batches)
-    total, outs, targets = 0.0, [], []
-    with torch.no_grad():
-        for x, y in batches:
-            out = ls.forward(theta, x)
-            w = x.shape[0] / n if ls.reduction == "mean" else 1.0
-            total += w * float(ls.loss_fn(out, y))
-            outs.append(out)
-            targets.append(y)
-    return total, torch.cat(outs), torch.cat(targets)
+    return evaluate_batches(lambda x: ls.forward(theta, x), ls.loss_fn, batches, reduction=ls.reduction)
 
 
 def input_jacobian_norm(ls, theta: torch.Tensor, inputs: torch.Tensor) -> float:
@@ -144,7 +132,7 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
     check_callable(progress, "progress", "progress(done, total)", optional=True)
     ts = _curve_ts(ts)
     accuracy = _accuracy_for(ls, accuracy)
-    test_batches = (as_batches(test_data, ls.device, ls.dtype, indices=ls.input_indices)
+    test_batches = (as_batches(test_data, ls.device, ls.dtype, indices=ls.input_indices, name="test_data")
                     if test_data is not None else None)  # cast as the landscape casts its own data
     rows: list[dict[str, float]] = []
     for i, t in enumerate(ts):

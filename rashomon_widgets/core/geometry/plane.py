@@ -175,8 +175,49 @@ class Plane:
         xs = torch.as_tensor(np.asarray(xs), dtype=self.origin.dtype, device=self.origin.device)
         ys = torch.as_tensor(np.asarray(ys), dtype=self.origin.dtype, device=self.origin.device)
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        return (self.origin[None, :] + gx.reshape(-1, 1) * self.d1[None, :]
-                + gy.reshape(-1, 1) * self.d2[None, :])
+        return self.at(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1))
+
+    def at(self, xy, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """The parameter vectors at plane coordinates ``xy``, one per row: ``origin + x d1 + y d2``.
+
+        Args:
+            xy: (M, 2) coordinates (a tensor or an array).
+            dtype: the dtype of the computation and of the result (None: the plane's).
+
+        Returns:
+            (M, P) tensor.
+
+        Example:
+            >>> plane = Plane(torch.zeros(3), torch.tensor([1.0, 0, 0]), torch.tensor([0, 1.0, 0]))
+            >>> plane.at([[1.0, 2.0]]).tolist()
+            [[1.0, 2.0, 0.0]]
+        """
+        dtype = self.origin.dtype if dtype is None else dtype
+        xy = (xy if isinstance(xy, torch.Tensor) else torch.as_tensor(np.asarray(xy))).to(self.origin.device, dtype)
+        xy = xy.reshape(-1, 2)
+        origin, d1, d2 = (v.to(dtype)[None, :] for v in (self.origin, self.d1, self.d2))
+        return origin + xy[:, :1] * d1 + xy[:, 1:] * d2
+
+    def project(self, points: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """The plane coordinates of parameter vectors (:meth:`coordinates`) and their distance from the plane.
+
+        Args:
+            points: (M, P) or (P,) parameter vectors.
+
+        Returns:
+            ``(coordinates (M, 2), off_plane (M,))``: the least-squares coordinates and
+            ``|theta - at(coordinates)|`` (in float64), 0 for points in the plane.
+
+        Example:
+            >>> plane = Plane(torch.zeros(3), torch.tensor([1.0, 0, 0]), torch.tensor([0, 1.0, 0]))
+            >>> xy, off = plane.project(torch.tensor([[1.0, 2.0, 3.0]]))
+            >>> xy.tolist(), off.tolist()
+            ([[1.0, 2.0]], [3.0])
+        """
+        xy = self.coordinates(points)
+        pts = points.reshape(-1, self.origin.numel()).double()
+        inplane = self.at(xy, torch.float64).to(pts.device)
+        return xy, (pts - inplane).norm(dim=1).cpu().numpy()
 
     def coordinates(self, points: torch.Tensor) -> np.ndarray:
         """The plane coordinates of parameter vectors, by least squares (exact for points in the plane).

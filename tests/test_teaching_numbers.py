@@ -29,8 +29,10 @@ from rashomon_widgets.experiments import shipped, writeups
 
 REPO = Path(__file__).resolve().parents[1]
 TEACHING = "docs/teaching.md"
-NB00, NB01, NB03, NB04 = ("notebooks/00_quickstart.ipynb", "notebooks/01_rashomon_manifold_mode_connectivity.ipynb",
-                          "notebooks/03_broad_basins_xor.ipynb", "notebooks/04_information_loss_basin_flatness.ipynb")
+NB00, NB01, NB02, NB03, NB04 = (
+    "notebooks/00_quickstart.ipynb", "notebooks/01_rashomon_manifold_mode_connectivity.ipynb",
+    "notebooks/02_skeletons_on_rashomon_ridge.ipynb", "notebooks/03_broad_basins_xor.ipynb",
+    "notebooks/04_information_loss_basin_flatness.ipynb")
 NOTEBOOKS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "notebooks").glob("*.ipynb"))
 
 
@@ -98,7 +100,7 @@ def n_params(model) -> int:
 @lru_cache(maxsize=None)
 def parameter_counts() -> dict[str, int]:
     """The size of every model a notebook builds (full-size parameters), by building it."""
-    p00, p01, p03, p04 = (parameters(nb) for nb in (NB00, NB01, NB03, NB04))
+    p00, p01, p02, p03, p04 = (parameters(nb) for nb in (NB00, NB01, NB02, NB03, NB04))
     later = writeups.merged_later_landscape(0, num_inputs=p04["MAX_MERGED"])
     counts = {
         "00 XOR minimum": n_params(rw.models.xor_minimum()),
@@ -106,6 +108,10 @@ def parameter_counts() -> dict[str, int]:
         "01 digits MLP (HIDDEN)": n_params(rw.models.digits_mlp(p01["HIDDEN"])),
         "01 exact model (EXACT_HIDDEN)": n_params(rw.models.digits_mlp(p01["EXACT_HIDDEN"])),
         "01 PreResNet20": n_params(rw.models.preresnet20()),
+        "01 CNN on MNIST (MODEL = 'mnist_cnn')": n_params(rw.models.mnist_cnn(p01["CNN_CHANNELS"],
+                                                                              hidden=p01["CNN_HIDDEN"])),
+        "02 CNN on MNIST (DATASET = 'mnist_cnn')": n_params(rw.models.mnist_cnn(p02["CNN_CHANNELS"],
+                                                                                hidden=p02["CNN_HIDDEN"])),
         "01 toy": rw.Landscape(*rw.models.toy_quadratic(a=1.0, b=0.25, point=(0.0, 0.0, 3.0)),
                                reduction="sum").num_params,
         "04 contour model": writeups.contour_landscape(45.0).num_params,

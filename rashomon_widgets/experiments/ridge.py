@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.curvature.density import rademacher
+from ..core.curvature._random import rademacher
 from .cyclic import directions
 
 __all__ = ["MomentCheck", "slq_moment_check", "DirectionNulls", "direction_nulls"]
@@ -57,7 +57,7 @@ def slq_moment_check(hvp, nodes, weights, num_params: int, num_vectors: int, *, 
                      dtype=torch.float32, device="cpu", moments: int = 3, rtol: float = 1e-3) -> MomentCheck:
     """Check an SLQ density against the spectral moments of the Rademacher vectors it started from.
 
-    The vectors are regenerated as :func:`~rashomon_widgets.core.curvature.density.slq` drew them
+    The vectors are regenerated as :func:`~rashomon_widgets.core.curvature.spectral_density.slq` drew them
     (``rademacher((P, num_vectors), seed=seed)``); ``v^T H v``, ``|H v|^2`` and ``(H v)^T H (H v)`` come from two
     fresh products per vector. The density's k-th moment, ``P * sum(weights * nodes**k)``, equals their mean for
     ``k < 2 * steps`` (Gauss quadrature), so the relative error is rounding for a correct density and at least
@@ -83,7 +83,7 @@ def slq_moment_check(hvp, nodes, weights, num_params: int, num_vectors: int, *, 
 
     Example:
         >>> h = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
-        >>> from rashomon_widgets.core.curvature.density import lanczos, quadrature
+        >>> from rashomon_widgets.core.curvature._lanczos import lanczos, quadrature
         >>> v0 = rademacher((5, 2), seed=0, dtype=torch.float64, device="cpu")
         >>> n, w = quadrature(*lanczos(lambda v: h @ v, v0, 3))
         >>> n, w = np.concatenate(n), np.concatenate(w) / 2

@@ -143,11 +143,7 @@ class SkeletonStudy:
             >>> tuned = study.finetuned(1e-3, 10)      # doctest: +SKIP
         """
         l1, epochs, _ = self.check_setting(l1, epochs)
-        top = self.l1_limit()
-        if l1 > top:
-            raise ValueError(f"l1: expected an L1 strength in (0, {top:g}], got {l1:g}: a larger one overflows the "
-                             f"{str(self.dtype).removeprefix('torch.')} arithmetic of the Adam fine-tuning, which "
-                             "squares the penalty's gradient l1 * sign(w) (the weights freeze, or the loss turns NaN)")
+        self.check_l1(l1)
         with self._lock:
             return self._finetuned(l1, epochs, progress)
 
@@ -155,6 +151,25 @@ class SkeletonStudy:
     def dtype(self) -> torch.dtype:
         """The floating dtype of the base models' parameters (float32 when they have none)."""
         return next((p.dtype for p in self.models[0].parameters() if p.is_floating_point()), torch.float32)
+
+    def check_l1(self, l1: float) -> float:
+        """Check that the fine-tuning's arithmetic carries an L1 strength (at most :meth:`l1_limit`).
+
+        Args:
+            l1: the L1 strength, already a finite number > 0 (:meth:`check_setting`).
+
+        Returns:
+            ``l1``.
+
+        Raises:
+            ValueError: ``l1`` above :meth:`l1_limit`, with the reason.
+        """
+        top = self.l1_limit()
+        if l1 > top:
+            raise ValueError(f"l1: expected an L1 strength in (0, {top:g}], got {l1:g}: a larger one overflows the "
+                             f"{str(self.dtype).removeprefix('torch.')} arithmetic of the Adam fine-tuning, which "
+                             "squares the penalty's gradient l1 * sign(w) (the weights freeze, or the loss turns NaN)")
+        return l1
 
     def l1_limit(self) -> float:
         """The largest L1 strength the fine-tuning's arithmetic carries.

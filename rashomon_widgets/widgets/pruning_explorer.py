@@ -195,14 +195,11 @@ class PruningExplorer(Explorer):
     @validate("l1")
     def _check_l1(self, proposal):
         value = finite_number(proposal["value"], "l1", low=0, strict_low=True)
-        top = self.l1_limit()
-        if value > top:
-            raise TraitError(f"l1: expected an L1 strength in (0, {top:g}], got {value:g}: a larger one overflows "
-                             f"the {self._dtype_name()} arithmetic of the Adam fine-tuning, which squares the "
-                             f"penalty's gradient l1 * sign(w) (the weights freeze, or the loss turns NaN); useful "
-                             f"strengths are about {10 ** _LOG_RANGE[0]:g} to {10 ** _LOG_RANGE[1]:g} (the slider's "
-                             "range)")
-        return value
+        try:
+            return self.study.check_l1(value)
+        except ValueError as e:   # the study's reason, and where the useful strengths are
+            raise TraitError(f"{e}; useful strengths are about {10 ** _LOG_RANGE[0]:g} to "
+                             f"{10 ** _LOG_RANGE[1]:g} (the slider's range)") from None
 
     def l1_limit(self) -> float:
         """The largest L1 strength the fine-tuning's arithmetic carries (the study's :meth:`~rashomon_widgets.
@@ -212,9 +209,6 @@ class PruningExplorer(Explorer):
             the limit (a float).
         """
         return self.study.l1_limit()
-
-    def _dtype_name(self) -> str:
-        return str(self.study.dtype).removeprefix("torch.")
 
     @validate("epochs")
     def _check_epochs(self, proposal):

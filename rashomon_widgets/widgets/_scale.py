@@ -5,11 +5,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..core.curvature.policy import HEAVY_FORWARD
+from ..core.curvature.policy import is_heavy
 from ..core.validation import check_int
 
-# HEAVY_FORWARD (the core's rule for a heavy model): multiply-adds of one forward pass over all the data above
-# which an explorer draws smaller grids (refined 15, coarse 5 or 3) and computes curvature and tangents on a
+# A heavy model (the core's rule, policy.is_heavy: one forward pass over all the data above HEAVY_FORWARD
+# multiply-adds) gets smaller explorer grids (refined 15, coarse 5 or 3) and curvature and tangents on a
 # subsample
 #: samples of the curvature subsample of a heavy model (``curvature_samples="auto"``)
 CURVATURE_SAMPLES = 256
@@ -24,7 +24,7 @@ class Scale:
     """An explorer's sizes for one model.
 
     Attributes:
-        heavy: one forward pass over the data costs more than :data:`HEAVY_FORWARD` multiply-adds.
+        heavy: the model is heavy (:func:`~rashomon_widgets.core.curvature.policy.is_heavy`).
         resolution, coarse: the refined and the first grid's points per side.
         curvature_ls: the landscape (all data, or a subsample) for curvature and tangents.
         first_frame_timeout: seconds a displayed explorer waits for its first frame (None: the class's own).
@@ -60,7 +60,7 @@ def explorer_scale(ls, exact: bool, *, light: tuple[int, int], resolution, coars
     Returns:
         a :class:`Scale`.
     """
-    heavy = not exact and ls.forward_cost() > HEAVY_FORWARD
+    heavy = not exact and is_heavy(ls)
     if heavy:
         start = time.perf_counter()
         loss_at()
@@ -80,7 +80,7 @@ def curvature_subsample(value, heavy: bool) -> int:
 
     Args:
         value: ``"auto"`` (:data:`CURVATURE_SAMPLES` on a heavy model, else all), None (all) or an int >= 2.
-        heavy: whether one forward pass over the data costs more than :data:`HEAVY_FORWARD`.
+        heavy: whether the model is heavy (:func:`~rashomon_widgets.core.curvature.policy.is_heavy`).
 
     Returns:
         an int for :meth:`Landscape.subsample`.

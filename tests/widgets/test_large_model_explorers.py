@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import rashomon_widgets as rw
+from rashomon_widgets.core.curvature import policy
 from rashomon_widgets.widgets import _scale
 
 
@@ -25,7 +26,7 @@ def _cnn(seed, epochs):
 
 @pytest.fixture
 def heavy(monkeypatch):
-    monkeypatch.setattr(_scale, "HEAVY_FORWARD", 0)
+    monkeypatch.setattr(policy, "HEAVY_FORWARD", 0)
 
 
 def test_a_heavy_model_explorer_computes_its_chart_on_the_worker_and_its_curvature_on_a_subsample(heavy):

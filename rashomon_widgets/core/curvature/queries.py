@@ -105,7 +105,7 @@ class CurvatureQueries:
         """
         kwargs.setdefault("max_vectors", self.max_vectors())
         if not {"num_vectors", "num_steps", "deflation_steps"} & kwargs.keys() and \
-                self.forward_cost() > policy.HEAVY_FORWARD:
+                policy.is_heavy(self):
             kwargs.update(policy.HEAVY_DENSITY)
         return self._on_hessian(self.check_theta(theta), spectral_density.density, **kwargs)
 

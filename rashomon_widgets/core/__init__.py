@@ -8,12 +8,12 @@ Three sub-packages, one concept per module:
   inside a Rashomon set, the manifold chart (tangent basis, retraction);
 * ``comparison``: pruning, behavioural similarity, hidden-unit alignment, behavioural gradients.
 
-``validation`` holds every input check of the package; ``_torch_state`` the locks for torch's
-process-wide state (forward-mode AD levels, the global generator), which make the core thread-safe;
+``validation`` holds every input check of the package; ``torch_state`` the locks for torch's
+process-wide state (forward-mode AD levels, the global generator: ``forward_ad``, ``seeded``), which make
+the core thread-safe; ``batches`` the one data normaliser and evaluator; ``cache`` the one LRU cache;
 ``SizePolicy`` is the one rule for what counts as a small model. Sweeps and scripts import this on machines
 without a browser stack.
 """
-from ._torch_state import forward_ad
 from .comparison import (
     Alignment,
     Sparsity,
@@ -77,6 +77,7 @@ from .geometry import (
     rashomon_search,
     with_batch_statistics,
 )
+from .torch_state import forward_ad, seeded
 
 __all__ = [
     # evaluation and curvature (rashomon_widgets.core.curvature)
@@ -100,5 +101,5 @@ __all__ = [
     "magnitude_masks", "apply_masks", "prune", "masks_of", "sparsity", "Sparsity", "mask_overlap",
     "prediction_vectors", "cosine_similarity", "weight_matching", "permute_hidden_units", "Alignment",
     # helpers
-    "count_near_zero", "default_tol", "forward_ad",
+    "count_near_zero", "default_tol", "forward_ad", "seeded",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,29 @@ def check_int(value, name: str, low: int = 1, high: int | None = None) -> int:
     if value < low or (high is not None and value > high):
         raise ValueError(f"{name}: expected {what}, got {value}")
     return int(value)
+
+
+def check_ints(values, name: str, low: int = 0) -> list[int]:
+    """An iterable of ints ``>= low`` as a list without repeats (in first-seen order).
+
+    Raises:
+        TypeError: not an iterable (a string is refused), or an entry that is not an int.
+        ValueError: an entry below ``low``, or no entries.
+
+    Example:
+        >>> check_ints([3, 1, 3], "seeds")
+        [3, 1]
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}: expected an iterable of ints >= {low}, got {type(values).__name__}")
+    out = []
+    for i, v in enumerate(values):
+        v = check_int(v, f"{name}[{i}]", low)
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise ValueError(f"{name}: expected at least one value, got none")
+    return out
 
 
 def check_seed(seed, name: str = "seed") -> int:

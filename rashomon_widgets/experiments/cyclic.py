@@ -1,9 +1,10 @@
 """Write-up 1's "future pathway": a cyclic-learning-rate walk that leaves the ridge and converges back elsewhere.
 
-Garipov et al.'s fast geometric ensembling and Huang et al.'s snapshot ensembles collect models with a
-cyclic learning rate: every cycle starts with a large learning rate, which kicks the model out of its
-minimum, and decays to a small one, which lets it settle again, somewhere else. The write-up proposed
-this to collect models in many directions on the ridge instead of along one curve.
+Garipov et al.'s fast geometric ensembling (2018, "Loss surfaces, mode connectivity, and fast ensembling
+of DNNs") and Huang et al.'s snapshot ensembles (2017, "Snapshot ensembles: train 1, get M for free")
+collect models with a cyclic learning rate: every cycle starts with a large learning rate, which kicks
+the model out of its minimum, and decays to a small one, which lets it settle again, somewhere else. The
+write-up proposed this to collect models in many directions on the ridge instead of along one curve.
 
 - :func:`cyclic_walk`: run the cycles from a trained minimum and collect the model at the end of each
   cycle, with its train/test loss and accuracy and the highest loss seen during the cycle
@@ -46,9 +47,8 @@ import numpy as np
 import torch
 
 from ..core.batches import as_batches, class_indices, evaluate_batches
-from ..core.geometry.barriers import Barriers, pairwise_barriers
+from ..core.geometry import Barriers, Directions, directions, pairwise_barriers
 from ..core.geometry.diagnostics import classification_accuracy
-from ..core.geometry.direction_count import Directions, directions
 from ..core.validation import check_callable, check_choice, check_int, check_nonnegative, check_positive, describe
 from .walk_verdicts import DirectionVerdict, compare_directions
 
@@ -60,8 +60,8 @@ def cycle_schedule(steps: int, lr_high: float, lr_low: float) -> np.ndarray:
     """The learning rates of one cycle: cosine annealing from ``lr_high`` down to ``lr_low``.
 
     ``lr(s) = lr_low + (lr_high - lr_low) (1 + cos(pi s / (steps - 1))) / 2`` for ``s = 0 .. steps - 1``
-    (Loshchilov and Hutter's SGDR without the warm-up): the first steps are large and leave the minimum,
-    the last ones are small and let the model settle.
+    (one cycle of Loshchilov & Hutter 2017, "SGDR: stochastic gradient descent with warm restarts"): the
+    first steps are large and leave the minimum, the last ones are small and let the model settle.
 
     Args:
         steps: optimiser steps per cycle, at least 2.
@@ -147,7 +147,7 @@ class CyclicWalk:
                 f"{self.peak_loss.min():.2e}..{self.peak_loss.max():.2e})")
 
 
-def _evaluate(ls, theta: torch.Tensor, batches) -> tuple[float, float]:
+def _loss_and_accuracy(ls, theta: torch.Tensor, batches) -> tuple[float, float]:
     """Loss over ``batches`` (averaged or summed as the Landscape does) and accuracy (NaN where it has no meaning)."""
     loss, out, y = evaluate_batches(lambda x: ls.forward(theta, x), ls.loss_fn, batches, reduction=ls.reduction)
     return loss, (classification_accuracy(out, y) if class_indices(out, y) else math.nan)
@@ -250,8 +250,8 @@ def cyclic_walk(ls, theta: torch.Tensor | None = None, *, cycles: int = 5, cycle
         if progress is not None:
             progress(cycle + 1, cycles, seen[-1])
     thetas = torch.stack(collected)
-    train = [_evaluate(ls, t, ls.batches) for t in torch.cat([start[None, :], thetas])]
-    tests = ([_evaluate(ls, t, test) for t in torch.cat([start[None, :], thetas])] if test is not None
+    train = [_loss_and_accuracy(ls, t, ls.batches) for t in torch.cat([start[None, :], thetas])]
+    tests = ([_loss_and_accuracy(ls, t, test) for t in torch.cat([start[None, :], thetas])] if test is not None
              else [(math.nan, math.nan)] * (cycles + 1))
     probe_losses = np.array(probes, dtype=np.float64)
     settings = {"cycles": cycles, "cycle_steps": len(schedule), "lr_high": lr_high, "lr_low": lr_low,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.curvature._random import rademacher
+from ..core.curvature.probes import rademacher
 from .cyclic import directions
 
 __all__ = ["MomentCheck", "slq_moment_check", "DirectionNulls", "direction_nulls"]
@@ -83,7 +83,7 @@ def slq_moment_check(hvp, nodes, weights, num_params: int, num_vectors: int, *, 
 
     Example:
         >>> h = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
-        >>> from rashomon_widgets.core.curvature._lanczos import lanczos, quadrature
+        >>> from rashomon_widgets.core.curvature.lanczos_recurrence import lanczos, quadrature
         >>> v0 = rademacher((5, 2), seed=0, dtype=torch.float64, device="cpu")
         >>> n, w = quadrature(*lanczos(lambda v: h @ v, v0, 3))
         >>> n, w = np.concatenate(n), np.concatenate(w) / 2

@@ -46,8 +46,9 @@ from pathlib import Path
 import numpy as np
 
 from ..core import count_near_zero
+from ..core.validation import check_ints
 from .records import ResultsWarning, SweepResult, read_lines, run_key, skipped_text
-from .sweep import _check_ints, mlp_run, sweep
+from .sweep import mlp_run, sweep
 
 __all__ = ["FIELDS", "GRID", "PATH", "compact", "differing_fields", "fragility", "load", "make", "matches", "records",
            "robust_fields", "write"]
@@ -166,8 +167,8 @@ def load(widths: Iterable[int], *, seeds: Iterable[int] | None = None, path=None
         >>> len(result.records)                                                   # doctest: +SKIP
         4000
     """
-    widths = _check_ints(widths, "widths", 1)
-    wanted_seeds = None if seeds is None else set(_check_ints(seeds, "seeds", 0))
+    widths = check_ints(widths, "widths", 1)
+    wanted_seeds = None if seeds is None else set(check_ints(seeds, "seeds", 0))
     out, held = [], {}
     for r in records(path):
         config = {k: v for k, v in json.loads(r["key"]).items() if k not in ("run", "width", "seed")}

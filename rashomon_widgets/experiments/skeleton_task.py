@@ -11,9 +11,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..core.torch_state import seeded
 from ..core.validation import check_choice, check_int
 from ..models import MLP
-from ..models._seeding import seeded
 
 __all__ = ["SkeletonTask", "skeleton_task"]
 

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from ..core.validation import check_callable, check_choice, check_int, check_path
+from ..core.validation import check_callable, check_choice, check_int, check_ints, check_path
 from .records import ResultsWarning, SweepResult, TextProgress, append_record, load_results, run_key
 
 __all__ = ["sweep", "mlp_run", "default_executor", "SweepResult", "TextProgress", "load_results", "Progress",
@@ -154,19 +154,6 @@ def default_executor(max_workers: int = 2) -> cf.ProcessPoolExecutor:
                                   initializer=_init_worker)
 
 
-def _check_ints(values, name: str, low: int) -> list[int]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"{name}: expected an iterable of ints >= {low}, got {type(values).__name__}")
-    out = []
-    for i, v in enumerate(values):
-        v = check_int(v, f"{name}[{i}]", low)
-        if v not in out:
-            out.append(v)
-    if not out:
-        raise ValueError(f"{name}: expected at least one value, got none")
-    return out
-
-
 def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable[..., dict] = mlp_run,
           executor: cf.Executor | None = None, progress: Progress | str | None = None,
           **options) -> SweepResult:
@@ -198,8 +185,8 @@ def sweep(seeds: Iterable[int], widths: Iterable[int], results, *, run: Callable
         >>> result = sweep(range(150), (2, 3, 4), "xor_sweep.jsonl", progress="text")  # doctest: +SKIP
         >>> result.by_width("near_zero")                                               # doctest: +SKIP
     """
-    seeds = _check_ints(seeds, "seeds", 0)
-    widths = _check_ints(widths, "widths", 1)
+    seeds = check_ints(seeds, "seeds", 0)
+    widths = check_ints(widths, "widths", 1)
     path = check_path(results, "results")
     if path.is_dir():
         raise ValueError(f"results: expected a file path, got the directory {str(path)!r}")

@@ -88,6 +88,11 @@ class Trend:
 def wilson(k: int, n: int) -> Share:
     """``k`` successes of ``n`` with the 95% Wilson score interval (scipy's ``binomtest``).
 
+    The interval holds every share ``p`` that the score test does not reject:
+    ``|k / n - p| <= z sqrt(p (1 - p) / n)`` with ``z = 1.96``. Unlike the normal approximation around
+    ``k / n`` it never leaves [0, 1] and keeps a width at ``k = 0`` and ``k = n`` (Wilson 1927, "Probable
+    inference, the law of succession, and statistical inference").
+
     Args:
         k: successes, 0 to ``n``.
         n: trials (0 gives the interval [0, 1]).

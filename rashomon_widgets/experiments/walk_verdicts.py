@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core.geometry.direction_count import Directions, directions
+from ..core.geometry import Directions, directions
 from ..core.validation import describe
 
 __all__ = ["DirectionVerdict", "compare_directions"]

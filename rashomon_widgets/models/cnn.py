@@ -6,8 +6,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..core.torch_state import seeded
 from ..core.validation import check_float_dtype, check_int
-from ._seeding import seeded
 
 
 class MnistCNN(nn.Sequential):

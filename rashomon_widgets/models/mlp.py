@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..core.torch_state import seeded
 from ..core.validation import check_choice, check_float_dtype, check_int, check_positive, describe
-from ._seeding import seeded
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.torch_state import seeded
 from ..core.validation import check_int, describe
-from ._seeding import seeded
 
 
 class _BasicBlock(nn.Module):

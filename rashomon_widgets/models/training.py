@@ -9,6 +9,7 @@ from torch import nn
 
 from ..core.batches import as_batches, is_pair
 from ..core.comparison.pruning import check_masks
+from ..core.torch_state import seeded
 from ..core.validation import (
     check_callable,
     check_choice,
@@ -19,7 +20,6 @@ from ..core.validation import (
     check_seed,
     describe,
 )
-from ._seeding import seeded
 from .losses import sum_of_squares
 from .mlp import MLP, xor_mlp
 

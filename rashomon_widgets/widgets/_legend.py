@@ -1,7 +1,7 @@
 """What the views share: few, non-overlapping ticks with a short exact format (one rule for every axis and
 colour bar, :func:`axis_ticks`), colour bars whose labels are sent before their range changes
-(:func:`set_colour_range`), HTML legends placed under a figure (never over the data), colours legible on a
-white page and on JupyterLab's dark theme, text colours picked per background (:func:`text_colour_on`), and
+(:func:`set_color_range`), HTML legends placed under a figure (never over the data), colours legible on a
+white page and on JupyterLab's dark theme, text colours picked per background (:func:`text_color_on`), and
 viridis as numbers (the 3-D mesh and the matplotlib export use the same colours as the bqplot colour scale)."""
 from __future__ import annotations
 

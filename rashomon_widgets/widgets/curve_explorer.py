@@ -14,22 +14,12 @@ from ..core.cache import LRUCache
 from ..core.geometry.curves import Curve, check_curve_for
 from ..core.geometry.diagnostics import loss_profile
 from ..core.validation import check_int
-from ._base import (
-    MARKER,
-    Explorer,
-    GridSlider,
-    NumberBox,
-    described,
-    finite_number,
-    help_line,
-    readout_html,
-    slider_grid,
-    switch,
-    tagged,
-)
+from ._base import Explorer
+from ._controls import GridSlider, NumberBox, described, finite_number, help_line, slider_grid, switch, tagged
 from ._drawable import drawable_grid
-from ._legend import REFERENCE, SERIES, TITLE_STYLE, axis_ticks, legend_html, tick_format
+from ._legend import MARKER, REFERENCE, SERIES, TITLE_STYLE, axis_ticks, legend_html, tick_format
 from ._scale import explorer_scale
+from ._text import readout_html
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView

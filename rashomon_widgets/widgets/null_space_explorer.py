@@ -11,22 +11,23 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, valida
 
 from ..core import Landscape, ManifoldChart, Plane, WarmSpectra, check_minimum
 from ..core.validation import check_int
-from ._base import (
-    MARKER,
+from ._base import Explorer
+from ._controls import (
     ChoiceDropdown,
-    Explorer,
     GridSlider,
     NumberBox,
     described,
     finite_number,
     help_line,
-    readout_html,
     slider_grid,
     switch,
     tagged,
 )
 from ._drawable import drawable_grid
+from ._legend import MARKER
+from ._prebuilt import ShortFormDefault, given_names, refuse_both, unwrap
 from ._scale import explorer_scale
+from ._text import readout_html
 from .spectrum_view import SpectrumView
 from .surface3d_view import Surface3DView
 from .surface_view import SurfaceView
@@ -68,6 +69,12 @@ class NullSpaceExplorer(Explorer):
             ``"auto"``: all of them, except :data:`CURVATURE_SAMPLES` on a model whose forward pass is
             heavy; None: all of them. The title says which.
         state: a dict from :attr:`state` to start from.
+        chart: a prebuilt :class:`~rashomon_widgets.core.ManifoldChart`, instead of ``theta``, ``num_null``,
+            ``num_top``, ``exact``, ``seed`` and ``curvature_samples`` (the chart fixes them: its centre, its
+            directions, and ``chart.curvature`` for the spectrum); ``ls`` may then be left out.
+
+    Give either a prebuilt chart (``chart=``; the explorer shows its directions and computes none) or the
+    short form's arguments, not both: a chart together with an argument it fixes is refused (ValueError).
 
     On a large model the explorer appears at once: its directions (tangent, top eigenvectors) are computed
     on the worker, with progress in the status line, before the first slice is drawn; :meth:`wait` waits
@@ -75,6 +82,8 @@ class NullSpaceExplorer(Explorer):
     mean then).
 
     Example:
+        >>> chart = rw.core.ManifoldChart(ls, num_null=2, num_top=1)       # doctest: +SKIP
+        >>> rw.NullSpaceExplorer(chart=chart)   # the chart's directions, none recomputed   # doctest: +SKIP
         >>> explorer = rw.NullSpaceExplorer(ls)       # doctest: +SKIP
         >>> explorer                                  # shows the widget in Jupyter   # doctest: +SKIP
         >>> explorer.coefficients = [1.0, 0.0, 0.0, 0.0]; explorer.wait()             # doctest: +SKIP
@@ -91,29 +100,38 @@ class NullSpaceExplorer(Explorer):
     log_color = Bool(True, help="colour and height by log10 loss, so that near-zero losses stay visible").tag(
         state=True)
 
-    def __init__(self, ls: Landscape, theta: torch.Tensor | None = None, *, num_null: int = 3,
-                 num_top: int = 1, slider_range: float = 2.0, span: float = 1.0, resolution: int | None = None,
-                 coarse: int | None = None, log_color: bool = True, exact: bool | None = None, seed: int = 0,
-                 curvature_samples: int | str | None = "auto", state: dict | None = None):
-        if not isinstance(ls, Landscape):
-            raise TypeError(f"ls: expected an rw.Landscape, got {type(ls).__name__}")
+    def __init__(self, ls: Landscape | None = None, theta: torch.Tensor | None = ShortFormDefault(None), *,
+                 num_null: int = ShortFormDefault(3), num_top: int = ShortFormDefault(1), slider_range: float = 2.0,
+                 span: float = 1.0, resolution: int | None = None, coarse: int | None = None, log_color: bool = True,
+                 exact: bool | None = ShortFormDefault(None), seed: int = ShortFormDefault(0),
+                 curvature_samples: int | str | None = ShortFormDefault("auto"), state: dict | None = None,
+                 chart: ManifoldChart | None = None):
+        fixed = {"theta": theta, "num_null": num_null, "num_top": num_top, "exact": exact, "seed": seed,
+                 "curvature_samples": curvature_samples}
+        ls = self._landscape(ls, chart, given_names(fixed))
+        theta, num_null, num_top, exact, seed, curvature_samples = (unwrap(v) for v in fixed.values())
         self.slider_range = finite_number(slider_range, "slider_range", low=0, strict_low=True)
-        check_int(num_null, "num_null", 0, ls.num_params)
-        check_int(num_top, "num_top", 0, ls.num_params)
-        if num_null + num_top == 0:
-            raise ValueError("num_null, num_top: expected at least one direction, got 0 and 0")
+        if chart is None:
+            check_int(num_null, "num_null", 0, ls.num_params)
+            check_int(num_top, "num_top", 0, ls.num_params)
+            if num_null + num_top == 0:
+                raise ValueError("num_null, num_top: expected at least one direction, got 0 and 0")
         super().__init__()
         self.ls = ls
-        self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
-        self.theta0 = ls.theta if theta is None else ls.check_theta(theta).detach().clone()
+        if chart is None:
+            self.exact = ls.policy.is_small(ls.num_params) if exact is None else bool(exact)
+            self.theta0 = ls.theta if theta is None else ls.check_theta(theta).detach().clone()
+        else:
+            self.exact, self.theta0 = chart.exact, chart.theta0
         self.loss0 = None
 
         def first_loss():
             self.loss0 = ls.loss(self.theta0)
 
         scale = explorer_scale(ls, self.exact, light=(31, 11) if self.exact else (21, 7), resolution=resolution,
-                               coarse=coarse, curvature_samples=curvature_samples, loss_at=first_loss)
-        self.curvature_ls = scale.curvature_ls
+                               coarse=coarse, curvature_samples=None if chart else curvature_samples,
+                               loss_at=first_loss)
+        self.curvature_ls = scale.curvature_ls if chart is None else chart.curvature
         self.resolution, self.coarse = scale.resolution, scale.coarse
         self.grids = (self.resolution,) if self.exact else scale.grids  # drawn in turn after each move
         if self.loss0 is None:
@@ -123,9 +141,10 @@ class NullSpaceExplorer(Explorer):
         self._chart_args = dict(num_null=num_null, num_top=num_top, exact=self.exact, seed=seed,
                                 curvature=self.curvature_ls, tangent_on=self.curvature_ls)
         names = [f"null {i + 1}" for i in range(num_null)] + [f"top {i + 1}" for i in range(num_top)]
-        self.chart: ManifoldChart | None = None
-        if self.exact:  # milliseconds: built here; a large model's chart is built on the worker (first job)
+        self.chart: ManifoldChart | None = chart
+        if chart is None and self.exact:  # milliseconds: built here; a large model's is built on the worker
             self.chart = ManifoldChart(ls, self.theta0, **self._chart_args)
+        if self.chart is not None:
             names = self.chart.names
         self.names = names
         # a heavy model's explorer appears at once with the progress line; the views fill in as their data arrive
@@ -167,8 +186,9 @@ class NullSpaceExplorer(Explorer):
         title = (f"<b>Rashomon manifold explorer</b> &middot; P = {ls.num_params:,} &middot; "
                  f"{'exact' if self.exact else 'matrix-free'} tangent")
         if self.curvature_ls is not ls:
+            source = "the chart's curvature landscape" if chart else "curvature_samples"
             title += (f"<br><span style='font-size:12px;opacity:0.8'>tangent, top directions and spectrum on "
-                      f"{self.curvature_ls.num_samples:,} of {ls.num_samples:,} samples (curvature_samples); "
+                      f"{self.curvature_ls.num_samples:,} of {ls.num_samples:,} samples ({source}); "
                       f"loss, slices and re-projection on all</span>")
         self._assemble(title, [*self.sliders, help_line(*explain), self.note_html,
                                widgets.HBox([self.x_dir, self.y_dir]),
@@ -178,6 +198,22 @@ class NullSpaceExplorer(Explorer):
             self._note_minimum()
         if state is not None:
             self.restore(state)
+
+    @staticmethod
+    def _landscape(ls, chart, given: list[str]) -> Landscape:
+        """The explorer's landscape: ``ls``, or the prebuilt ``chart``'s (see the class docstring)."""
+        if chart is None:
+            if not isinstance(ls, Landscape):
+                raise TypeError(f"ls: expected an rw.Landscape (or a prebuilt chart=ManifoldChart(...)), "
+                                f"got {type(ls).__name__}")
+            return ls
+        if not isinstance(chart, ManifoldChart):
+            raise TypeError(f"chart: expected an rw.core.ManifoldChart, got {type(chart).__name__}")
+        refuse_both("chart", "ManifoldChart", given)
+        if ls is not None and ls is not chart.ls:
+            raise ValueError("ls: expected the chart's own landscape (chart.ls) or none, got another Landscape; "
+                             "the loss, slices and re-projection use chart.ls")
+        return chart.ls
 
     # ------------------------------------------------------------------ the chart (a large model's first job)
     def _explain(self, name: str) -> str:

@@ -16,22 +16,12 @@ from torch import nn
 from traitlets import Float, Int, TraitError, validate
 
 from ..experiments.skeletons import SkeletonRecord, SkeletonStudy
-from ._base import (
-    HOURGLASS,
-    MARKER,
-    Explorer,
-    GridSlider,
-    NumberBox,
-    Superseded,
-    described,
-    finite_number,
-    help_line,
-    legend_html,
-    readout_html,
-    slider_grid,
-    tagged,
-)
-from ._legend import SERIES, axis_ticks, set_axis_ticks, tick_labels
+from ._base import Explorer
+from ._controls import GridSlider, NumberBox, described, finite_number, help_line, slider_grid, tagged
+from ._legend import MARKER, SERIES, axis_ticks, legend_html, set_axis_ticks, tick_labels
+from ._prebuilt import ShortFormDefault, given_names, refuse_both, unwrap
+from ._text import HOURGLASS, readout_html
+from ._worker import Superseded
 from .similarity_view import SimilarityView
 
 # matplotlib's tab colours at a luminance legible on white and dark pages, never the marker's red
@@ -39,16 +29,6 @@ _COLORS = list(SERIES)
 _THRESHOLD_STEP = 0.005
 _LOG_RANGE = (-5.0, -2.0, 0.25)  # the L1 slider's exponents: min, max, step
 _WIDTH = 440  # px: every figure of the explorer
-
-
-class _StudyOption:
-    """The default of an argument that only the short form (no ``study=``) takes; shown as its value."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __repr__(self) -> str:
-        return repr(self.value)
 
 
 #: the short form's study options and their defaults (with ``study=``, the study's own settings hold)
@@ -121,12 +101,12 @@ class PruningExplorer(Explorer):
     def __init__(self, models: Sequence[nn.Module] | None = None, loss_fn: Callable | None = None, train_data=None,
                  *, ood: torch.Tensor | None = None, test_data=None, l1: float = 3e-4, epochs: int = 10,
                  threshold: float = 0.05, max_epochs: int = 40,
-                 max_threshold: float = _StudyOption(_STUDY_OPTIONS["max_threshold"]),
-                 lr: float = _StudyOption(_STUDY_OPTIONS["lr"]),
-                 batch_size: int | None = _StudyOption(_STUDY_OPTIONS["batch_size"]),
-                 seed: int = _StudyOption(_STUDY_OPTIONS["seed"]),
-                 behaviour: str = _StudyOption(_STUDY_OPTIONS["behaviour"]),
-                 num_thresholds: int = _StudyOption(_STUDY_OPTIONS["num_thresholds"]),
+                 max_threshold: float = ShortFormDefault(_STUDY_OPTIONS["max_threshold"]),
+                 lr: float = ShortFormDefault(_STUDY_OPTIONS["lr"]),
+                 batch_size: int | None = ShortFormDefault(_STUDY_OPTIONS["batch_size"]),
+                 seed: int = ShortFormDefault(_STUDY_OPTIONS["seed"]),
+                 behaviour: str = ShortFormDefault(_STUDY_OPTIONS["behaviour"]),
+                 num_thresholds: int = ShortFormDefault(_STUDY_OPTIONS["num_thresholds"]),
                  state: dict | None = None, study: SkeletonStudy | None = None):
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise ValueError(f"max_epochs: expected an int >= 1, got {max_epochs!r}")
@@ -164,13 +144,11 @@ class PruningExplorer(Explorer):
         """``study`` as given, or the one the short form's arguments describe (see the class docstring)."""
         given = [name for name, value in (("models", models), ("loss_fn", loss_fn), ("train_data", train_data),
                                           ("ood", ood), ("test_data", test_data)) if value is not None]
-        given += [name for name, value in options.items() if not isinstance(value, _StudyOption)]
+        given += given_names(options)
         if study is not None:
             if not isinstance(study, SkeletonStudy):
                 raise TypeError(f"study: expected an rw.experiments.SkeletonStudy, got {type(study).__name__}")
-            if given:
-                raise ValueError(f"study: expected either a prebuilt study or the arguments to build one, got "
-                                 f"both (study= and {', '.join(given)}); set those on the SkeletonStudy instead")
+            refuse_both("study", "SkeletonStudy", given)
             if not study.thresholds[-1] > 0:
                 raise ValueError(f"study: expected thresholds reaching above 0 (the threshold control's range), "
                                  f"got {study.thresholds.tolist()}")
@@ -180,7 +158,7 @@ class PruningExplorer(Explorer):
         if missing:
             raise TypeError(f"PruningExplorer: expected models, loss_fn, train_data and ood (or a prebuilt "
                             f"study=SkeletonStudy(...)), got no {', '.join(missing)}")
-        options = {name: value.value if isinstance(value, _StudyOption) else value for name, value in options.items()}
+        options = {name: unwrap(value) for name, value in options.items()}
         num_thresholds = options.pop("num_thresholds")
         if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds < 2:
             raise ValueError(f"num_thresholds: expected an int >= 2, got {num_thresholds!r}")

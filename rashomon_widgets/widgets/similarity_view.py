@@ -24,9 +24,9 @@ class SimilarityView(widgets.VBox):
 
     The colour scale runs from the smallest value shown to 1, so small differences stay visible; its
     colour bar has at most four round ticks in a short exact format (no overlap even for 0.99..1.0), sent
-    before its range changes (:func:`set_colour_range`). With ``show_values`` each cell prints its value
+    before its range changes (:func:`set_color_range`). With ``show_values`` each cell prints its value
     (a ``bq.Label`` mark over the grid) in black or white, whichever contrasts more with that cell's colour
-    (:func:`text_colour_on`: white text on viridis' yellow end is unreadable). ``size`` is the figure's width
+    (:func:`text_color_on`: white text on viridis' yellow end is unreadable). ``size`` is the figure's width
     in pixels (at most 440). :meth:`to_matplotlib` draws the same cells, texts and colour bar.
 
     Example:

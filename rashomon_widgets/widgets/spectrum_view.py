@@ -1,9 +1,9 @@
 """`SpectrumView`: a histogram of Hessian eigenvalues over log10 |eigenvalue|, positive and negative ones
 in two colours, with the near-zero band shaded and its count (the core's own rule) stated under it.
 
-When nearly all eigenvalues are near zero (a large trained network: all but a few hundred of 596k), a
-linear count axis draws the rest as bars less than a pixel high; the counts then go on a log axis
-(:data:`LOG_RATIO`)."""
+When nearly all eigenvalues are near zero (a large trained network, whose Hessian has far fewer non-zero
+eigenvalues than parameters), a linear count axis draws the rest as bars less than a pixel high; the
+counts then go on a log axis (:data:`LOG_RATIO`)."""
 from __future__ import annotations
 
 import html

@@ -211,7 +211,7 @@ class Surface3DView(widgets.VBox):
         limits = {"zlim": list(_limits(xs)), "xlim": list(_limits(ys)),   # plane x along z, plane y along x
                   "ylim": list(_round_limits(hmin, hmax))}
         changed = {k: v for k, v in limits.items() if list(getattr(self.figure, k)) != v}
-        if changed:  # new limits redraw the whole scene in the browser (about 0.2 s): only when they move
+        if changed:  # new limits make the browser redraw the whole scene, not just the mesh: only when they move
             with self.figure.hold_sync():
                 for k, v in changed.items():
                     setattr(self.figure, k, v)

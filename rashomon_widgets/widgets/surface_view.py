@@ -50,7 +50,7 @@ class SurfaceView(widgets.VBox):
     The axes are labelled by what the plane's directions are (``set_labels``); the axes and the colour
     bar have round ticks that never collide, in a short exact format (:func:`axis_ticks`: "-1.5 -1.0 ...",
     "-1e+6 -5e+5 0 ..."), and the colour bar's ticks change before its range does, so it never shows the
-    last range's labels (:func:`set_colour_range`); what the overlays mean goes in an HTML legend under
+    last range's labels (:func:`set_color_range`); what the overlays mean goes in an HTML legend under
     the figure (``set_legend``), never over the data. :meth:`to_matplotlib` draws every mark of the figure
     (an explorer's own overlays too) and the colour bar, with the same ticks. A surface with NaN or infinite
     losses, coordinates that are not finite, or a loss grid of the wrong shape is refused with a ``ValueError`` (see

@@ -5,7 +5,7 @@ import torch
 from conftest import make_case, reference_hessian
 
 import rashomon_widgets as rw
-from rashomon_widgets.core.curvature._random import rademacher
+from rashomon_widgets.core.curvature.probes import rademacher
 
 
 def test_hessian_matches_autograd_reference(case):

@@ -7,7 +7,7 @@ from conftest import Stop, stopping_progress
 from scipy.sparse.linalg import LinearOperator
 
 import rashomon_widgets as rw
-from rashomon_widgets.core.curvature.spectra import NoConvergence, lanczos_eigs
+from rashomon_widgets.core.curvature.eigensolver import NoConvergence, lanczos_eigs
 
 
 class DiagonalOp:

@@ -94,7 +94,7 @@ def test_a_duck_typed_operator_is_counted_in_the_result():
 
     op = Op()
     assert isinstance(op, LinearOperatorLike)
-    pairs = rw.core.curvature.spectra.lanczos_eigs(op, 2)
+    pairs = rw.core.curvature.eigensolver.lanczos_eigs(op, 2)
     assert pairs.num_products == op.num_products > 0
     t = rw.core.curvature.trace_estimators.trace(op, method="hutchinson", num_products=8)
     assert t.num_products == 8 and op.num_products == pairs.num_products + 8

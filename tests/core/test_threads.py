@@ -178,7 +178,7 @@ def test_first_calls_from_three_threads_under_fast_switching_are_all_right(fast_
 def test_forward_mode_products_wait_for_the_process_wide_lock():
     """The forward-over-reverse form runs under the one process-wide lock (forward-AD levels are not per
     thread): while another thread holds it, a product waits; once released, it finishes."""
-    from rashomon_widgets.core._torch_state import FORWARD_AD_LOCK
+    from rashomon_widgets.core.torch_state import FORWARD_AD_LOCK
 
     model, data = _small_classifier()
     ls = rw.Landscape(model, torch.nn.CrossEntropyLoss(), data)

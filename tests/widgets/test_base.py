@@ -1,4 +1,4 @@
-"""The explorers' shared validators and controls (rashomon_widgets/widgets/_base.py) through their traits."""
+"""The explorers' shared validators and controls (widgets/_controls.py, _base.py) through their traits."""
 import math
 import re
 import threading
@@ -11,17 +11,9 @@ import torch
 from traitlets import Float, TraitError, validate
 
 from rashomon_widgets.core.validation import check_real
-from rashomon_widgets.widgets._base import (
-    ChoiceDropdown,
-    Explorer,
-    GridSlider,
-    NumberBox,
-    described,
-    finite_number,
-    number_text,
-    switch,
-    updated_text,
-)
+from rashomon_widgets.widgets._base import Explorer
+from rashomon_widgets.widgets._controls import ChoiceDropdown, GridSlider, NumberBox, described, finite_number, switch
+from rashomon_widgets.widgets._text import number_text, updated_text
 
 
 @pytest.mark.parametrize("value", [0.5, 1, np.float32(0.25), np.float64(0.75), np.int64(1), torch.tensor(0.5)])

@@ -12,7 +12,7 @@ import torch
 from traitlets import TraitError
 
 import rashomon_widgets as rw
-from rashomon_widgets.widgets._base import slider_grid
+from rashomon_widgets.widgets._controls import slider_grid
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ import warnings
 import pytest
 from traitlets import Float
 
-from rashomon_widgets.widgets._base import (
+from rashomon_widgets.widgets._base import Explorer, StillComputingWarning
+from rashomon_widgets.widgets._text import (
     HOURGLASS,
-    Explorer,
-    StillComputingWarning,
     activity_text,
     format_duration,
     format_elapsed,

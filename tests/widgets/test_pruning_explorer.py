@@ -377,7 +377,8 @@ def test_a_prebuilt_study_is_shown_as_the_short_form_builds_it():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"ood": "ood"}, ValueError, r"either a prebuilt study or the arguments to build one, got both \(study= and ood\)"),
+    ({"ood": "ood"}, ValueError, r"either a prebuilt SkeletonStudy or the arguments to build one, "
+                                 r"got both \(study= and ood\)"),
     ({"lr": 1e-3}, ValueError, r"got both \(study= and lr\)"),
     ({"study": "a study"}, TypeError, "study: expected an rw.experiments.SkeletonStudy, got str"),
 ])

@@ -1,4 +1,6 @@
-"""Aligning the hidden units of two networks by permutation ("weight matching", Ainsworth et al. 2022).
+"""Aligning the hidden units of two networks by permutation ("weight matching").
+
+Reference: Ainsworth, Hayase & Srinivasa (2023), "Git Re-Basin: merging models modulo permutation symmetries".
 
 Permuting the hidden units of a layer (the rows of its weight and bias and the columns of the next
 layer's weight) changes the parameters but not the function. Two copies of one skeleton can

@@ -157,9 +157,11 @@ def raw_jacobian(ls, theta=None) -> torch.Tensor:
 def gauss_newton(ls, theta=None) -> torch.Tensor:
     """The Gauss-Newton matrix ``J^T (d^2 l / d f^2) J`` (P, P) in the raw outputs ``f``.
 
-    It equals the loss Hessian where the loss's gradient in the outputs vanishes: at a
-    perfect-behaviour global minimum (sum of squares: ``2 G G^T``; cross-entropy against soft targets
-    equal to the model's probabilities: ``J^T (diag p - p p^T) J``).
+    By the chain rule the loss Hessian is ``H = J^T (d^2 l / d f^2) J + sum_k (d l / d f_k) d^2 f_k / d theta^2``
+    (Schraudolph 2002, "Fast curvature matrix-vector products for second-order gradient descent", for
+    the generalised Gauss-Newton matrix), so the two are equal where the loss's gradient in the outputs
+    vanishes: at a perfect-behaviour global minimum (sum of squares: ``2 G G^T``; cross-entropy against
+    soft targets equal to the model's probabilities: ``J^T (diag p - p p^T) J``).
 
     Args:
         ls: the :class:`Landscape`.

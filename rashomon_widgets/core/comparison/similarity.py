@@ -204,8 +204,9 @@ def chance_agreement(labels, n_classes: int | None = None) -> np.ndarray:
 
     If model a calls a share ``p_c`` of the inputs class c and model b a share ``q_c``, two independent
     draws agree with probability ``sum_c p_c q_c``. Two models that both call 85% of the inputs "4" agree
-    at least 72% of the time by chance alone. ``(agreement - chance) / (1 - chance)`` is Cohen's kappa:
-    0 for agreement no better than chance, 1 for identical labels.
+    at least 72% of the time by chance alone. ``(agreement - chance) / (1 - chance)`` is Cohen's kappa
+    (Cohen 1960, "A coefficient of agreement for nominal scales"): 0 for agreement no better than chance,
+    1 for identical labels.
 
     Args:
         labels: (V, N) integer class indices, one row per model.

@@ -8,9 +8,9 @@ from torch.func import jacrev, vjp
 
 from ..validation import check_choice, check_finite_loss, check_vectors
 from ._attention import math_attention
-from ._random import rademacher
 from .hvp import HVP_FORMS, choose_form, hvp_sum
 from .operators import HessianOperator, JacobianOperator
+from .probes import rademacher
 
 #: samples of the first batch on which the two HVP forms are cross-checked (see ``Derivatives.hvp_form``)
 CROSS_CHECK_SAMPLES = 64
@@ -92,9 +92,9 @@ class Derivatives:
 
         A batched pass (``vmap`` of forward-over-reverse, or a batched backward) holds about
         :data:`HVP_BYTES_PER_ACTIVATION` times the model's activations on the largest batch for every
-        vector, so a block of K vectors costs K times one product's memory (a 596k-parameter CNN's
-        default trace peaked at 6.8 times one product's memory before blocks were cut to this size).
-        Larger blocks are multiplied in pieces of this many columns.
+        vector, so a block of K vectors costs K times one product's memory: the block is the most vectors
+        whose passes fit ``memory_budget`` together. Larger blocks are multiplied in pieces of this many
+        columns.
 
         Returns:
             an int >= 1.
@@ -129,9 +129,10 @@ class Derivatives:
 
         The two forms are cross-checked (four products) on the first :data:`CROSS_CHECK_SAMPLES` samples
         of the first batch, not on all the data: whether forward mode is right is a property of the
-        model's layers, not of the data, so the first call costs little more than a later one on a large
-        data set (on all the data it cost five later ones). A model that cannot run on such a slice is
-        cross-checked on all the data.
+        model's layers, not of the data. Each product costs a forward and a backward pass over the data it
+        is given, so four products on a slice cost little next to one product on a large data set, where
+        the same four on all the data would cost four products more. A model that cannot run on such a slice
+        is cross-checked on all the data.
 
         Args:
             theta: where to cross-check the two forms on the first call.

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from ..validation import check_int, check_real, check_tolerance
+from .eigensolver import lanczos_eigs
 from .linear_operator import LinearOperatorLike
 from .near_zero import NearZeroCount, near_zero_weight, runs_interval
-from .spectra import lanczos_eigs
 from .spectral_density import slq
 
 #: how far from 1 the weights of a :class:`SpectrumEstimate` may sum (rounding of the quadrature)

@@ -1,14 +1,16 @@
 """Hessian-vector products of a scalar function of a flat parameter vector.
 
-Two forms are exact in exact arithmetic:
+``H v`` is the directional derivative of the gradient, ``d/de grad L(theta + e v)`` at ``e = 0``, so it
+costs a small constant number of gradient evaluations and never forms H (Pearlmutter 1994, "Fast exact
+multiplication by the Hessian"). Two forms are exact in exact arithmetic:
 
 * ``"double_backward"``: differentiate ``<grad L(theta), v>`` once more (``create_graph``);
 * ``"forward_over_reverse"``: ``torch.func.jvp`` of ``torch.func.grad`` (one pass per vector). Forward-mode
   AD levels are process-wide, so these products run one at a time in the process
-  (:func:`~rashomon_widgets.core._torch_state.forward_ad`); double backward runs in parallel.
+  (:func:`~rashomon_widgets.core.torch_state.forward_ad`); double backward runs in parallel.
 
-In practice they can disagree: torch 2.13's forward-over-reverse is wrong for LayerNorm weights (0.098
-absolute error on a 4-unit LayerNorm, against double backward and finite differences), and some
+In practice they can disagree: torch 2.13's forward-over-reverse is wrong for LayerNorm weights (it
+disagrees with double backward and with finite differences), and some
 operations (``F.mse_loss``, fused attention) have no forward-mode rule. :func:`choose_form` therefore
 cross-checks both once on a random probe: if they disagree beyond the dtype's tolerance, double
 backward is used and a :class:`HVPFormWarning` says why; otherwise the faster is kept. For many
@@ -26,7 +28,7 @@ from collections.abc import Callable
 import torch
 from torch.func import grad_and_value, jvp, vmap
 
-from .._torch_state import forward_ad
+from ..torch_state import forward_ad
 from ..validation import check_finite_loss
 
 

@@ -127,9 +127,9 @@ class Landscape(ManyLosses, Derivatives, CurvatureQueries):
         self._choose_hvp_form()
 
     def _choose_hvp_form(self) -> None:
-        """Choose the HVP form now (:meth:`hvp_form`: four products on 64 samples), so that the first
-        product costs what later ones do: the choice, and torch's one-time work behind it (forward-mode
-        decompositions import about 800 modules, ~2.4 s once per process), is paid where the model is
+        """Choose the HVP form now (:meth:`hvp_form`: four products on ``CROSS_CHECK_SAMPLES`` samples), so
+        that the first product costs what later ones do: the choice, and torch's one-time work behind it
+        (importing its forward-mode decompositions, once per process), is paid where the model is
         wrapped. A model that cannot be differentiated twice is still a landscape (losses, surfaces): its
         first product says why it cannot have one."""
         try:

@@ -1,6 +1,6 @@
 """The contract every curvature operator keeps: a matrix known only through its products.
 
-A spectral algorithm (:func:`~.spectra.lanczos_eigs`, :func:`~.trace_estimators.trace`,
+A spectral algorithm (:func:`~.eigensolver.lanczos_eigs`, :func:`~.trace_estimators.trace`,
 :func:`~.spectral_density.density`) needs of a matrix ``A`` (m, n) only its shape, the dtype and device of its
 vectors, the products ``A v`` and a count of the products spent, which the algorithm reports with its result.
 :class:`CurvatureOperator` is that contract as a base class, in the shape of curvlinops' ``_torch_base.py``: a

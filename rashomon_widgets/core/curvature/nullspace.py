@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator, lsqr
 
-from .._threads import solver_threads
+from ..torch_state import solver_threads
 from .spectra import Spectrum
 
 
@@ -74,16 +74,16 @@ def jacobian_null_space(jacobian: torch.Tensor, tol: float) -> torch.Tensor:
     return vh[rank:].T.contiguous()
 
 
-def sampled_curvature(op, basis: torch.Tensor, lambda_max: float, *, num_samples: int = 4,
+def sampled_curvature(op, basis: torch.Tensor, lambda_max: float, *, num_probes: int = 4,
                       seed: int = 0) -> float:
     """How much curvature a supposed null space carries: ``max ||H n|| / lambda_max`` over a few random
-    unit combinations ``n`` of its columns (``num_samples`` Hessian products).
+    unit combinations ``n`` of its columns (``num_probes`` Hessian products).
 
     Args:
         op: a Hessian operator (``matvec``).
         basis: (P, d) orthonormal columns.
         lambda_max: the largest |eigenvalue| (the scale).
-        num_samples: random combinations tried.
+        num_probes: random combinations tried.
         seed: their seed.
 
     Returns:
@@ -92,7 +92,7 @@ def sampled_curvature(op, basis: torch.Tensor, lambda_max: float, *, num_samples
     if basis.shape[1] == 0 or lambda_max == 0:
         return 0.0
     g = torch.Generator(device="cpu").manual_seed(seed)
-    c = torch.randn(basis.shape[1], num_samples, generator=g, dtype=torch.float64).to(basis)
+    c = torch.randn(basis.shape[1], num_probes, generator=g, dtype=torch.float64).to(basis)
     n = basis @ c
     n = n / n.norm(dim=0, keepdim=True)
     return float(op.matvec(n).norm(dim=0).max()) / lambda_max

@@ -58,7 +58,7 @@ def spectrum_at(ls, theta, *, exact: bool | None = None, near_zero_tol: float | 
         slq_vectors, slq_steps: Rademacher vectors and Lanczos steps of the quadrature (matrix-free).
         seed: seed of the start vectors.
         top_k: matrix-free only: also the ``top_k`` largest eigenpairs (Lanczos,
-            :func:`rw.core.curvature.spectra.lanczos_eigs`), in ``top_values`` / ``top_vectors``.
+            :func:`rw.core.curvature.eigensolver.lanczos_eigs`), in ``top_values`` / ``top_vectors``.
         start: warm start of that Lanczos run: the previous point's ``top_vectors``. A slider moves in
             small steps and the top eigenvectors change little, so a Krylov space started from their
             sum holds them after a few products more than ``top_k``.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..validation import check_callable, check_choice, check_tolerance, check_vectors
-from . import nullspace, policy, spectra, spectral_density, trace_estimators
+from . import eigensolver, nullspace, policy, spectra, spectral_density, trace_estimators
 from .spectra import Eigenpairs, Spectrum, default_tol
 
 
@@ -33,10 +33,10 @@ class CurvatureQueries:
             k: how many, 1 <= k <= P.
             which: ``"largest"`` (descending) or ``"smallest"`` (ascending).
             theta: (P,); default the trained parameters.
-            method: ``"lanczos"`` (matrix-free, :func:`spectra.lanczos_eigs`), ``"dense"``
+            method: ``"lanczos"`` (matrix-free, :func:`eigensolver.lanczos_eigs`), ``"dense"``
                 (``eigh``), or ``"auto"`` (dense for small models by :class:`SizePolicy`, or when
                 k >= P - 1).
-            **kwargs: Lanczos options passed to :func:`spectra.lanczos_eigs`: ``tol`` (relative
+            **kwargs: Lanczos options passed to :func:`eigensolver.lanczos_eigs`: ``tol`` (relative
                 eigenvalue accuracy, default 1e-6), ``ncv``, ``maxiter``, ``seed``, ``start`` (a warm
                 start: the eigenvectors at a nearby point), ``solver`` (``"arpack"`` for scipy's
                 ``eigsh``), ``progress``.
@@ -60,9 +60,9 @@ class CurvatureQueries:
         if method == "auto":
             method = "dense" if (self.policy.is_small(self.num_params) or k >= self.num_params - 1) else "lanczos"
         if method == "dense":
-            values, vectors = spectra.dense_eigs(self.hessian(point), k, which)
+            values, vectors = eigensolver.dense_eigs(self.hessian(point), k, which)
             return self._counted(Eigenpairs(values, vectors, num_products=self.num_params))
-        return self._on_hessian(point, spectra.lanczos_eigs, k, which, **kwargs)
+        return self._on_hessian(point, eigensolver.lanczos_eigs, k, which, **kwargs)
 
     def spectrum(self, theta=None, *, tol: float | None = None, vectors: bool = False) -> Spectrum:
         """All P Hessian eigenvalues, exact (dense ``eigh``), with the package's near-zero rule.
@@ -84,10 +84,10 @@ class CurvatureQueries:
                                                   num_products=self.num_params))
 
     def density(self, theta=None, **kwargs):
-        """Eigenvalue density of the Hessian (stochastic Lanczos quadrature). See :func:`density.density`.
+        """Eigenvalue density of the Hessian (stochastic Lanczos quadrature). See :func:`spectral_density.density`.
 
         Lanczos vectors are held within ``memory_budget`` (``max_vectors``, unless given): on a large
-        model the deflating run is shorter than its default 400 steps (see :func:`density.density`). On a
+        model the deflating run is shorter than its default 400 steps (see :func:`spectral_density.density`). On a
         heavy model (one forward pass over the data above :data:`policy.HEAVY_FORWARD` multiply-adds) and
         with none of ``num_vectors``, ``num_steps`` and ``deflation_steps`` given, the budget is
         :data:`policy.HEAVY_DENSITY` (180 products instead of up to 800); ``rtol=`` asks for more runs
@@ -95,10 +95,10 @@ class CurvatureQueries:
 
         Args:
             theta: (P,); default the trained parameters.
-            **kwargs: passed to :func:`density.density`.
+            **kwargs: passed to :func:`spectral_density.density`.
 
         Returns:
-            what :func:`density.density` returns (unpacks as ``(grid, density)``).
+            what :func:`spectral_density.density` returns (unpacks as ``(grid, density)``).
 
         Raises:
             ValueError: a loss at ``theta`` that is not finite, or a bad option.
@@ -123,16 +123,16 @@ class CurvatureQueries:
         return max(3, self.memory_budget // (self.num_params * self._theta.element_size()))
 
     def trace(self, theta=None, *, method: str = "auto", **kwargs):
-        """The trace of the Hessian. See :func:`trace.trace`.
+        """The trace of the Hessian. See :func:`trace_estimators.trace`.
 
         Args:
             theta: (P,); default the trained parameters.
             method: ``"auto"`` is ``"exact"`` for small models (:class:`SizePolicy`), else the
-                estimator of :func:`trace.trace`.
-            **kwargs: passed to :func:`trace.trace`.
+                estimator of :func:`trace_estimators.trace`.
+            **kwargs: passed to :func:`trace_estimators.trace`.
 
         Returns:
-            what :func:`trace.trace` returns (a float with an error estimate).
+            what :func:`trace_estimators.trace` returns (a float with an error estimate).
 
         Raises:
             ValueError: a loss at ``theta`` that is not finite, or a bad option.
@@ -179,7 +179,7 @@ class CurvatureQueries:
             if self.policy.is_small(self.num_params) or self.num_params < 4:
                 scale = float(torch.linalg.eigvalsh(op.to_dense()).abs().max())
             else:  # the top eigenvalue by magnitude: both ends, loosely (a scale, not an answer)
-                scale = max(float(spectra.lanczos_eigs(op, 1, which, tol=1e-3)[0].abs()[0])
+                scale = max(float(eigensolver.lanczos_eigs(op, 1, which, tol=1e-3)[0].abs()[0])
                             for which in ("largest", "smallest"))
             ratio = nullspace.sampled_curvature(op, basis, scale)
         nullspace.warn_if_curved(ratio, tol, f"the Jacobian's null space ({basis.shape[1]} directions)")

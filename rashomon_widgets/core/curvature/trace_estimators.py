@@ -15,9 +15,9 @@ import torch
 from scipy.stats import t as student_t
 
 from ..validation import check_callable, check_choice, check_fraction, check_int, check_real, check_seed
-from ._lanczos import krylov, tridiagonal
-from ._random import gaussian, generator, rademacher
+from .lanczos_recurrence import krylov, tridiagonal
 from .linear_operator import LinearOperatorLike
+from .probes import gaussian, generator, rademacher
 from .xtrace import xtrace
 
 METHODS = ("auto", "exact", "krylov", "xtrace", "hutch++", "hutchinson")
@@ -91,24 +91,33 @@ def trace(op: LinearOperatorLike, *, method: str = "auto", num_products: int = 4
           progress: Callable[[int, int], None] | None = None) -> TraceEstimate:
     """The trace of the Hessian, with an error estimate.
 
-    * ``"krylov"`` (what ``"auto"`` uses): 40% of the products run Lanczos from one random vector;
-      the trace on its Krylov subspace Q comes free from the recurrence (the sum of its diagonal), and
-      the rest are Hutchinson samples ``v^T H v / |v|^2 (P - dim Q)`` with Gaussian ``v`` projected
-      onto Q's complement: exactly unbiased, and independent given Q, so ``error`` is a plain
-      Student-t interval (it covered 95% of seeds on network Hessians). A Krylov subspace holds the
-      dominant eigenvectors at both ends of the spectrum (negative eigenvalues too) better than a
-      random sketch of the same cost: 10-30% smaller rms errors than XTrace on cross-entropy network
-      Hessians, trained or not. One start vector sees one copy of a repeated eigenvalue, though:
-      where the top eigenvalues come in tight clusters or exact copies (a least-squares loss with
-      several outputs), use ``"xtrace"``; ``error`` grows to say so.
-    * ``"xtrace"`` (Epperly, Tropp & Webber 2024): half the products sketch the dominant subspace, the
-      other half take its trace, and every random vector serves twice, in the sketch and, left out of
-      it, as a Hutchinson sample on the rest; ``error`` comes from the spread of those k leave-one-out
-      estimates, which understates it slightly (90-95% coverage at 95% nominal). Its random sketch
-      holds repeated or clustered eigenvalues as well as distinct ones.
-    * ``"hutch++"`` (Meyer et al. 2021): a third of the products sketches the dominant subspace,
-      whose trace is exact, and Rademacher Hutchinson handles the rest. ``"hutchinson"``: plain
-      Rademacher samples.
+    Every estimator rests on Hutchinson's identity: for a random ``v`` with ``E[v v^T] = I`` (Rademacher
+    or Gaussian entries), ``E[v^T H v] = tr H`` (Hutchinson 1990, "A stochastic estimator of the trace of
+    the influence matrix for Laplacian smoothing splines"). The variance of one sample is
+    ``2 ||H||_F^2`` for Gaussian ``v``, dominated by the few large eigenvalues, so each estimator below
+    takes the trace of a subspace holding them exactly and samples only the rest.
+
+    * ``"krylov"`` (what ``"auto"`` uses): :data:`KRYLOV_SHARE` of the products run Lanczos from one
+      random vector; the trace on its Krylov subspace Q comes free from the recurrence (the sum of its
+      diagonal, ``tr(Q^T H Q)``), and the rest are Hutchinson samples ``v^T H v / |v|^2 (P - dim Q)``
+      with Gaussian ``v`` projected onto Q's complement, whose expectation is ``tr((I - Q Q^T) H)``:
+      exactly unbiased, and independent given Q, so ``error`` is a plain Student-t interval. Lanczos
+      converges first to the extreme eigenvalues, so its Krylov subspace holds the dominant eigenvectors
+      at both ends of the spectrum (negative eigenvalues too), where a random sketch of the same cost
+      holds them only as far as the spectrum decays (comparisons in ``benchmarks/results.md``). One start
+      vector sees one copy of a repeated eigenvalue, though: where the top eigenvalues come in tight
+      clusters or exact copies (a least-squares loss with several outputs), use ``"xtrace"``; ``error``
+      grows to say so.
+    * ``"xtrace"`` (Epperly, Tropp & Webber 2024, "XTrace: making the most of every sample in stochastic
+      trace estimation"): half the products sketch the dominant subspace, the other half take its trace,
+      and every random vector serves twice, in the sketch and, left out of it, as a Hutchinson sample on
+      the rest; ``error`` comes from the spread of those k leave-one-out estimates. Any two of them
+      share all but two sketch vectors, so they are not independent and the interval can cover a little
+      less than ``confidence``. Its random sketch holds repeated or clustered eigenvalues as well as
+      distinct ones.
+    * ``"hutch++"`` (Meyer, Musco, Musco & Woodruff 2021, "Hutch++: optimal stochastic trace
+      estimation"): a third of the products sketches the dominant subspace, whose trace is exact, and
+      Rademacher Hutchinson handles the rest. ``"hutchinson"``: plain Rademacher samples.
     * ``"exact"``: the sum of the dense Hessian's diagonal (P products), error 0.
 
     On Hessians with many negative eigenvalues (a model away from a minimum) the trace is a small
@@ -278,7 +287,7 @@ def mean_and_stderr(samples: torch.Tensor) -> tuple[float, float]:
 
 
 def _krylov(op, m: int, g):
-    """Lanczos on ``round(0.4 m)`` steps, then Gaussian Hutchinson on the complement of its subspace."""
+    """Lanczos on ``round(KRYLOV_SHARE * m)`` steps, then Gaussian Hutchinson on the complement of its subspace."""
     p = op.shape[0]
     steps = min(p, max(1, round(KRYLOV_SHARE * m)))
     run = krylov(op.matvec, gaussian((p, 1), generator=g, dtype=op.dtype, device=op.device), steps,
@@ -291,7 +300,7 @@ def _krylov(op, m: int, g):
     if h <= 0:  # the Krylov subspace is the whole space (or closed on an invariant subspace spanning it)
         return exact_part, 0.0, 0, magnitude
     # in blocks of the operator's max_block columns: a (P, h) float64 block and its products would hold
-    # 4 h P doubles at once (0.9 GB for 24 samples of a 1.2M-parameter model)
+    # 4 h P doubles at once, which grows with both the samples and the model
     block = getattr(op, "max_block", None) or h
     parts = []
     for start in range(0, h, block):

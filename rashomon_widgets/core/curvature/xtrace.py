@@ -16,13 +16,13 @@ import math
 
 import torch
 
-from ._random import gaussian
+from .probes import gaussian
 
 
 def xtrace(op, num_products: int, generator: torch.Generator):
     """The XTrace estimate of ``tr(H)`` and its standard error, from ``2 * (num_products // 2)`` products.
 
-    :func:`trace.trace` with ``method="xtrace"`` wraps this in a :class:`TraceEstimate`.
+    :func:`~.trace_estimators.trace` with ``method="xtrace"`` wraps this in a :class:`TraceEstimate`.
 
     Args:
         op: a :class:`HessianOperator` (``matvec``, ``shape``, ``dtype``, ``device``).
@@ -35,7 +35,7 @@ def xtrace(op, num_products: int, generator: torch.Generator):
         terms summed (for the rounding floor).
 
     Example:
-        >>> from rashomon_widgets.core.curvature._random import generator
+        >>> from rashomon_widgets.core.curvature.probes import generator
         >>> class Dense:                                 # any symmetric matrix as an operator
         ...     def __init__(self, h): self.h, self.shape, self.dtype, self.device = h, h.shape, h.dtype, h.device
         ...     def matvec(self, v): return self.h @ v

@@ -1,7 +1,8 @@
 """Pairwise distances and straight-line loss barriers between any set of models (:func:`pairwise_barriers`).
 
-The barrier of a segment is its highest loss minus the mean of its endpoints' losses (Garipov et al. 2018,
-Draxler et al. 2018 measure mode connectivity the same way, along curves).
+The barrier of a segment is its highest loss minus the mean of its endpoints' losses. Mode connectivity is
+measured the same way along curves: Garipov et al. (2018), "Loss surfaces, mode connectivity, and fast
+ensembling of DNNs"; Draxler et al. (2018), "Essentially no barriers in neural network energy landscape".
 """
 from __future__ import annotations
 

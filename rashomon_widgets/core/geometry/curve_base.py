@@ -112,7 +112,17 @@ class Curve(CurveFiles):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ evaluation
-    def _combine(self, w: torch.Tensor, bends: torch.Tensor | None = None) -> torch.Tensor:
+    def combine(self, w: torch.Tensor, bends: torch.Tensor | None = None) -> torch.Tensor:
+        """The points ``sum_i w[:, i] * control_point_i``: the ends ``theta_a`` and ``theta_b`` and the bends.
+
+        Args:
+            w: (T, num_bends + 2) basis weights (:meth:`weights` of some ts).
+            bends: (num_bends, P) bends to use instead of the curve's own (the fit differentiates
+                through them).
+
+        Returns:
+            (T, P) the points.
+        """
         w = w.to(self.dtype).to(self.device)
         bends = self.bends if bends is None else bends
         out = w[:, :1] * self.theta_a[None] + w[:, -1:] * self.theta_b[None]
@@ -126,7 +136,7 @@ class Curve(CurveFiles):
         Args:
             t: the curve parameter, a number in [0, 1] (0 is theta_a, 1 is theta_b).
         """
-        return self._combine(self.weights(check_curve_t(t)))[0]
+        return self.combine(self.weights(check_curve_t(t)))[0]
 
     def points(self, ts) -> torch.Tensor:
         """The points at every t of ``ts``, ready for ``ls.losses``.
@@ -137,7 +147,7 @@ class Curve(CurveFiles):
         Returns:
             (M, P) parameter vectors, one row per t.
         """
-        return self._combine(self.weights(ts))
+        return self.combine(self.weights(ts))
 
     def tangent(self, t: float, *, normalize: bool = False) -> torch.Tensor:
         """The derivative d curve / dt at ``t``.
@@ -253,7 +263,8 @@ class Curve(CurveFiles):
 
     def plane_path(self, plane, ts) -> np.ndarray:
         """The curve's points at ``ts`` in the coordinates of ``plane`` (for drawing it on a slice), built
-        :data:`CHUNK_POINTS` at a time: 101 points of a 1.2M-parameter model would hold 485 MB at once.
+        :data:`CHUNK_POINTS` at a time: all of them at once would hold ``len(ts) x P`` numbers, which grows
+        with both the path and the model.
 
         Args:
             plane: a :class:`Plane`.

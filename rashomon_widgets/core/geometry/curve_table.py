@@ -40,7 +40,7 @@ class CurveTable:
         columns: name -> 1-D float64 array, all of the same length (one entry per t).
         notes: how the numbers were obtained (methods, sample counts, tolerances).
         slq: the stochastic Lanczos quadrature ``(nodes, weights)`` at every t (None without curvature);
-            ``rw.core.spectral``-style densities can be drawn from them without new products.
+            :meth:`density` draws the eigenvalue density at a row from them without new products.
     """
 
     columns: dict[str, np.ndarray]

@@ -1,4 +1,7 @@
-"""Curves between two minima (Garipov et al. 2018): Bezier curves and polygonal chains.
+"""Curves between two minima: Bezier curves and polygonal chains.
+
+Reference: Garipov, Izmailov, Podoprikhin, Vetrov & Wilson (2018), "Loss surfaces, mode connectivity, and
+fast ensembling of DNNs".
 
 A curve joins two parameter vectors ``theta_a`` (t = 0) and ``theta_b`` (t = 1) through ``num_bends``
 free control points, the *bends*. Both kinds are linear in their control points,

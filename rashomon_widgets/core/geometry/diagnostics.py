@@ -4,7 +4,8 @@ For every t it measures what write-up 1 measured along its Bezier curve, and wha
 losses and accuracies, the parameter-gradient norm, the input-Jacobian norm, Hessian-vector products
 along the straight-line, detour and tangent directions (several samples combined per point), and the
 curvature summary PyHessian would give (top eigenvalues, trace, a stochastic Lanczos quadrature of the
-spectrum, the number of near-zero eigenvalues). :func:`loss_profile` is the cheap part (losses and
+spectrum; Yao, Gholami, Keutzer & Mahoney 2020, "PyHessian: neural networks through the lens of the
+Hessian"), and the number of near-zero eigenvalues. :func:`loss_profile` is the cheap part (losses and
 accuracies on the curve and on the straight line). Its near-zero counts are
 :func:`~rashomon_widgets.core.curvature.point_spectrum.spectrum_at`'s, so a view that shows the spectrum
 at a point prints the table's number.

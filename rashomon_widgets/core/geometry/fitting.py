@@ -96,7 +96,7 @@ def fit_curve(ls, curve: Curve, *, steps: int | None = None, epochs: int | None 
         x, y = batches[step % len(batches)]
         opt.zero_grad(set_to_none=True)
         with torch.enable_grad():
-            points = curve._combine(w, bends)
+            points = curve.combine(w, bends)
             total = 0.0
             for p in points:
                 total = total + ls.loss_on(p, x, y)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 from scipy.sparse.linalg import lsqr
 
-from .._threads import solver_threads
 from ..curvature.nullspace import project_tangent_lsqr, reporting
+from ..torch_state import solver_threads
 from ..validation import check_callable, check_int
 from .plane import Plane
 

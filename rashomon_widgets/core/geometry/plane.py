@@ -96,7 +96,8 @@ class Plane:
     def random(cls, ls, *, seed: int = 0, normalization: str | None = "filter", theta=None) -> "Plane":
         """Two Gaussian directions through ``theta`` (default the trained parameters).
 
-        ``normalization="filter"`` (Li et al. 2018): each filter (row along dimension 0) of each
+        ``normalization="filter"`` (Li, Xu, Taylor, Studer & Goldstein 2018, "Visualizing the loss landscape
+        of neural nets"): each filter (row along dimension 0) of each
         weight tensor is rescaled to the norm of the same filter of the model, and directions in
         1-D parameters (biases, BatchNorm) are set to zero. ``"layer"`` does the same per tensor;
         ``None`` keeps the raw Gaussian directions scaled to unit norm. A model whose trainable
@@ -126,7 +127,7 @@ class Plane:
             if normalization is None:
                 d = d / d.norm()
             else:
-                d = _normalise(d, origin, ls.layout, per_filter=normalization == "filter")
+                d = _normalize(d, origin, ls.layout, per_filter=normalization == "filter")
                 if float(d.norm()) == 0.0:
                     raise ValueError(
                         f"normalization: {normalization!r} scales each direction by the norms of the "
@@ -351,7 +352,7 @@ class Plane:
         return Surface(self, xs, ys, loss)
 
 
-def _normalise(d: torch.Tensor, theta: torch.Tensor, layout, *, per_filter: bool) -> torch.Tensor:
+def _normalize(d: torch.Tensor, theta: torch.Tensor, layout, *, per_filter: bool) -> torch.Tensor:
     out = torch.zeros_like(d)
     only_1d = all(len(shape) <= 1 for shape in layout.shapes)
     for name, sl in layout.slices().items():

@@ -12,7 +12,7 @@ import torch
 import rashomon_widgets as rw
 from rashomon_widgets.core.curvature.estimated_spectrum import SpectrumEstimate
 from rashomon_widgets.core.curvature.trace_estimators import TraceEstimate
-from rashomon_widgets.core.geometry.manifold import retract
+from rashomon_widgets.core.geometry.retraction import retract
 
 
 def _data(n=12, d=3, seed=0, dtype=torch.float64):

@@ -3,7 +3,7 @@
 Write-up 3 joins two networks of one Rashomon set by "projecting the difference between their
 parameters into the 0-eigenspace of the Hessian, and then stepping in that direction". A tangent step
 leaves the manifold at second order, so every step is followed by a retraction
-(:func:`~rashomon_widgets.core.geometry.manifold.retract`: Gauss-Newton steps, each orthogonal to the tangent)
+(:func:`~rashomon_widgets.core.geometry.retraction.retract`: Gauss-Newton steps, each orthogonal to the tangent)
 back to **the behaviour of** ``theta_a``: the outputs on the data, not merely the loss level. At a
 perfect-behaviour global minimum (zero loss: the write-ups' XOR nets) the Rashomon set is exactly that
 behaviour manifold, and keeping the outputs keeps the loss without a line search. Retracting to the
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ..validation import check_choice, check_flat, check_int, check_positive, check_real, check_seed
-from .manifold import retract
+from .retraction import retract
 
 
 class PolygonPath:

@@ -56,8 +56,8 @@ from ..validation import (
     check_tolerance,
     check_vectors,
 )
-from .manifold import retract_many
 from .paths import PolygonPath
+from .retraction import retract_many
 
 __all__ = ["RashomonSearch", "path_in_set", "rashomon_search"]
 

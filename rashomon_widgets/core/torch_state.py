@@ -13,8 +13,8 @@ touches four such pieces of state:
   own lock (the first entry selects the math kernel, the last exit restores the flags).
 * **the global random generator**: :func:`seeded` reseeds it for a block (model
   initialisation, training with dropout) under :data:`GLOBAL_RNG_LOCK`, so two seeded blocks never
-  interleave their draws (without the lock, builders seeded in three threads at once got one another's
-  draws). Everything else in the package draws from its own ``torch.Generator``. A thread of
+  interleave their draws (without it, two threads' seeded builders would draw one another's numbers).
+  Everything else in the package draws from its own ``torch.Generator``. A thread of
   the user's that draws from the global generator meanwhile (``torch.rand`` outside any seeded block)
   still moves a seeded block's draws: seed such work with a ``torch.Generator`` of its own.
 * **the default dtype and the intra-op thread count**: never changed in-process by the package (the

@@ -1,8 +1,8 @@
 """The large XOR sweeps of notebooks 03 and 04, shipped with the package as gzipped JSON lines.
 
 Deciding a trend of a few percent between widths takes thousands of trainings per width (a 95%
-interval on a share from 100 runs is several percent wide). Those runs take about half an hour on two
-cores, so their records ship in ``rashomon_widgets/data/files/xor_sweeps.jsonl.gz`` (one
+interval on a share from 100 runs is several percent wide). Those runs are too many to repeat in a
+notebook, so their records ship in ``rashomon_widgets/data/files/xor_sweeps.jsonl.gz`` (one
 :func:`~rashomon_widgets.experiments.mlp_run` record per line, as :func:`~rashomon_widgets.experiments.sweep`
 writes it, with eigenvalues and loss rounded to 6 significant digits, eigenvalues below 1e-12 of
 the largest stored as 0, and the machine-dependent ``seconds`` left out), and the notebooks read them by default.
@@ -15,15 +15,13 @@ which runs :data:`GRID` through :func:`~rashomon_widgets.experiments.sweep` on a
 file (``--work``) and writes the shipped file (``--out``).
 
 **What a record promises.** A run on a plateau (or with an eigenvalue near the tolerance) amplifies
-rounding, so on another CPU it can end elsewhere: the sigmoid width-3 seed-448 run, stuck at loss 0.5,
-gave a second-largest eigenvalue of 0.164257 on one machine and 0.163695 on another. So every run is
+rounding, so on another CPU (another BLAS, another order of floating-point sums) it can end elsewhere,
+in its digits or in its verdict. So every run is
 made twice, the second time with its initial weights moved by one ulp (``mlp_run(init_ulps=1)``), and
 the fields in which the two differ are stored in the record as ``"fragile"`` (:func:`fragility`); the
-record promises only the others (:func:`robust_fields`). In the file made on 2026-12-07, 847 of 32,000
-records are fragile: 846 in their spectrum, 84 in their loss, 11 in their epoch count and 3-4 in their
-convergence, near-zero count or rank (618 of them in the sigmoid XOR net of width 2, mostly runs that
-did not converge). ``tests/experiments/test_shipped.py`` re-runs a sample and compares exactly the
-robust fields; notebooks 03 and 04 show that no verdict changes without the fragile records.
+record promises only the others (:func:`robust_fields`); the notebooks print how many records of the
+shipped file are fragile, and in which fields. ``tests/experiments/test_shipped.py`` re-runs a sample and
+compares exactly the robust fields; notebooks 03 and 04 show that no verdict changes without the fragile records.
 
 Example:
     >>> from rashomon_widgets.experiments import shipped

@@ -38,12 +38,6 @@ Progress = Callable[[int, int, dict], None]
 
 
 # ----------------------------------------------------------------------------- the default run
-def _converged_or_stuck(seen: list[float], loss: float, loss_tol: float) -> bool:
-    stuck = bool(seen) and loss > 0.9 * seen[-1]
-    seen.append(loss)
-    return loss < loss_tol * 1e-3 or stuck
-
-
 def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigmoid", init_std: float = 1.0,
             num_points: int = 4, data_seed: int = 0, tol: float | None = None, loss_tol: float = 1e-10,
             max_epochs: int = 20, init_ulps: int = 0) -> dict:
@@ -87,6 +81,7 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
     from ..core.comparison.behaviour import behaviour_rank
     from ..data import xor
     from ..models import sum_of_squares, train, xor_mlp
+    from ..models.training import converged_or_stuck
 
     start = time.perf_counter()
     tol = default_tol(torch.float64) if tol is None else float(tol)
@@ -103,7 +98,7 @@ def mlp_run(*, width: int, seed: int, task: str = "xor", activation: str = "sigm
                 p.copy_(torch.nextafter(p, torch.full_like(p, math.inf)))
     seen: list[float] = []
     history = train(model, sum_of_squares, data, epochs=max_epochs, optimizer="lbfgs", seed=seed,
-                    callback=lambda epoch, loss: _converged_or_stuck(seen, loss, loss_tol))
+                    callback=lambda epoch, loss: converged_or_stuck(seen, loss, loss_tol))
     ls = Landscape(model, sum_of_squares, data, reduction="sum")
     spectrum = ls.spectrum(tol=tol)
     return {
@@ -128,8 +123,8 @@ def _init_worker() -> None:
 
 def _exit_with_parent() -> None:
     """End this worker process when the process that started it dies (a killed sweep or kernel must not
-    leave workers behind, each holding hundreds of MiB). The parent's sentinel becomes ready when it is
-    gone, however it died."""
+    leave workers behind, each holding its own copy of torch and its data). The parent's sentinel becomes
+    ready when it is gone, however it died."""
     parent = multiprocessing.parent_process()
     if parent is None:
         return

@@ -257,9 +257,18 @@ def accuracy(outputs: torch.Tensor, targets: torch.Tensor, *, threshold: float =
                      f"{tuple(outputs.shape)} and {tuple(targets.shape)} (targets dtype {targets.dtype})")
 
 
-def _converged_or_stuck(seen: list[float], loss: float, tol: float) -> bool:
-    """Stop L-BFGS epochs once the loss is far below ``tol``, or once an epoch gained under 10%
-    (a local minimum such as the XOR plateaus at 0.5 and 2/3: the next seed is tried instead)."""
+def converged_or_stuck(seen: list[float], loss: float, tol: float) -> bool:
+    """Whether to stop L-BFGS epochs: the loss is far below ``tol`` (under ``tol / 1000``), or the epoch
+    gained under 10% (a local minimum such as the XOR plateaus at 0.5 and 2/3).
+
+    Args:
+        seen: the losses of the earlier epochs (this epoch's loss is appended).
+        loss: this epoch's loss.
+        tol: the loss a global minimum is below.
+
+    Returns:
+        True to stop.
+    """
     stuck = bool(seen) and loss > 0.9 * seen[-1]
     seen.append(loss)
     return loss < tol * 1e-3 or stuck
@@ -305,7 +314,7 @@ def xor_minimum(width: int = 2, seed: int = 0, activation: str = "sigmoid", *,
         model = xor_mlp(width, activation=activation, dtype=torch.float64, seed=s)
         seen: list[float] = []
         losses = train(model, sum_of_squares, (inputs, targets), epochs=10, optimizer="lbfgs",
-                       callback=lambda epoch, loss: _converged_or_stuck(seen, loss, tol))
+                       callback=lambda epoch, loss: converged_or_stuck(seen, loss, tol))
         best = min(best, losses[-1])
         with torch.no_grad():
             outputs = model(inputs)

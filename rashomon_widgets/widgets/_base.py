@@ -360,7 +360,7 @@ class Explorer(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs):
         # Finish the first frame before the front end builds the views: model updates that reach bqplot
         # while it is still building a figure's views can find them without their scales ("Error setting
-        # state: Cannot read properties of undefined", seen in JupyterLab). Large models display after
+        # state: Cannot read properties of undefined" in the browser console). Large models display after
         # first_frame_timeout seconds at the latest and keep drawing.
         self._worker.wait(self.first_frame_timeout)
         return super()._repr_mimebundle_(**kwargs)

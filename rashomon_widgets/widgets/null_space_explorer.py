@@ -194,7 +194,8 @@ class NullSpaceExplorer(Explorer):
                                widgets.HBox([self.x_dir, self.y_dir]),
                                widgets.HBox([self.span_box, self.log_toggle]), player],
                        [self.surface2d, self.surface3d, self.spectrum])
-        if self.chart is not None:
+        self.minimum = None   # the check_minimum of theta0: at once for an exact chart, else on the worker
+        if self.chart is not None and self.exact:
             self._note_minimum()
         if state is not None:
             self.restore(state)
@@ -234,7 +235,6 @@ class NullSpaceExplorer(Explorer):
         self.chart = chart
         for slider, name in zip(self.sliders, self.names):
             slider.tooltip = self._explain(name)
-        self._note_minimum()
 
     def _note_minimum(self) -> None:
         check = self.minimum = check_minimum(self.ls, self.theta0)
@@ -320,6 +320,8 @@ class NullSpaceExplorer(Explorer):
     def _job(self, state, current, started):
         if self.chart is None:
             self._build_chart(started)
+        if self.minimum is None:
+            self._note_minimum()
             if not current():
                 return False   # superseded: the newer request draws (its span is checked by the views)
         coeffs = np.array(state["coefficients"], dtype=float)

@@ -276,10 +276,10 @@ class PruningExplorer(Explorer):
             entries += [(color, "\u2501\u2501", f"{name} {which} accuracy"),
                         (color, "\u254d\u254d", f"{name} sparsity")]
         entries.append((MARKER, "\u2503", "threshold"))
-        # no width of its own: with its 2-px margins (and the figure's) a 440-px legend overflowed the 440-px box,
-        # which then showed a horizontal scroll bar under the plot
+        # no width of its own: a widget's 2-px margins come on top of its width, so a legend as wide as the box
+        # would overflow it and give the box a horizontal scroll bar
         self.tradeoff_legend = tagged(widgets.HTML(legend_html(entries)), "rw-tradeoff-legend")
-        # no width of its own either: the figure's 2-px margins make it 444 px wide (the explorer caps a view at 460)
+        # no width of its own either: the figure's width plus its margins (the explorer caps a view at 460 px)
         self.tradeoff_box = tagged(widgets.VBox([self.tradeoff_figure, self.tradeoff_legend]), "rw-view")
 
     # ------------------------------------------------------------------ play

@@ -138,7 +138,7 @@ def test_density_integrates_to_one_and_its_mean_reproduces_the_trace():
     # a short deflation leaves SLQ work, whose error bound covers the first moment's error
     d = ls.density(num_vectors=10, num_steps=20, deflation_steps=20, seed=1)
     assert d.num_products == 20 + 10 * 20
-    assert abs(np.trapezoid(d.grid * d.density, d.grid) * ls.num_params - exact_trace) <= d.trace.error
+    assert abs(np.trapezoid(d.grid * d.heights, d.grid) * ls.num_params - exact_trace) <= d.trace.error
     # plain SLQ: the quadrature's mean is exactly Hutchinson's estimate with the same vectors
     with ls.hessian_operator() as op:
         nodes, weights = rw.core.curvature.spectral_density.slq(op, num_vectors=40, num_steps=30, seed=1)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 from curve_cases import _digits, digits_pair
 
@@ -206,9 +207,12 @@ def test_trace_estimate_is_a_float_with_its_error():
 def test_density_object_unpacks_pickles_and_describes_itself(xor_min):
     d = xor_min.density()
     grid, dens = d
-    assert len(d) == 2 and d.grid is grid and d.density is dens and d.num_params == 9
+    assert len(d) == 2 and d.grid is grid and d.heights is dens and d.num_params == 9
+    with pytest.warns(DeprecationWarning, match="use Density.heights"):
+        assert d.density is dens
     back = pickle.loads(pickle.dumps(d))
     np.testing.assert_array_equal(back[1], dens)
+    np.testing.assert_array_equal(back.run_ids, d.run_ids)
     assert back.trace == d.trace and back.trace.error == d.trace.error and back.sigma == d.sigma
     assert "P=9" in repr(d) and "trace" in repr(d)
 
@@ -278,9 +282,38 @@ def test_density_counts_near_zero_by_the_same_rule(trained):
     ls, _, _ = trained
     d = ls.density(num_vectors=4, num_steps=20, deflation_steps=50)
     scale = np.abs(d.nodes).max()
-    assert d.count_near_zero(1e-2) == pytest.approx(
-        d.num_params * d.weights[np.abs(d.nodes) <= 1e-2 * scale].sum(), rel=1e-12)
-    assert d.count_near_zero(0.0) <= d.count_near_zero(1e-3) <= d.count_near_zero(0.5) <= d.num_params
+    count = d.near_zero_count(1e-2)
+    assert isinstance(count, rw.core.NearZeroCount) and not count.exact and count.num_runs == 4
+    assert count.value == pytest.approx(d.num_params * d.weights[np.abs(d.nodes) <= 1e-2 * scale].sum(), rel=1e-12)
+    values = [d.near_zero_count(tol).value for tol in (0.0, 1e-3, 0.5)]
+    assert values == sorted(values) and values[-1] <= d.num_params
+    with pytest.warns(DeprecationWarning, match="use Density.near_zero_count"):
+        assert d.count_near_zero(1e-2) == count.value
+
+
+def test_density_near_zero_interval_is_the_runs_spread_around_the_exact_part(trained):
+    ls, _, eigenvalues = trained
+    d = ls.density(num_vectors=6, num_steps=20, deflation_steps=50)
+    count = d.near_zero_count(1e-2)
+    exact = d.run_ids < 0                       # the deflating run's eigenvalues, counted as they are
+    exact_near = int((np.abs(d.nodes[exact]) <= count.threshold).sum())
+    low, high = count.interval
+    assert exact_near <= low <= count.value <= high <= d.num_params
+    # the interval is a Student-t one over the runs' near-zero shares of the deflated rest
+    rest = d.num_params - int(exact.sum())
+    shares = [d.weights[(d.run_ids == r) & (np.abs(d.nodes) <= count.threshold)].sum()
+              / d.weights[d.run_ids == r].sum() for r in range(6)]
+    half = scipy.stats.t.ppf(0.975, 5) * np.std(shares, ddof=1) / np.sqrt(6) * rest
+    assert high - low == pytest.approx(2 * half, rel=1e-9)
+    assert "95%" in count.text()
+
+
+def test_a_density_without_sampled_runs_is_an_exact_count(xor_min):
+    d = xor_min.density()   # 9 parameters: the deflating run holds the whole spectrum, no SLQ run
+    assert (d.run_ids < 0).all()
+    exact = xor_min.spectrum().near_zero_count(1e-3)
+    count = d.near_zero_count(1e-3)
+    assert count.exact and count.value == exact.value and count.interval == (exact.value, exact.value)
 
 
 def test_spectrum_estimate_from_nodes_sorts_and_rejects_bad_input():

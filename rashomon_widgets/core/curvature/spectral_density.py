@@ -24,13 +24,15 @@ complement.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 from ..validation import check_int, check_positive, check_real, check_seed, check_tolerance
 from .lanczos_recurrence import krylov, lanczos, quadrature, tridiagonal
 from .linear_operator import LinearOperatorLike
-from .near_zero import near_zero_weight
+from .near_zero import NearZeroCount, near_zero_weight, runs_interval
 from .probes import gaussian, generator, rademacher
 from .trace_estimators import TraceEstimate, estimate, mean_and_stderr, warn_if_loose
 
@@ -42,7 +44,7 @@ class Density(tuple):
 
     Args:
         grid: (G,) eigenvalues where the density is evaluated.
-        density: (G,) the density there (integrates to 1 over ``grid``).
+        heights: (G,) the density there (integrates to 1 over ``grid``).
         nodes: (N,) quadrature nodes, ascending (the deflating run's Ritz values and the SLQ nodes).
         weights: (N,) their weights, summing to 1 (``P * sum(weights * nodes)`` is the trace estimate).
         num_params: P.
@@ -53,23 +55,26 @@ class Density(tuple):
         trace: the first moment times P, a :class:`TraceEstimate` with the error of the SLQ part.
         sigma: the Gaussian width used.
         num_products: Hessian-vector products spent.
+        run_ids: (N,) the SLQ run each node came from, -1 for the deflating run's exact eigenvalues (None:
+            not known; the near-zero count then has no interval).
 
     Example:
         >>> dens = ls.density()                                     # doctest: +SKIP
-        >>> grid, values = dens                                     # doctest: +SKIP
+        >>> grid, heights = dens                                    # doctest: +SKIP
+        >>> dens.near_zero_count(1e-3).text()                       # doctest: +SKIP
         >>> dens.trace, dens.top_values[:3]                         # doctest: +SKIP
     """
 
-    def __new__(cls, grid, density, *, nodes, weights, num_params: int, top_values, trace: TraceEstimate,
-                sigma: float, num_products: int):
-        """Attach what the density was computed from to the ``(grid, density)`` pair (documented on the class)."""
-        self = super().__new__(cls, (grid, density))
+    def __new__(cls, grid, heights, *, nodes, weights, num_params: int, top_values, trace: TraceEstimate,
+                sigma: float, num_products: int, run_ids=None):
+        """Attach what the density was computed from to the ``(grid, heights)`` pair (documented on the class)."""
+        self = super().__new__(cls, (grid, heights))
         self.nodes, self.weights, self.num_params, self.top_values = nodes, weights, num_params, top_values
-        self.trace, self.sigma, self.num_products = trace, sigma, num_products
+        self.trace, self.sigma, self.num_products, self.run_ids = trace, sigma, num_products, run_ids
         return self
 
     def __getnewargs_ex__(self):
-        keys = ("nodes", "weights", "num_params", "top_values", "trace", "sigma", "num_products")
+        keys = ("nodes", "weights", "num_params", "top_values", "trace", "sigma", "num_products", "run_ids")
         return (self[0], self[1]), {k: getattr(self, k) for k in keys}
 
     @property
@@ -78,28 +83,60 @@ class Density(tuple):
         return self[0]
 
     @property
-    def density(self) -> np.ndarray:
+    def heights(self) -> np.ndarray:
         """The density on the grid (G,)."""
         return self[1]
 
-    def count_near_zero(self, tol: float = 1e-3) -> float:
-        """The estimated number of eigenvalues near zero, by the rule of :class:`SpectrumEstimate`.
+    @property
+    def density(self) -> np.ndarray:
+        """Deprecated: :attr:`heights` (a density's ``density`` read as the thing itself)."""
+        warnings.warn("Density.density is deprecated: use Density.heights (or grid, heights = ls.density())",
+                      DeprecationWarning, stacklevel=2)
+        return self[1]
+
+    def near_zero_count(self, tol: float = 1e-3) -> NearZeroCount:
+        """How many eigenvalues are near zero, by the rule of :class:`SpectrumEstimate`, with a 95% interval.
+
+        The count is ``P * weights[|nodes| <= tol * max|nodes|].sum()`` (not the broadened density's integral,
+        which smears the large eigenvalues' weight into the band). The deflating run's eigenvalues are exact
+        and counted as they are; each SLQ run on the deflated rest is an independent estimate of its
+        near-zero share, so the runs give a Student-t interval for the rest (:func:`~.near_zero.runs_interval`).
+        A density with no SLQ runs (a small model, deflated whole) is an exact count.
 
         Args:
             tol: relative tolerance: nodes with ``|node| <= tol * max|node|`` count.
 
         Returns:
-            ``P * weights[|nodes| <= tol * max|nodes|].sum()`` (a float; not the broadened density's
-            integral, which smears the large eigenvalues' weight into the band).
+            a :class:`NearZeroCount`.
 
         Raises:
             ValueError: a tolerance outside [0, 1).
 
         Example:
-            >>> ls.density().count_near_zero(1e-3)                   # doctest: +SKIP
+            >>> ls.density().near_zero_count(1e-3).text()           # doctest: +SKIP
+            'about 25,710 (95%: 25,510-25,903)'
         """
         tol = check_tolerance(tol, "tol")
-        return self.num_params * near_zero_weight(self.nodes, self.weights, tol)[1]
+        scale, weight = near_zero_weight(self.nodes, self.weights, tol)
+        threshold, p = tol * scale, self.num_params
+        if self.run_ids is None:
+            return NearZeroCount(p * weight, None, p, tol, threshold, exact=False)
+        sampled = self.run_ids >= 0
+        num_runs = len(np.unique(self.run_ids[sampled]))
+        exact_part = int((np.abs(self.nodes[~sampled]) <= threshold).sum())
+        if num_runs == 0:
+            return NearZeroCount(exact_part, (exact_part, exact_part), p, tol, threshold, exact=True)
+        rest = p - int((~sampled).sum())
+        interval = runs_interval(self.nodes[sampled], self.weights[sampled], self.run_ids[sampled], threshold, rest)
+        if interval is not None:
+            interval = (exact_part + interval[0], exact_part + interval[1])
+        return NearZeroCount(p * weight, interval, p, tol, threshold, exact=False, num_runs=num_runs)
+
+    def count_near_zero(self, tol: float = 1e-3) -> float:
+        """Deprecated: ``near_zero_count(tol).value`` (one name for the near-zero count of every spectrum)."""
+        warnings.warn("Density.count_near_zero(tol) is deprecated: use Density.near_zero_count(tol), a NearZeroCount "
+                      "with its interval (.value is the old number)", DeprecationWarning, stacklevel=2)
+        return float(self.near_zero_count(tol).value)
 
     def __repr__(self) -> str:
         return (f"Density(P={self.num_params:,}, {len(self[0])} grid points, {len(self.nodes)} nodes, "
@@ -241,15 +278,16 @@ def density(op: LinearOperatorLike, *, num_vectors: int = 20, num_steps: int = 2
     runs = len(slq_nodes)
     nodes = np.concatenate([ritz] + slq_nodes)
     weights = np.concatenate([np.full(d, 1.0 / p)] + [w * (p - d) / (p * runs) for w in slq_weights])
+    run_ids = np.concatenate([np.full(d, -1)] + [np.full(len(n), i) for i, n in enumerate(slq_nodes)])
     order = np.argsort(nodes, kind="stable")
-    nodes, weights = nodes[order], weights[order]
+    nodes, weights, run_ids = nodes[order], weights[order], run_ids[order]
     used = op.num_products - before
     trace = estimate(trace_value, stderr, dof, float(p * np.abs(weights * nodes).sum()), dtype=op.dtype,
                      confidence=0.95, num_products=used, method="slq", rtol=rtol)
     warn_if_loose(trace, budget, "density")
     grid, dens, sigma = broaden(nodes, weights, grid_size=grid_size, sigma=sigma)
     return Density(grid, dens, nodes=nodes, weights=weights, num_params=p, top_values=top, trace=trace,
-                   sigma=sigma, num_products=used)
+                   sigma=sigma, num_products=used, run_ids=run_ids)
 
 
 def broaden(nodes: np.ndarray, weights: np.ndarray, *, grid_size: int = 1000, sigma: float | None = None):

@@ -54,7 +54,7 @@ def test_threshold_masks_match_numpy(threshold, which):
     model = model_of(seed=1)
     params = numpy_params(model)
     before = copy.deepcopy(model)
-    masks = magnitude_masks(model, threshold=threshold, which=which)
+    masks = magnitude_masks(model, threshold=threshold, params=which)
     expected_names = [n for n, a in params.items() if which == "all" or a.ndim >= 2]
     assert list(masks) == expected_names
     for name in expected_names:
@@ -121,7 +121,7 @@ def test_fraction_on_a_model_without_prunable_parameters_is_empty():
     assert magnitude_masks(nn.BatchNorm1d(3), fraction=0.5) == {}
     assert magnitude_masks(nn.BatchNorm1d(3), threshold=0.5) == {}
     norm = nn.BatchNorm1d(3)
-    assert list(magnitude_masks(norm, fraction=0.5, which="all")) == ["weight", "bias"]
+    assert list(magnitude_masks(norm, fraction=0.5, params="all")) == ["weight", "bias"]
 
 
 # ------------------------------------------------------------------------------- applying masks
@@ -179,7 +179,7 @@ def test_masks_of_reads_back_the_skeleton():
     for name in masks:
         assert torch.equal(read[name], masks[name])
         np.testing.assert_array_equal(read[name].numpy(), pruned.get_parameter(name).detach().numpy() != 0)
-    # which="all": biases were not pruned, and are nonzero
+    # params="all": biases were not pruned, and are nonzero
     assert all(bool(read_all.all()) for n, read_all in masks_of(pruned, "all").items() if n.endswith("bias"))
 
 
@@ -194,9 +194,9 @@ def test_negative_zero_counts_as_pruned():
 # ------------------------------------------------------------------------------- sparsity
 @pytest.mark.parametrize("which", ["weights", "all"])
 def test_sparsity_matches_numpy_counts(which):
-    model = prune(model_of(seed=7), fraction=0.45, which=which)
+    model = prune(model_of(seed=7), fraction=0.45, params=which)
     with torch.no_grad():
-        model[0].bias[:2] = 0.0  # zero biases count only with which="all"
+        model[0].bias[:2] = 0.0  # zero biases count only with params="all"
     s = sparsity(model, which)
     assert isinstance(s, Sparsity)
     params = {n: a for n, a in numpy_params(model).items() if which == "all" or a.ndim >= 2}
@@ -287,7 +287,7 @@ def test_mask_overlap_extremes():
     ({"threshold": True}, TypeError, r"threshold: expected a number in \[0, inf\], got bool"),
     ({"threshold": torch.tensor([0.1, 0.2])}, TypeError,
      r"threshold: expected a number in \[0, inf\], got tensor of shape \(2,\)"),
-    ({"threshold": 0.1, "which": "biases"}, ValueError, "which: expected one of 'weights', 'all', got 'biases'"),
+    ({"threshold": 0.1, "params": "biases"}, ValueError, "params: expected one of 'weights', 'all', got 'biases'"),
 ])
 def test_bad_magnitude_mask_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -354,3 +354,15 @@ def test_apply_masks_zeroes_exactly_even_inf_and_nan():
     masks = {"weight": torch.tensor([[False, True], [False, True]])}
     apply_masks(model, masks)
     assert model.weight.tolist() == [[0.0, 1.0], [0.0, 2.0]]
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: prunable(m, which="all"), lambda m: masks_of(m, which="all"), lambda m: sparsity(m, which="all"),
+    lambda m: magnitude_masks(m, fraction=0.5, which="all"), lambda m: prune(m, fraction=0.5, which="all"),
+])
+def test_which_is_the_deprecated_name_of_params(call):
+    model = torch.nn.Linear(3, 2)
+    with pytest.warns(DeprecationWarning, match=r"which=\.\.\.\) is deprecated: use params="):
+        call(model)
+    with pytest.raises(ValueError, match="params: expected one of"):
+        masks_of(model, "biases")

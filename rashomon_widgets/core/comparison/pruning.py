@@ -5,8 +5,9 @@ plain data, so they can be saved, compared (:func:`mask_overlap`) and kept fixed
 network trains further (``rashomon_widgets.models.train(..., masks=masks)``).
 
 By default only weight matrices and kernels are pruned (parameters with two or more dimensions);
-biases and normalisation scales stay, as in the usual magnitude pruning. ``which="all"`` prunes every
-parameter.
+biases and normalisation scales stay, as in the usual magnitude pruning. ``params="all"`` prunes every
+parameter. (``which=`` is the deprecated name of ``params=``: elsewhere in the package ``which`` picks the
+end of a spectrum, "largest" or "smallest".)
 
 Example:
     >>> import torch
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -31,26 +33,37 @@ from torch import nn
 from ..validation import check_choice, check_module, check_real, describe
 
 Masks = dict[str, torch.Tensor]
-WHICH = ("weights", "all")
+#: what pruning considers: weight matrices and kernels only, or every parameter
+PARAMS = ("weights", "all")
 
 
-def prunable(model: nn.Module, which: str = "weights") -> dict[str, torch.Tensor]:
+def _params(params: str, which: str | None, where: str) -> str:
+    """``params``, or the deprecated ``which=`` given in its place, checked."""
+    if which is not None:
+        warnings.warn(f"{where}(which=...) is deprecated: use params= ('weights' or 'all')", DeprecationWarning,
+                      stacklevel=3)
+        params = which
+    return check_choice(params, "params", PARAMS)
+
+
+def prunable(model: nn.Module, params: str = "weights", *, which: str | None = None) -> dict[str, torch.Tensor]:
     """The parameters that pruning considers (see the module docstring).
 
     Args:
         model: the network.
-        which: ``"weights"`` (parameters with 2 or more dimensions) or ``"all"``.
+        params: ``"weights"`` (parameters with 2 or more dimensions) or ``"all"``.
+        which: deprecated name of ``params``.
 
     Returns:
         ``{name: parameter}``.
     """
     check_module(model)
-    which = check_choice(which, "which", WHICH)
-    return {name: p for name, p in model.named_parameters() if which == "all" or p.ndim >= 2}
+    params = _params(params, which, "prunable")
+    return {name: p for name, p in model.named_parameters() if params == "all" or p.ndim >= 2}
 
 
 def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fraction: float | None = None,
-                    which: str = "weights") -> Masks:
+                    params: str = "weights", which: str | None = None) -> Masks:
     """Masks that keep the entries whose magnitude is at least ``threshold``, or that prune the
     ``fraction`` of smallest-magnitude entries (over all prunable parameters together).
 
@@ -59,7 +72,8 @@ def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fractio
         threshold: prune ``|w| < threshold`` (the write-up used 0.05); a number >= 0.
         fraction: or prune this share of the entries, a number in [0, 1] (ties at the cut are pruned
             together, so the share pruned can be slightly larger).
-        which: ``"weights"`` (parameters with 2 or more dimensions) or ``"all"``.
+        params: ``"weights"`` (parameters with 2 or more dimensions) or ``"all"``.
+        which: deprecated name of ``params``.
 
     Returns:
         ``{name: bool tensor}`` for the prunable parameters; True means kept.
@@ -68,22 +82,22 @@ def magnitude_masks(model: nn.Module, *, threshold: float | None = None, fractio
         TypeError: a non-module model or non-numbers.
         ValueError: neither or both of ``threshold`` and ``fraction``, or a value out of range.
     """
-    params = prunable(model, which)
+    tensors = prunable(model, _params(params, which, "magnitude_masks"))
     if (threshold is None) == (fraction is None):
         raise ValueError("magnitude_masks: expected exactly one of threshold= or fraction=, got "
                          f"threshold={threshold!r}, fraction={fraction!r}")
     if threshold is not None:
         cut = check_real(threshold, "threshold", 0.0, math.inf)
-        return {name: p.detach().abs() >= cut for name, p in params.items()}
+        return {name: p.detach().abs() >= cut for name, p in tensors.items()}
     share = check_real(fraction, "fraction", 0.0, 1.0)
-    if not params:  # nothing to prune (as with threshold=)
+    if not tensors:  # nothing to prune (as with threshold=)
         return {}
-    magnitudes = torch.cat([p.detach().abs().flatten() for p in params.values()])
+    magnitudes = torch.cat([p.detach().abs().flatten() for p in tensors.values()])
     k = int(round(share * magnitudes.numel()))
     if k == 0:
-        return {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
+        return {name: torch.ones_like(p, dtype=torch.bool) for name, p in tensors.items()}
     kth = torch.kthvalue(magnitudes.cpu(), k).values  # the k-th smallest is pruned, and all below it
-    return {name: p.detach().abs() > kth.to(p.device) for name, p in params.items()}
+    return {name: p.detach().abs() > kth.to(p.device) for name, p in tensors.items()}
 
 
 def check_masks(model: nn.Module, masks) -> Masks:
@@ -132,15 +146,16 @@ def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
 
 
 def prune(model: nn.Module, *, threshold: float | None = None, fraction: float | None = None,
-          which: str = "weights", masks: Masks | None = None) -> nn.Module:
+          params: str = "weights", masks: Masks | None = None, which: str | None = None) -> nn.Module:
     """A pruned **copy** of ``model`` (the original is not changed).
 
     The copy is in eval mode.
 
     Args:
         model: the network (not changed).
-        threshold, fraction, which: the magnitude pruning (see :func:`magnitude_masks`).
+        threshold, fraction, params: the magnitude pruning (see :func:`magnitude_masks`).
         masks: or ready masks ``{parameter name: bool tensor}``.
+        which: deprecated name of ``params``.
 
     Returns:
         the pruned copy.
@@ -151,24 +166,25 @@ def prune(model: nn.Module, *, threshold: float | None = None, fraction: float |
     """
     check_module(model)
     if masks is None:
-        masks = magnitude_masks(model, threshold=threshold, fraction=fraction, which=which)
+        masks = magnitude_masks(model, threshold=threshold, fraction=fraction, params=_params(params, which, "prune"))
     elif threshold is not None or fraction is not None:
         raise ValueError("prune: expected masks= or threshold=/fraction=, got both")
     pruned = copy.deepcopy(model).eval()
     return apply_masks(pruned, masks)
 
 
-def masks_of(model: nn.Module, which: str = "weights") -> Masks:
+def masks_of(model: nn.Module, params: str = "weights", *, which: str | None = None) -> Masks:
     """The masks of the nonzero entries of ``model``: its current skeleton.
 
     Args:
         model: the network.
-        which: ``"weights"`` or ``"all"`` (see :func:`magnitude_masks`).
+        params: ``"weights"`` or ``"all"`` (see :func:`magnitude_masks`).
+        which: deprecated name of ``params``.
 
     Returns:
         ``{name: bool tensor}``, True where the entry is nonzero.
     """
-    return {name: p.detach() != 0 for name, p in prunable(model, which).items()}
+    return {name: p.detach() != 0 for name, p in prunable(model, _params(params, which, "masks_of")).items()}
 
 
 @dataclass(frozen=True)
@@ -213,17 +229,19 @@ class Sparsity:
         return rows
 
 
-def sparsity(model: nn.Module, which: str = "weights") -> Sparsity:
+def sparsity(model: nn.Module, params: str = "weights", *, which: str | None = None) -> Sparsity:
     """Count the exactly-zero entries of the prunable parameters of ``model``.
 
     Args:
         model: the network.
-        which: ``"weights"`` or ``"all"`` (see :func:`magnitude_masks`).
+        params: ``"weights"`` or ``"all"`` (see :func:`magnitude_masks`).
+        which: deprecated name of ``params``.
 
     Returns:
         a :class:`Sparsity`.
     """
-    layers = {name: (int((p.detach() == 0).sum()), p.numel()) for name, p in prunable(model, which).items()}
+    chosen = prunable(model, _params(params, which, "sparsity"))
+    layers = {name: (int((p.detach() == 0).sum()), p.numel()) for name, p in chosen.items()}
     return Sparsity(layers, sum(zeros for zeros, _ in layers.values()), sum(total for _, total in layers.values()))
 
 

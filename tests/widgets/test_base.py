@@ -140,7 +140,7 @@ class _Tiny(Explorer):
 @pytest.fixture
 def tiny():
     explorer = _Tiny()
-    assert explorer.wait(30)
+    assert explorer.wait(300)
     yield explorer
     explorer.close()
 
@@ -154,11 +154,11 @@ def tiny():
 def test_a_refused_text_returns_the_box_to_the_kept_value_and_says_why(tiny, typed, message):
     drawn = len(tiny.drawn)
     tiny.box.value = typed                         # as the browser sends it
-    assert tiny.wait(30)
+    assert tiny.wait(300)
     assert tiny.box.value == tiny.box.get_state()["value"] == "1" and tiny.span == 1.0   # the box shows the kept value
     assert message.replace("'", "&#x27;") in tiny.error_html.value and len(tiny.drawn) == drawn
     tiny.box.value = "0.25"                        # a good value clears the message
-    assert tiny.error_html.value == "" and tiny.wait(30)
+    assert tiny.error_html.value == "" and tiny.wait(300)
     assert tiny.span == 0.25 and tiny.box.value == "0.25" and tiny.error_html.value == ""
     assert tiny.status_html.value.startswith("updated in")
 
@@ -179,7 +179,7 @@ def test_a_refusal_names_the_control_the_user_touched(tiny):
     with pytest.raises(TraitError, match=re.escape("threshold: expected a finite number in [0, 1], got 1.5")):
         tiny.threshold = 1.5                       # from Python: the trait's own name
     tiny.exact.value = "0.75"                      # both controls follow a good value
-    assert tiny.wait(30) and tiny.threshold == 0.75 and tiny.slider.value == 0.75 and tiny.error_html.value == ""
+    assert tiny.wait(300) and tiny.threshold == 0.75 and tiny.slider.value == 0.75 and tiny.error_html.value == ""
 
 
 def test_the_status_times_what_the_user_saw():
@@ -190,7 +190,7 @@ def test_the_status_times_what_the_user_saw():
     assert updated_text(0.0, [], 596.286) == "updated in 9 min 56 s"               # was "updated in 596286 ms"
     explorer = _Tiny(pause=0.4)
     try:
-        assert explorer.wait(30)
+        assert explorer.wait(300)
         status = explorer.status_html.value
         match = re.fullmatch(r"updated in (\d+) ms &middot; spectrum in (\d+) ms", status)
         main, panel = (float(x) for x in match.groups())
@@ -203,7 +203,7 @@ def test_the_status_times_what_the_user_saw():
         explorer.span = 3.0                        # ... and this request waits for it
         time.sleep(0.5)
         explorer.gate.set()
-        assert explorer.wait(30) and explorer.drawn[-1]["span"] == 3.0
+        assert explorer.wait(300) and explorer.drawn[-1]["span"] == 3.0
         main = float(re.match(r"updated in (\d+) ms", explorer.status_html.value).group(1))
         assert main >= 450, explorer.status_html.value   # was measured from the job's start: a few ms
     finally:
@@ -221,14 +221,14 @@ def test_pause_keeps_the_position_and_stop_rewinds(tiny):
     tiny.play_button.click()
     assert tiny.play.playing is True
     tiny.play.value = 5                            # the browser's timer moved the animation on
-    assert tiny.wait(30) and tiny.threshold == 0.5
+    assert tiny.wait(300) and tiny.threshold == 0.5
     tiny.pause_button.click()
     assert tiny.play.playing is False and tiny.play.value == 5 and tiny.threshold == 0.5
     tiny.play_button.click()
     assert tiny.play.playing is True and tiny.play.value == 5       # play goes on from where it paused
     tiny.stop_button.click()
     assert tiny.play.playing is False and tiny.play.value == 0      # stop rewinds
-    assert tiny.wait(30) and tiny.threshold == 0.0
+    assert tiny.wait(300) and tiny.threshold == 0.0
     tiny.loop_toggle.value = False
     assert tiny.play.repeat is False
 

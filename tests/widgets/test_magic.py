@@ -18,7 +18,7 @@ def test_magic_builds_an_explorer(ip):
     ip.user_ns.update(model=rw.models.xor_minimum(), loss=rw.models.sum_of_squares, data=rw.data.xor())
     explorer = ip.run_line_magic("rashomon", "model loss data reduction=sum num_null=2")
     assert isinstance(explorer, rw.NullSpaceExplorer)
-    assert explorer.wait(60)
+    assert explorer.wait(300)
     assert len(explorer.sliders) == 3
     assert explorer.ls.reduction == "sum"
 

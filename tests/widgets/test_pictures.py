@@ -170,7 +170,7 @@ _curve_case = curve_case   # a 4-8-3 tanh MLP pair and a fitted curve, shared wi
 def curve_explorer():
     ls, curve, test = _curve_case()
     e = rw.CurveExplorer(ls, curve, test_data=test, resolution=13, coarse=5, num_t=11)
-    assert e.wait(60)
+    assert e.wait(300)
     yield e
     e.close()
 
@@ -294,7 +294,7 @@ def pruning_explorer():
     models, train, test, ood = _pruning_case()
     e = rw.PruningExplorer(models, rw.models.cross_entropy, train, ood=ood, test_data=test, l1=3e-4, epochs=2,
                            threshold=0.05, max_epochs=4, num_thresholds=5, lr=1e-2, batch_size=32, seed=0)
-    assert e.wait(120)
+    assert e.wait(300)
     yield e
     e.close()
 
@@ -365,7 +365,7 @@ def test_the_null_space_explorers_exported_slice_has_a_color_bar(xor_min):
     """Old behaviour: no exported 2-D panel had a colour bar."""
     e = rw.NullSpaceExplorer(xor_min, num_null=1, num_top=1)
     try:
-        assert e.wait(60)
+        assert e.wait(300)
         fig = e.figure()
         bars = [c.colorbar for ax in fig.axes for c in ax.collections if getattr(c, "colorbar", None) is not None]
         assert len(bars) == 1 and bars[0].ax.get_ylabel() == "log10 loss"

@@ -151,7 +151,7 @@ def test_an_explorer_on_a_matrix_free_model_captions_its_estimate_with_the_inter
     ls = rw.Landscape(model, rw.models.sum_of_squares, (x, model(x).detach()), reduction="sum", dense_limit=20)
     explorer = rw.NullSpaceExplorer(ls, num_null=1, num_top=1, resolution=5, coarse=3)
     try:
-        assert explorer.wait(120)
+        assert explorer.wait(300)
         result = explorer.spectrum.result
         assert isinstance(result, rw.core.SpectrumEstimate)
         assert html.escape(result.count_text()) in explorer.spectrum.label.value

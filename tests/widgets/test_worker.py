@@ -21,7 +21,7 @@ def test_latest_request_wins_and_a_running_job_sees_it_is_stale():
     for k in range(5):  # queued while `slow` runs: only the last survives
         worker.submit(lambda current, k=k: done.append(k))
     release.set()
-    assert worker.wait(10)
+    assert worker.wait(300)
     assert done == ["slow", 4] and seen_stale == [True] and errors == []
 
 
@@ -36,11 +36,11 @@ def test_errors_are_reported_and_superseded_jobs_end_quietly():
         raise Superseded
 
     worker.submit(fails)
-    assert worker.wait(10)
+    assert worker.wait(300)
     worker.submit(superseded)
-    assert worker.wait(10)
+    assert worker.wait(300)
     worker.submit(lambda current: done.append(current()))
-    assert worker.wait(10)
+    assert worker.wait(300)
     assert [type(e).__name__ for e in errors] == ["ValueError"] and str(errors[0]) == "bad input"
     assert done == [True]
 
@@ -101,14 +101,14 @@ def test_one_long_lived_thread_serves_every_request_and_wait_means_finished():
 
     for k in range(20):
         worker.submit(job)
-        assert worker.wait(10)
+        assert worker.wait(300)
         assert len(finished) == k + 1          # the job had returned when wait did
     assert len(threads) == 1 and worker.threads_started == 1
     (thread,) = threads
     assert thread.is_alive()                   # kept for the next request, not dropped half-way
     assert worker.stop(10) and not thread.is_alive()
     worker.submit(job)                         # a stopped worker starts again on the next request
-    assert worker.wait(10) and worker.threads_started == 2 and errors == []
+    assert worker.wait(300) and worker.threads_started == 2 and errors == []
     assert worker.stop(10)
 
 
@@ -119,7 +119,7 @@ def test_the_clock_runs_calls_later_on_one_thread_and_cancel_drops_them():
     dropped = CLOCK.call_later(0.05, lambda: ran.append("dropped"))
     CLOCK.call_later(0.1, lambda: (ran.append("kept"), done.set()))
     dropped.cancel()
-    assert done.wait(10)
+    assert done.wait(300)
     assert ran == ["kept"]
     clocks = [t for t in threading.enumerate() if t.name == "rashomon-clock"]
     assert len(clocks) == 1
@@ -131,11 +131,11 @@ def test_an_explorer_uses_one_worker_thread_and_one_model_copy_and_close_joins_i
     ls = rw.Landscape(rw.models.xor_minimum(), rw.models.sum_of_squares, rw.data.xor(), reduction="sum")
     before = ls._f.copies_made
     explorer = rw.NullSpaceExplorer(ls, num_null=2, num_top=1)
-    assert explorer.wait(60)
+    assert explorer.wait(300)
     copies = ls._f.copies_made
     for k in range(20):
         explorer.coefficients = [0.05 * (k + 1), 0.0, 0.0]
-        assert explorer.wait(60)
+        assert explorer.wait(300)
     assert explorer.error_html.value == ""
     assert explorer._worker.threads_started == 1
     assert ls._f.copies_made == copies <= before + 2   # the worker thread's copies, made on the first move only

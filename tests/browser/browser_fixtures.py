@@ -1,8 +1,7 @@
 """Fixtures of the real-browser suite: a Voila server, a JupyterLab server, Debian's Chromium.
 
-A plugin module (test modules say ``pytest_plugins = ["browser_fixtures"]``), not a conftest.py: with
-rootdir-style imports every conftest.py is imported as the module ``conftest``, and a second one here
-would shadow tests/conftest.py for the ``from conftest import make_case`` of the unit tests.
+A plugin module: test modules say ``pytest_plugins = [f"{__package__}.browser_fixtures"]`` (the package's name is
+``browser`` under pytest, see tests/browser/__init__.py).
 
 Servers start on free ports on 127.0.0.1 on first use and stop (with their kernels) at the end of the
 session. Chromium is launched once per session; every notebook gets its own browser context.
@@ -11,8 +10,9 @@ are kept in tests/browser/artifacts/ (or $RASHOMON_ARTIFACTS); the folder is pri
 """
 from __future__ import annotations
 
-import _browser as B
 import pytest
+
+from . import _browser as B
 
 
 def _server(kind, tmp_path_factory, theme="light"):

@@ -6,9 +6,11 @@ the whole explorer: a taller element comes out blank where it leaves the viewpor
 explorer has drawn and two consecutive shots agree, crops the shot to the explorer element and saves it
 as a palette PNG (Pillow's quantize) so each file stays small enough to commit.
 
-    .venv/bin/python tests/browser/make_screenshots.py            # the notebooks' default sizes
-    .venv/bin/python tests/browser/make_screenshots.py --small    # RASHOMON_SMALL=1: faster, same views
-    .venv/bin/python tests/browser/make_screenshots.py --only 00  # one notebook
+    .venv/bin/python -m tests.browser.make_screenshots            # the notebooks' default sizes
+    .venv/bin/python -m tests.browser.make_screenshots --small    # RASHOMON_SMALL=1: faster, same views
+    .venv/bin/python -m tests.browser.make_screenshots --only 00  # one notebook
+
+from the repository root.
 
 Each notebook runs in its own kernel, one at a time; the server (and its kernels) stop at the end.
 """
@@ -22,10 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _browser as B
-from notebook_specs import spec_of
+from . import _browser as B
+from .notebook_specs import spec_of
 
 VIEWPORT = (1280, 1400)
 MAX_BYTES = 150_000

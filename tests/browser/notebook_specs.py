@@ -7,7 +7,7 @@ benchmarks/browser_latency.py looks a notebook's spec up here too.
 """
 import sys
 
-from _browser import spec_for
+from ._browser import spec_for
 
 NOTEBOOKS = [
     # A self-contained fixture following the contract; its status line shows the kernel's sys.prefix,

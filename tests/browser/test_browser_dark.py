@@ -6,11 +6,12 @@ user settings (see _browser.jupyter_env); Voila takes ``--theme=dark`` or ``?the
 """
 from __future__ import annotations
 
-import _browser as B
 import pytest
-from notebook_specs import spec_of
 
-pytest_plugins = ["browser_fixtures"]  # lab_dark_server, browser
+from . import _browser as B
+from .notebook_specs import spec_of
+
+pytest_plugins = [f"{__package__}.browser_fixtures"]  # lab_dark_server, browser
 
 NOTEBOOK = "notebooks/00_quickstart.ipynb"
 VIEWPORT = (1280, 800)

@@ -13,11 +13,12 @@ import re
 import shutil
 from dataclasses import dataclass
 
-import _browser as B
 import pytest
-from notebook_specs import NOTEBOOKS
 
-pytest_plugins = ["browser_fixtures"]  # voila_server, lab_server, browser
+from . import _browser as B
+from .notebook_specs import NOTEBOOKS
+
+pytest_plugins = [f"{__package__}.browser_fixtures"]  # voila_server, lab_server, browser
 
 MODES = ("voila", "lab")
 CASES = [(nb, spec, mode) for nb, spec in NOTEBOOKS for mode in MODES]

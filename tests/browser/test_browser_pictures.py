@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 
-import _browser as B
 import pytest
-from notebook_specs import spec_of
 
-pytest_plugins = ["browser_fixtures"]  # voila_server, browser
+from . import _browser as B
+from .notebook_specs import spec_of
+
+pytest_plugins = [f"{__package__}.browser_fixtures"]  # voila_server, browser
 
 QUICKSTART = "notebooks/00_quickstart.ipynb"
 PRUNING = "notebooks/02_skeletons_on_rashomon_ridge.ipynb"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 
-import _browser as B
 import pytest
 
-pytest_plugins = ["browser_fixtures"]  # voila_server, lab_server, browser
+from . import _browser as B
+
+pytest_plugins = [f"{__package__}.browser_fixtures"]  # voila_server, lab_server, browser
 
 NOTEBOOK = "tests/browser/notebooks/refusals.ipynb"
 SPEC = B.spec_for()

@@ -14,10 +14,11 @@ screenshots go to tests/browser/artifacts/spectrum_first_frame/.
 """
 from __future__ import annotations
 
-import _browser as B
 import pytest
 
-pytest_plugins = ["browser_fixtures"]  # voila_server, browser
+from . import _browser as B
+
+pytest_plugins = [f"{__package__}.browser_fixtures"]  # voila_server, browser
 
 NOTEBOOK = "tests/browser/notebooks/spectrum_first_frame.ipynb"
 VIEWPORT = (1280, 900)

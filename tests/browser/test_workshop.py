@@ -18,12 +18,13 @@ import sys
 import time
 import urllib.request
 
-import _browser as B
-import _workshop as W
 import psutil
 import pytest
 
-pytest_plugins = ["browser_fixtures"]  # browser
+from . import _browser as B
+from . import _workshop as W
+
+pytest_plugins = [f"{__package__}.browser_fixtures"]  # browser
 
 GB = 1e9
 PEAK_LIMIT = 1.5 * GB
@@ -144,7 +145,7 @@ def test_make_lab_starts_without_deprecation_warnings(tmp_path):
 def test_make_voila_serves_the_tutorials(tmp_path, browser):
     """`make voila` (Voila on 127.0.0.1 with jupyter-config/voila.json, serving notebooks/) renders the quickstart
     with its explorer drawn, and prints nothing deprecated."""
-    from notebook_specs import spec_of
+    from .notebook_specs import spec_of
 
     server = W.MakeVoila(B.REPO, tmp_path)
     try:

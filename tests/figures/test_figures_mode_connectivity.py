@@ -2,6 +2,8 @@
 size from real training (no shipped results, no mocks). Each assertion is one that a broken computation fails."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -61,7 +63,7 @@ def test_1d_slq_density_is_a_correct_quadrature_and_a_scaled_one_fails(pair):
     ls, curve, _ = pair
     table = rw.core.along_curve(ls, curve, 3, curvature=True, num_samples=1, top_k=1, slq_vectors=4, slq_steps=20)
     for i, t in enumerate(table["t"]):
-        hvp = lambda v, th=curve(float(t)): ls.hvp(v, th)   # noqa: E731
+        hvp = functools.partial(ls.hvp, theta=curve(float(t)))
         assert slq_moment_check(hvp, *table.slq[i], ls.num_params, 4, dtype=ls.dtype).passed
         nodes, weights = table.slq[i]
         assert not slq_moment_check(hvp, 0.8 * nodes, weights, ls.num_params, 4, dtype=ls.dtype).passed

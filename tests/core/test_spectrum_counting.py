@@ -65,3 +65,10 @@ def test_warm_spectra_keeps_the_top_vectors_and_starts_the_next_run_from_them(xo
     cold = rw.core.spectrum_at(xor_min, nearby, exact=False, slq_vectors=2, slq_steps=8, top_k=3)
     np.testing.assert_allclose(second.top_values, cold.top_values, rtol=1e-5, atol=1e-8)
     assert second.num_products <= cold.num_products
+
+
+def test_the_mask_is_near_zero_mask_and_near_zero_its_deprecated_name():
+    s = rw.core.Spectrum(torch.tensor([0.0, 1e-9, 2.0], dtype=torch.float64), tol=1e-6)
+    assert s.near_zero_mask.tolist() == [True, True, False] and s.num_near_zero == 2
+    with pytest.warns(DeprecationWarning, match="use Spectrum.near_zero_mask"):
+        assert torch.equal(s.near_zero, s.near_zero_mask)

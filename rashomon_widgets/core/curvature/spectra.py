@@ -7,6 +7,7 @@ widget and a notebook can never disagree on a count.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,14 +104,21 @@ class Spectrum:
         return self.tol * self.scale
 
     @property
-    def near_zero(self) -> torch.Tensor:
+    def near_zero_mask(self) -> torch.Tensor:
         """Boolean mask (P,) of the near-zero eigenvalues."""
         return self.values.abs() <= self.threshold
 
     @property
+    def near_zero(self) -> torch.Tensor:
+        """Deprecated: :attr:`near_zero_mask` (``near_zero`` is a count everywhere else)."""
+        warnings.warn("Spectrum.near_zero is deprecated: use Spectrum.near_zero_mask (the mask) or "
+                      "num_near_zero / near_zero_count() (the count)", DeprecationWarning, stacklevel=2)
+        return self.near_zero_mask
+
+    @property
     def num_near_zero(self) -> int:
         """How many eigenvalues are near zero (the null space's dimension)."""
-        return int(self.near_zero.sum())
+        return int(self.near_zero_mask.sum())
 
     @property
     def num_params(self) -> int:
@@ -129,8 +137,8 @@ class Spectrum:
 
     @property
     def nodes_near_zero(self) -> np.ndarray:
-        """:attr:`near_zero` as a numpy mask (P,)."""
-        return self.near_zero.cpu().numpy()
+        """:attr:`near_zero_mask` as a numpy mask (P,)."""
+        return self.near_zero_mask.cpu().numpy()
 
     def near_zero_count(self, tol: float | None = None) -> NearZeroCount:
         """How many eigenvalues are near zero, exactly.
@@ -177,7 +185,7 @@ class Spectrum:
         """
         if self.vectors is None:
             raise ValueError("Spectrum: no eigenvectors were computed; use ls.spectrum(vectors=True)")
-        return self.vectors[:, self.near_zero]
+        return self.vectors[:, self.near_zero_mask]
 
     def with_tol(self, tol: float) -> "Spectrum":
         """The same spectrum with another near-zero tolerance.

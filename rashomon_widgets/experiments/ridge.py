@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..core.curvature.probes import rademacher
-from .cyclic import directions
+from ..core.geometry import directions
 
 __all__ = ["MomentCheck", "slq_moment_check", "DirectionNulls", "direction_nulls"]
 

@@ -111,7 +111,8 @@ class CurveExplorer(Explorer):
         quadrature = (2, 20) if heavy else (4, 40)   # a heavy model: half the runs and steps, as NullSpaceExplorer
         slq_vectors = quadrature[0] if slq_vectors is None else slq_vectors
         slq_steps = quadrature[1] if slq_steps is None else slq_steps
-        self.slq = {"slq_vectors": check_int(slq_vectors, "slq_vectors"),
+        #: the spectrum's quadrature settings (``CurveTable.slq`` holds quadratures themselves)
+        self.slq_settings = {"slq_vectors": check_int(slq_vectors, "slq_vectors"),
                     "slq_steps": check_int(slq_steps, "slq_steps"), "seed": check_int(seed, "seed", 0)}
         self.profile = None  # the CurveTable of loss_profile, once computed
         self._surfaces: LRUCache = LRUCache(8)   # a few margins, coarse and fine
@@ -353,7 +354,7 @@ class CurveExplorer(Explorer):
         """
         key = round(float(t), 9)
         if key not in self._spectra:
-            self._spectra[key] = self._spectrum_at(self.curve(float(t)), progress=progress, **self.slq)
+            self._spectra[key] = self._spectrum_at(self.curve(float(t)), progress=progress, **self.slq_settings)
         return self._spectra[key]
 
     def _readout(self, t) -> None:

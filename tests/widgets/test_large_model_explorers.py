@@ -76,7 +76,8 @@ def test_a_heavy_curve_explorer_draws_coarse_first_and_a_shorter_profile(heavy):
         e.close()
     default = rw.CurveExplorer(ls, curve)
     default.close()
-    assert (default.slq["slq_vectors"], default.slq["slq_steps"]) == (2, 20)   # half a light model's 4 x 40
+    settings = default.slq_settings
+    assert (settings["slq_vectors"], settings["slq_steps"]) == (2, 20)   # half a light model's 4 x 40
 
 
 def test_a_heavy_models_first_grid_is_sized_by_the_time_of_one_loss(heavy):

@@ -248,5 +248,7 @@ def test_plane_path_and_length_build_a_few_points_at_a_time(monkeypatch):
     sizes, points = [], curve.points
     monkeypatch.setattr(curve, "points", lambda t: sizes.append(len(t)) or points(t))
     np.testing.assert_allclose(curve.plane_path(plane, ts), expected, rtol=1e-12, atol=1e-12)
-    assert curve.length() == pytest.approx(length, rel=1e-12)
+    assert curve.arc_length() == pytest.approx(length, rel=1e-12)
+    with pytest.warns(DeprecationWarning, match=r"use Curve.arc_length\(num\)"):
+        assert curve.length() == curve.arc_length()
     assert max(sizes) <= curve_base.CHUNK_POINTS + 1 and sum(sizes) >= 101 + 201

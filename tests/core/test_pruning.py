@@ -203,7 +203,7 @@ def test_sparsity_matches_numpy_counts(which):
     assert list(s.layers) == list(params)
     for name, a in params.items():
         assert s.layers[name] == (int(np.count_nonzero(a == 0)), a.size)
-        assert s.share(name) == pytest.approx(np.mean(a == 0), abs=1e-15)
+        assert s.of(name) == pytest.approx(np.mean(a == 0), abs=1e-15)
     zeros = sum(int(np.count_nonzero(a == 0)) for a in params.values())
     total = sum(a.size for a in params.values())
     assert (s.zeros, s.total) == (zeros, total)
@@ -366,3 +366,9 @@ def test_which_is_the_deprecated_name_of_params(call):
         call(model)
     with pytest.raises(ValueError, match="params: expected one of"):
         masks_of(model, "biases")
+
+
+def test_share_is_the_deprecated_name_of_of():
+    s = sparsity(prune(torch.nn.Linear(3, 2), fraction=0.5))
+    with pytest.warns(DeprecationWarning, match=r"use Sparsity.of\(name\)"):
+        assert s.share("weight") == s.of("weight") == 0.5

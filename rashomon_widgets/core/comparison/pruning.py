@@ -205,8 +205,8 @@ class Sparsity:
         """Share of zero entries, in [0, 1]."""
         return self.zeros / self.total if self.total else 0.0
 
-    def share(self, name: str) -> float:
-        """The share of zero entries of one parameter.
+    def of(self, name: str) -> float:
+        """The share of zero entries of one parameter: ``sparsity(model).of("0.weight")``.
 
         Args:
             name: the parameter's name (a key of ``layers``).
@@ -216,6 +216,11 @@ class Sparsity:
         """
         zeros, total = self.layers[name]
         return zeros / total if total else 0.0
+
+    def share(self, name: str) -> float:
+        """Deprecated: :meth:`of` (``share`` is a threshold elsewhere, as in ``Directions.share``)."""
+        warnings.warn("Sparsity.share(name) is deprecated: use Sparsity.of(name)", DeprecationWarning, stacklevel=2)
+        return self.of(name)
 
     def rows(self) -> list[dict]:
         """The table of sparsities, for display.

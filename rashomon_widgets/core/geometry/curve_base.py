@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ def _check_endpoint(x, name: str, like: torch.Tensor | None = None) -> torch.Ten
     return check_point(x, name, like, "theta_a").detach().clone()
 
 
-#: points of a curve built at once by :meth:`Curve.length` and :meth:`Curve.plane_path` (each P entries)
+#: points of a curve built at once by :meth:`Curve.arc_length` and :meth:`Curve.plane_path` (each P entries)
 CHUNK_POINTS = 16
 
 
@@ -281,7 +282,7 @@ class Curve(CurveFiles):
         return np.concatenate([plane.coordinates(self.points(ts[k:k + CHUNK_POINTS]))
                                for k in range(0, len(ts), CHUNK_POINTS)])
 
-    def length(self, num: int = 201) -> float:
+    def arc_length(self, num: int = 201) -> float:
         """The arc length, by the polygon through ``num`` evenly spaced points.
 
         Args:
@@ -296,6 +297,11 @@ class Curve(CurveFiles):
             pts = self.points(ts[k:k + CHUNK_POINTS + 1])
             total += float((pts[1:] - pts[:-1]).norm(dim=1).sum())
         return total
+
+    def length(self, num: int = 201) -> float:
+        """Deprecated: :meth:`arc_length` (``length`` is a number, not a method, on the paths)."""
+        warnings.warn("Curve.length(num) is deprecated: use Curve.arc_length(num)", DeprecationWarning, stacklevel=2)
+        return self.arc_length(num)
 
     def copy(self) -> "Curve":
         """An independent copy.

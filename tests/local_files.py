@@ -1,8 +1,7 @@
 """Writers of tiny CIFAR-10 (binary version) and MNIST (IDX) files for tests of the local-file readers.
 
 Plain functions, not fixtures: test modules anywhere under tests/ import them with
-``from local_files import write_cifar, write_mnist`` (tests/ is on sys.path because tests/conftest.py
-is imported from there, as for ``from conftest import make_case``).
+``from ..local_files import write_cifar, write_mnist`` (tests/ is a package).
 """
 from __future__ import annotations
 

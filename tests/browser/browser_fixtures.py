@@ -1,7 +1,6 @@
 """Fixtures of the real-browser suite: a Voila server, a JupyterLab server, Debian's Chromium.
 
-A plugin module: test modules say ``pytest_plugins = [f"{__package__}.browser_fixtures"]`` (the package's name is
-``browser`` under pytest, see tests/browser/__init__.py).
+A plugin module: test modules say ``pytest_plugins = [f"{__package__}.browser_fixtures"]``.
 
 Servers start on free ports on 127.0.0.1 on first use and stop (with their kernels) at the end of the
 session. Chromium is launched once per session; every notebook gets its own browser context.

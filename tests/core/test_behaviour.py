@@ -3,11 +3,12 @@ against dense float64 references computed a second way (torch.autograd.functiona
 import numpy as np
 import pytest
 import torch
-from conftest import reference_hessian
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.comparison import behaviour as B
 from rashomon_widgets.experiments import writeups as W
+
+from ..conftest import reference_hessian
 
 
 def test_matrix_rank_is_relative_and_matches_numpy():

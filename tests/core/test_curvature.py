@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 import torch
-from conftest import make_case, reference_hessian
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.curvature.probes import rademacher
+
+from ..conftest import make_case, reference_hessian
 
 
 def test_hessian_matches_autograd_reference(case):

@@ -5,10 +5,11 @@ import os
 import numpy as np
 import pytest
 import torch
-from curve_cases import digits_pair, fitted
 
 import rashomon_widgets as rw
 from rashomon_widgets.core import load_curve, with_batch_statistics
+
+from .curve_cases import digits_pair, fitted
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

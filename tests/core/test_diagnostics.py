@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 import torch
-from conftest import Stop, stopping_progress
-from curve_cases import fitted
 
 import rashomon_widgets as rw
 from rashomon_widgets.core import along_curve, count_near_zero, default_tol
 from rashomon_widgets.core.geometry.diagnostics import input_jacobian_norm
+
+from ..conftest import Stop, stopping_progress
+from .curve_cases import fitted
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -18,7 +19,7 @@ TS = [0.0, 0.2, 0.5, 0.8, 1.0]
 @pytest.fixture(scope="module")
 def case():
     ls, curve, test = fitted()
-    table = along_curve(ls, curve, TS, test_data=test, num_samples=3, t_jitter=0.02, top_k=2)
+    table = along_curve(ls, curve, TS, test_data=test, hvp_samples=3, t_jitter=0.02, top_k=2)
     return ls, curve, test, table
 
 
@@ -50,7 +51,7 @@ def test_columns_agree_with_direct_computations(case):
 
 def test_hvp_columns_are_the_sampled_products(case):
     ls, curve, _, _ = case
-    one = along_curve(ls, curve, [0.3], num_samples=1, curvature=False)
+    one = along_curve(ls, curve, [0.3], hvp_samples=1, curvature=False)
     theta = curve(0.3)
     u, d, tau = curve.line_direction(), curve.detour_direction(), curve.tangent(0.3, normalize=True)
     h = ls.hessian(theta)
@@ -114,8 +115,8 @@ def test_bad_input(case):
         along_curve(ls, curve, [0.5, 1.2])
     with pytest.raises(ValueError, match=r"t_jitter: expected a number in \[0, 0.5\], got -0.1"):
         along_curve(ls, curve, [0.5], t_jitter=-0.1)
-    with pytest.raises(ValueError, match=r"num_samples: expected an int in \[1, 1000\], got 0"):
-        along_curve(ls, curve, [0.5], num_samples=0)
+    with pytest.raises(ValueError, match=r"hvp_samples: expected an int in \[1, 1000\], got 0"):
+        along_curve(ls, curve, [0.5], hvp_samples=0)
     with pytest.raises(TypeError, match="accuracy: expected 'auto', a callable"):
         along_curve(ls, curve, [0.5], accuracy="argmax")
     other = rw.BezierCurve(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
@@ -198,3 +199,12 @@ def test_long_stages_stop_when_their_progress_callback_raises():
     with pytest.raises(Stop):
         chart.point([0.5], retracted=True, progress=stop_at_once)
     assert calls == [(0, 2)]  # two Gauss-Newton steps for a matrix-free chart; stopped before the first
+
+
+def test_num_samples_is_the_deprecated_name_of_hvp_samples():
+    ls, curve, _ = fitted()
+    with pytest.warns(DeprecationWarning, match="use hvp_samples="):
+        old = along_curve(ls, curve, [0.3], num_samples=2, curvature=False)
+    new = along_curve(ls, curve, [0.3], hvp_samples=2, curvature=False)
+    assert old.notes["hvp_samples"] == new.notes["hvp_samples"] == "2 points within t +- 0.02"
+    np.testing.assert_array_equal(old["hvp_tangent"], new["hvp_tangent"])

@@ -3,9 +3,10 @@ import math
 
 import pytest
 import torch
-from conftest import make_case
 
 import rashomon_widgets as rw
+
+from ..conftest import make_case
 
 
 @pytest.fixture

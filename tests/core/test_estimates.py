@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
-from curve_cases import _digits, digits_pair
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.curvature import estimated_spectrum, spectral_density, trace_estimators
+
+from .curve_cases import _digits, digits_pair
 
 SEEDS = range(200)
 

@@ -5,10 +5,11 @@ import warnings
 
 import pytest
 import torch
-from curve_cases import digits_pair
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.curvature import policy
+
+from .curve_cases import digits_pair
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,12 @@ eigenvalue error bound), restarts, breakdowns, warm starts, ARPACK as a second m
 import numpy as np
 import pytest
 import torch
-from conftest import Stop, stopping_progress
 from scipy.sparse.linalg import LinearOperator
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.curvature.eigensolver import NoConvergence, lanczos_eigs
+
+from ..conftest import Stop, stopping_progress
 
 
 class DiagonalOp:

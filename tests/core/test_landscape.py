@@ -3,9 +3,10 @@ import copy
 
 import pytest
 import torch
-from conftest import make_case, reference_loss_fn
 
 import rashomon_widgets as rw
+
+from ..conftest import make_case, reference_loss_fn
 
 
 def test_loss_and_grad_match_reference(case):

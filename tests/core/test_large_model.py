@@ -9,10 +9,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from test_estimates import DenseOperator
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.curvature import estimated_spectrum, spectral_density, trace_estimators
+
+from .test_estimates import DenseOperator
 
 
 @pytest.fixture(scope="module")

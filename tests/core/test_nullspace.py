@@ -1,9 +1,10 @@
 """Write-up 4's identities at an XOR global minimum, the null space and the tangent projection."""
 import pytest
 import torch
-from conftest import make_case
 
 import rashomon_widgets as rw
+
+from ..conftest import make_case
 
 
 def test_xor_minimum_hessian_is_two_jt_j_and_ranks_agree(xor_min):

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 import torch
-from conftest import make_case
 
 import rashomon_widgets as rw
+
+from ..conftest import make_case
 
 
 @pytest.fixture

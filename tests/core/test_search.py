@@ -3,12 +3,13 @@ import math
 
 import pytest
 import torch
-from conftest import Stop, stopping_progress
 
 import rashomon_widgets as rw
 from rashomon_widgets.core import path_in_set, permute_hidden_units, weight_matching
 from rashomon_widgets.core.geometry.paths import manifold_walk
 from rashomon_widgets.core.geometry.retraction import retract, retract_many
+
+from ..conftest import Stop, stopping_progress
 
 
 class TwoCircles(torch.nn.Module):

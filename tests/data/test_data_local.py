@@ -3,9 +3,10 @@ import re
 import numpy as np
 import pytest
 import torch
-from local_files import idx_bytes, write_cifar, write_cifar_tree, write_mnist
 
 from rashomon_widgets.data import mnist_as_cifar, read_cifar10, read_mnist, synthetic_cifar
+
+from ..local_files import idx_bytes, write_cifar, write_cifar_tree, write_mnist
 
 
 # ------------------------------------------------------------------------------------- CIFAR-10

@@ -28,7 +28,7 @@ def curve_and_ls(one_torch_thread):
 @pytest.mark.parametrize("exact", [False, True])
 def test_moment_check_passes_for_the_table_density_and_fails_scaled(curve_and_ls, exact):
     ls, curve = curve_and_ls
-    table = rw.core.along_curve(ls, curve, 3, curvature=True, exact=exact, num_samples=1, top_k=1,
+    table = rw.core.along_curve(ls, curve, 3, curvature=True, exact=exact, hvp_samples=1, top_k=1,
                                 slq_vectors=4, slq_steps=20, seed=3)
     for i, t in enumerate(table["t"]):
         nodes, weights = table.slq[i]

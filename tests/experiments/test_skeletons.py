@@ -8,7 +8,6 @@ import re
 import numpy as np
 import pytest
 import torch
-from local_files import write_cifar_tree, write_mnist
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 from torch import nn
 
@@ -30,6 +29,8 @@ from rashomon_widgets.experiments.skeletons import (
     skeleton_variants,
 )
 from rashomon_widgets.models import MLP, cross_entropy, train
+
+from ..local_files import write_cifar_tree, write_mnist
 
 HIDDEN = (24,)
 

@@ -15,6 +15,8 @@ import pytest
 from rashomon_widgets.experiments import ResultsWarning, TextProgress, load_results, local_cluster, mlp_run, sweep
 from rashomon_widgets.experiments.sweep import default_executor
 
+# slow_run by its bare module name, as the killed sweeps' subprocesses below import it: a sweep's record key
+# names the run function's module, so both sides must call it sweep_helpers.slow_run to resume each other
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweep_helpers import slow_run
 

@@ -7,7 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from figure_checks import figure_problems
+
+from .figure_checks import figure_problems
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from figure_checks import notebook_figure_problems
+
+from .figure_checks import notebook_figure_problems
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 

@@ -49,7 +49,7 @@ def test_1b_the_curve_removes_the_straight_line_barrier(pair):
 
 def test_1c_tangent_flatter_than_line_away_from_the_apex_and_products_are_exact(pair):
     ls, curve, _ = pair
-    table = rw.core.along_curve(ls, curve, 5, curvature=False, num_samples=1)
+    table = rw.core.along_curve(ls, curve, 5, curvature=False, hvp_samples=1)
     away = np.abs(table["t"] - 0.5) >= 0.15
     assert np.all(table["hvp_tangent"][away] < table["hvp_line"][away])
     # full batch: the same product twice is the same (write-up 1's "noise" cannot be the cause)
@@ -61,7 +61,7 @@ def test_1c_tangent_flatter_than_line_away_from_the_apex_and_products_are_exact(
 
 def test_1d_slq_density_is_a_correct_quadrature_and_a_scaled_one_fails(pair):
     ls, curve, _ = pair
-    table = rw.core.along_curve(ls, curve, 3, curvature=True, num_samples=1, top_k=1, slq_vectors=4, slq_steps=20)
+    table = rw.core.along_curve(ls, curve, 3, curvature=True, hvp_samples=1, top_k=1, slq_vectors=4, slq_steps=20)
     for i, t in enumerate(table["t"]):
         hvp = functools.partial(ls.hvp, theta=curve(float(t)))
         assert slq_moment_check(hvp, *table.slq[i], ls.num_params, 4, dtype=ls.dtype).passed

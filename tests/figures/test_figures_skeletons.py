@@ -7,8 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from local_files import write_cifar_tree, write_mnist
 from nbclient import NotebookClient
+
+from ..local_files import write_cifar_tree, write_mnist
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_skeletons_on_rashomon_ridge.ipynb"
 

@@ -62,7 +62,7 @@ def test_first_draw(explorer):
     assert prof["train_loss"].max() < prof["line_loss"].max()
     # the spectrum panel shows what the core computes at curve(t), with along_curve's near-zero rule
     expected = rw.core.spectrum_at(ls, curve(0.5))
-    table = rw.core.along_curve(ls, curve, [0.5], num_samples=1)
+    table = rw.core.along_curve(ls, curve, [0.5], hvp_samples=1)
     assert explorer.spectrum.near_zero == expected.num_near_zero == table["near_zero"][0]
     assert "of 67 eigenvalues" in explorer.spectrum.label.value
 

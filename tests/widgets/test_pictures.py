@@ -13,8 +13,6 @@ import bqplot as bq
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, QuadMesh
-from test_curve_explorer import _case as curve_case
-from test_pruning_explorer import _case as pruning_case
 
 import rashomon_widgets as rw
 from rashomon_widgets.core import Surface
@@ -32,6 +30,9 @@ from rashomon_widgets.widgets._legend import (
     tick_labels,
 )
 from rashomon_widgets.widgets.curve_explorer import PROFILE_STYLES
+
+from .test_curve_explorer import _case as curve_case
+from .test_pruning_explorer import _case as pruning_case
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -218,7 +218,14 @@ class Sparsity:
         return zeros / total if total else 0.0
 
     def share(self, name: str) -> float:
-        """Deprecated: :meth:`of` (``share`` is a threshold elsewhere, as in ``Directions.share``)."""
+        """Deprecated: :meth:`of` (``share`` is a threshold elsewhere, as in ``Directions.share``).
+
+        Args:
+            name: the parameter's name (a key of ``layers``).
+
+        Returns:
+            ``of(name)``.
+        """
         warnings.warn("Sparsity.share(name) is deprecated: use Sparsity.of(name)", DeprecationWarning, stacklevel=2)
         return self.of(name)
 

@@ -133,7 +133,14 @@ class Density(tuple):
         return NearZeroCount(p * weight, interval, p, tol, threshold, exact=False, num_runs=num_runs)
 
     def count_near_zero(self, tol: float = 1e-3) -> float:
-        """Deprecated: ``near_zero_count(tol).value`` (one name for the near-zero count of every spectrum)."""
+        """Deprecated: ``near_zero_count(tol).value`` (one name for the near-zero count of every spectrum).
+
+        Args:
+            tol: relative tolerance (see :meth:`near_zero_count`).
+
+        Returns:
+            the estimated count, a float.
+        """
         warnings.warn("Density.count_near_zero(tol) is deprecated: use Density.near_zero_count(tol), a NearZeroCount "
                       "with its interval (.value is the old number)", DeprecationWarning, stacklevel=2)
         return float(self.near_zero_count(tol).value)

@@ -299,7 +299,14 @@ class Curve(CurveFiles):
         return total
 
     def length(self, num: int = 201) -> float:
-        """Deprecated: :meth:`arc_length` (``length`` is a number, not a method, on the paths)."""
+        """Deprecated: :meth:`arc_length` (``length`` is a number, not a method, on the paths).
+
+        Args:
+            num: points of the polygon, 2 or more.
+
+        Returns:
+            ``arc_length(num)``.
+        """
         warnings.warn("Curve.length(num) is deprecated: use Curve.arc_length(num)", DeprecationWarning, stacklevel=2)
         return self.arc_length(num)
 

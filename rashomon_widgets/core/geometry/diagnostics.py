@@ -159,16 +159,16 @@ def loss_profile(ls, curve: Curve, ts=51, *, test_data=None, accuracy: Callable 
 
 
 def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable | str | None = "auto",
-                num_samples: int = 3, t_jitter: float = 0.02, curvature: bool = True, top_k: int = 3,
+                hvp_samples: int = 3, t_jitter: float = 0.02, curvature: bool = True, top_k: int = 3,
                 exact: bool | None = None, near_zero_tol: float | None = None, trace_products: int = 30,
                 slq_vectors: int = 4, slq_steps: int = 40, max_input_samples: int = 512, seed: int = 0,
-                progress: Callable[[int, int], None] | None = None) -> CurveTable:
+                progress: Callable[[int, int], None] | None = None, num_samples: int | None = None) -> CurveTable:
     """Diagnostics at points along ``curve``, one row per t (write-up 1, figures 1c and 1d).
 
     Hessian-vector products: at each t the three unit directions are the straight-line direction u
     (constant), the detour direction d (main bend minus the midpoint, orthogonal to u; constant) and the
     curve's unit tangent tau. With full-batch data one product has no sampling noise, so "several samples
-    per point" (the write-up's proposal for its noisy tangent products) are taken at ``num_samples``
+    per point" (the write-up's proposal for its noisy tangent products) are taken at ``hvp_samples``
     points ``curve(t_j)``, ``t_j`` evenly spaced in ``[t - t_jitter, t + t_jitter]`` (clipped to [0, 1]),
     each with its own tangent: ``hvp_*`` is the mean norm, ``hvp_*_std`` the spread, ``curvature_*`` the
     mean of ``v^T H v``. They are the same points on the curve the write-up's "models moving in the
@@ -195,7 +195,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         accuracy: ``"auto"`` (arg-max accuracy for (N, C) outputs and class-index targets, otherwise
             none), a callable ``accuracy(outputs, targets) -> float`` (e.g. ``rw.models.accuracy``), or
             None.
-        num_samples, t_jitter: the HVP samples per point (see above).
+        hvp_samples, t_jitter: the HVP samples per point (see above).
         curvature: False skips eigenvalues, trace, SLQ and near-zero counts (the expensive part).
         top_k: how many top eigenvalues (columns ``eig_1`` ...).
         exact: dense Hessian at every t (default: for small models, ``ls.policy.is_small``).
@@ -205,6 +205,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
         max_input_samples: samples used for the input-Jacobian norm (the first ones of the data).
         seed: seed of the random vectors (Lanczos start, Hutch++, SLQ).
         progress: called as ``progress(done, total)`` after every t.
+        num_samples: deprecated name of ``hvp_samples`` (``num_samples`` counts data samples elsewhere).
 
     Returns:
         A :class:`CurveTable` (see ``COLUMNS`` for what each column holds).
@@ -219,7 +220,11 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     """
     check_curve_for(ls, curve)
     ts = _curve_ts(ts)
-    num_samples = check_int(num_samples, "num_samples", 1, 1000)
+    if num_samples is not None:
+        warnings.warn("along_curve(num_samples=...) is deprecated: use hvp_samples= (num_samples counts data "
+                      "samples elsewhere, as in Landscape.num_samples)", DeprecationWarning, stacklevel=2)
+        hvp_samples = num_samples
+    hvp_samples = check_int(hvp_samples, "hvp_samples", 1, 1000)
     t_jitter = check_real(t_jitter, "t_jitter", 0.0, 0.5)
     top_k = check_int(top_k, "top_k", 1, ls.num_params)
     if near_zero_tol is not None:
@@ -238,7 +243,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
     except ValueError:  # a straight line, or bends still on it
         d = None
     inputs = torch.cat([x for x, _ in ls.batches])[:max_input_samples]
-    offsets = np.linspace(-t_jitter, t_jitter, num_samples) if num_samples > 1 else np.zeros(1)
+    offsets = np.linspace(-t_jitter, t_jitter, hvp_samples) if hvp_samples > 1 else np.zeros(1)
     tol = default_near_zero_tol(ls.dtype, exact, near_zero_tol)
     profile = loss_profile(ls, curve, ts, test_data=test_data, accuracy=accuracy)
 
@@ -263,7 +268,7 @@ def along_curve(ls, curve: Curve, ts=11, *, test_data=None, accuracy: Callable |
             warnings.warn(f"along_curve: the trace's error bar (column trace_error) is larger than its value at "
                           f"{loose} of {len(ts)} t values with trace_products={trace_products}; raise "
                           "trace_products for a trace that means something there", EstimateWarning, stacklevel=2)
-    notes = {"hvp_samples": f"{num_samples} points within t +- {t_jitter}",
+    notes = {"hvp_samples": f"{hvp_samples} points within t +- {t_jitter}",
              "curvature": ("exact dense Hessian" if exact else
                            f"Lanczos top-{top_k}, Hutch++ ({trace_products} products)") if curvature else "skipped",
              "slq": f"{slq_vectors} vectors x {slq_steps} steps" if curvature else "skipped",

@@ -16,7 +16,8 @@ write-up proposed this to collect models in many directions on the ridge instead
   one plane does not pass.
 - :func:`pairwise_barriers` (in :mod:`rashomon_widgets.core.geometry.barriers`): distances and
   straight-line loss barriers between any set of models.
-- :func:`project_onto_plane`: plane coordinates of models and their distance from the plane
+- :func:`project_onto_plane`: deprecated, :meth:`Plane.project` gives the plane coordinates of models and
+  their distance from the plane
   (:meth:`rashomon_widgets.Plane.project`).
 
 The walk lives here; the geometry in the core; every name above is importable from this module.
@@ -40,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -268,7 +270,7 @@ def cyclic_walk(ls, theta: torch.Tensor | None = None, *, cycles: int = 5, cycle
 
 # ----------------------------------------------------------------------------- planes
 def project_onto_plane(plane, points: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Plane coordinates of parameter vectors and their distance from the plane (:meth:`Plane.project`).
+    """Deprecated: ``plane.project(points)`` (:meth:`Plane.project`), the one place this is computed.
 
     Args:
         plane: an :class:`rashomon_widgets.Plane`.
@@ -284,4 +286,6 @@ def project_onto_plane(plane, points: torch.Tensor) -> tuple[np.ndarray, np.ndar
     Example:
         >>> xy, off = project_onto_plane(curve.plane(), walk.thetas)     # doctest: +SKIP
     """
+    warnings.warn("project_onto_plane(plane, points) is deprecated: use plane.project(points)", DeprecationWarning,
+                  stacklevel=2)
     return plane.project(points)

@@ -281,9 +281,13 @@ def test_projection_onto_a_plane_returns_coordinates_and_the_distance_off_it():
     normal = normal - basis @ (basis.T @ normal)
     normal = 2.5 * normal / normal.norm()
     points = torch.stack([plane.point(1.0, -2.0), plane.point(0.5, 3.0) + normal])
-    xy, off = project_onto_plane(plane, points)
+    xy, off = plane.project(points)
     np.testing.assert_allclose(xy, [[1.0, -2.0], [0.5, 3.0]], atol=1e-10)
     np.testing.assert_allclose(off, [0.0, 2.5], atol=1e-10)
+    with pytest.warns(DeprecationWarning, match=r"use plane.project\(points\)"):
+        old_xy, old_off = project_onto_plane(plane, points)
+    np.testing.assert_allclose(old_xy, xy, rtol=0, atol=1e-12)   # least squares again: equal to rounding
+    np.testing.assert_allclose(old_off, off, rtol=0, atol=1e-12)
 
 
 def test_a_walk_that_blows_up_is_refused_with_a_message():

@@ -110,6 +110,8 @@ class NullSpaceExplorer(Explorer):
                  "curvature_samples": curvature_samples}
         ls = self._landscape(ls, chart, given_names(fixed))
         theta, num_null, num_top, exact, seed, curvature_samples = (unwrap(v) for v in fixed.values())
+        if chart is not None:
+            num_null, num_top = chart.num_null, chart.top_dirs.shape[1]
         self.slider_range = finite_number(slider_range, "slider_range", low=0, strict_low=True)
         if chart is None:
             check_int(num_null, "num_null", 0, ls.num_params)

@@ -76,3 +76,10 @@ def test_a_chart_of_another_landscape_is_refused(xor_min):
 def test_neither_a_landscape_nor_a_chart_says_what_is_missing():
     with pytest.raises(TypeError, match=r"ls: expected an rw.Landscape \(or a prebuilt chart=ManifoldChart"):
         rw.NullSpaceExplorer()
+
+
+def test_a_chart_without_top_directions_explains_only_the_null_sliders(xor_min):
+    e = rw.NullSpaceExplorer(chart=rw.core.ManifoldChart(xor_min, num_null=2, num_top=0))
+    assert e.wait(300) and e.names == ["null 1", "null 2"]
+    help_text = next(c.value for c in e.children[1].children[0].children if "rw-help" in c._dom_classes)
+    assert "null k" in help_text and "top k" not in help_text

@@ -251,7 +251,8 @@ class SpectrumView(widgets.VBox):
         if not exact and len(result.top_values):
             largest = "; largest λ " + ", ".join(f"{v:.4g}" for v in result.top_values) + " (Lanczos)"
         self.label.value = (f"<div style='line-height:1.4'><b>{count_text}</b> of {total:,} eigenvalues near zero "
-                            f"(|λ| &le; {tol:g} &times; {scale:.3g}){largest}{source}</div>")
+                            f"(<span style='white-space:nowrap'>|λ| &le; {tol:g} &times; {scale:.3g}</span>)"
+                            f"{largest}{source}</div>")
         return self.near_zero
 
     @property

@@ -39,6 +39,7 @@ def test_an_estimates_caption_shows_its_count_with_its_uncertainty():
     assert isinstance(shown, float)
     assert f"<b>{html.escape(est.count_text())}</b> of 596,042 eigenvalues near zero" in view.label.value
     assert "95%:" in view.label.value
+    assert "<span style='white-space:nowrap'>|λ| &le; " in view.label.value   # the rule never wraps inside "|λ|"
     # without run lengths the estimate cannot tell its precision, and says so
     plain = _cnn_like_estimate(run_lengths=None)
     view.show(plain)

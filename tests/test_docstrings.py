@@ -273,7 +273,7 @@ def test_the_walk_covers_the_public_api():
                      "rashomon_widgets.models.training.train",
                      "rashomon_widgets.data.local.read_mnist",
                      "rashomon_widgets.experiments.sweep.sweep",
-                     "rashomon_widgets.experiments.writeups.nudges"):
+                     "rashomon_widgets.experiments.broad_basins.nudges"):
         assert expected in walked
     assert not any(q.startswith("rashomon_widgets.widgets") for q in walked)
 

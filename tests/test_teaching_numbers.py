@@ -25,7 +25,7 @@ import torch
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.comparison import behaviour
-from rashomon_widgets.experiments import shipped, writeups
+from rashomon_widgets.experiments import information_loss, shipped
 
 REPO = Path(__file__).resolve().parents[1]
 TEACHING = "docs/teaching.md"
@@ -101,7 +101,7 @@ def n_params(model) -> int:
 def parameter_counts() -> dict[str, int]:
     """The size of every model a notebook builds (full-size parameters), by building it."""
     p00, p01, p02, p03, p04 = (parameters(nb) for nb in (NB00, NB01, NB02, NB03, NB04))
-    later = writeups.merged_later_landscape(0, num_inputs=p04["MAX_MERGED"])
+    later = information_loss.merged_later_landscape(0, num_inputs=p04["MAX_MERGED"])
     counts = {
         "00 XOR minimum": n_params(rw.models.xor_minimum()),
         "00/02 digits MLP (default widths)": n_params(rw.models.digits_mlp()),
@@ -114,12 +114,12 @@ def parameter_counts() -> dict[str, int]:
                                                                                 hidden=p02["CNN_HIDDEN"])),
         "01 toy": rw.Landscape(*rw.models.toy_quadratic(a=1.0, b=0.25, point=(0.0, 0.0, 3.0)),
                                reduction="sum").num_params,
-        "04 contour model": writeups.contour_landscape(45.0).num_params,
-        "04 soft-target classifier": n_params(writeups.soft_target_classifier(seed=0)[0]),
-        "04 merged-input net": writeups.merged_inputs_landscape(0, num_inputs=p04["MAX_MERGED"]).num_params,
+        "04 contour model": information_loss.contour_landscape(45.0).num_params,
+        "04 soft-target classifier": n_params(information_loss.soft_target_classifier(seed=0)[0]),
+        "04 merged-input net": information_loss.merged_inputs_landscape(0, num_inputs=p04["MAX_MERGED"]).num_params,
         "04 later-merge net": later.num_params,
-        "04 later-merge net, after the layer": writeups.LATER_WIDTHS[-1] + 1,
-        "04 later-merge net, before the layer": later.num_params - (writeups.LATER_WIDTHS[-1] + 1),
+        "04 later-merge net, after the layer": information_loss.LATER_WIDTHS[-1] + 1,
+        "04 later-merge net, before the layer": later.num_params - (information_loss.LATER_WIDTHS[-1] + 1),
     }
     assert p00["MODEL"] == "xor"
     for w in sorted(set(p03["WIDTHS"]) | set(p04["WIDTHS"])):
@@ -306,7 +306,7 @@ def test_notebook_03_sweep_numbers_in_teaching():
 def test_notebook_04_numbers_in_teaching():
     """04's exercises: the soft-target classifier's size and ranks (4c), the rank deficits of merged inputs (4d)."""
     text, p04 = prose(TEACHING), parameters(NB04)
-    model_c, soft_ce, data_c = writeups.soft_target_classifier(seed=0)
+    model_c, soft_ce, data_c = information_loss.soft_target_classifier(seed=0)
     as_logits = rw.Landscape(model_c, soft_ce, data_c, reduction="sum")
     as_probs = rw.Landscape(model_c, soft_ce, data_c, reduction="sum", behaviour=lambda z: z.softmax(-1))
     inputs, classes = data_c[0].shape[0], model_c(data_c[0]).shape[1]
@@ -318,7 +318,8 @@ def test_notebook_04_numbers_in_teaching():
     assert f"({inputs} inputs, {classes} classes, {as_logits.num_params} parameters)" in prose(NB04)
 
     k = p04["MAX_MERGED"]
-    deficits = [k - behaviour.behaviour_rank(writeups.merged_inputs_landscape(m_, num_inputs=k)) for m_ in range(k + 1)]
+    deficits = [k - behaviour.behaviour_rank(information_loss.merged_inputs_landscape(m_, num_inputs=k))
+                for m_ in range(k + 1)]
     m = one(r"Merge m of the (\d+) inputs", text, TEACHING)
     assert number(m.group(1)) == k
     m = one(r"for m = 0, 1, 2, \.\.\., (\d+) the deficit k - rank G is 0, 0, 1, 2, \.\.\., (\d+)", text, TEACHING)
@@ -335,7 +336,7 @@ def test_notebook_04_sizes_in_its_markdown():
     m = one(r"output layer's (\d+) parameters, but (\d+) parameters before it", text, NB04)
     assert (number(m.group(1)), number(m.group(2))) == (counts["04 later-merge net, after the layer"],
                                                         counts["04 later-merge net, before the layer"])
-    assert "a 4-16-8-1 net" in text and writeups.LATER_WIDTHS == (4, 16, 8)
+    assert "a 4-16-8-1 net" in text and information_loss.LATER_WIDTHS == (4, 16, 8)
     m = one(r"Width (\d+) is the write-up's ~20 parameters \((\d+)\)", text, NB04)
     assert number(m.group(2)) == n_params(rw.models.xor_mlp(int(number(m.group(1)))))
 

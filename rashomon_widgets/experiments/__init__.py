@@ -8,8 +8,9 @@
 - :mod:`.skeletons`: write-up 2: L1 fine-tuning, pruning, OOD similarity, aligned skeleton comparison
   (:func:`skeleton_task`, :func:`l1_finetune`, :func:`skeleton_variants`, :func:`ood_similarity`,
   :func:`compare_skeletons`, and :class:`SkeletonStudy`: one setting at a time, cached).
-- :mod:`.writeups`: small constructions of write-ups 3 and 4 (2-D toy landscapes, nudges, the
-  3-parameter contour model, a soft-target classifier, a net with merged inputs).
+- :mod:`.broad_basins`: write-up 3's small constructions (2-D toy landscapes, nudges of a minimum).
+- :mod:`.information_loss`: write-up 4's (the 3-parameter contour model, a soft-target classifier, nets with
+  merged inputs, a sum of cosines with minima that are not global).
 - :mod:`.shipped`: the large XOR sweeps of notebooks 03 and 04, shipped as data, and the command that makes them.
 - :mod:`.ridge`: write-up 1's checks against null models (notebook 01's SLQ moment check, the cyclic
   walk's directions against random steps and against a walk along the curve).
@@ -27,7 +28,7 @@ Example:
     >>> with local_cluster(2) as cluster, Client(cluster) as client:          # doctest: +SKIP
     ...     result = sweep(range(150), (2, 3, 4), "runs.jsonl", executor=client.get_executor())
 """
-from . import ridge, skeleton_verdicts, skeletons, verdicts, writeups
+from . import broad_basins, information_loss, ridge, skeleton_verdicts, skeletons, verdicts
 from .cluster import local_cluster
 from .cyclic import (
     Barriers,
@@ -66,7 +67,7 @@ __all__ = [
     "skeleton_task", "SkeletonTask", "l1_finetune", "skeleton_variants", "Variant", "ood_similarity",
     "compare_skeletons", "SkeletonComparison", "SkeletonStudy", "SkeletonRecord",
     # write-up constructions
-    "ridge", "shipped", "skeleton_verdicts", "skeletons", "verdicts", "writeups",
+    "ridge", "shipped", "skeleton_verdicts", "skeletons", "verdicts", "broad_basins", "information_loss",
 ]
 __all__ += ["cyclic_walk", "CyclicWalk", "cycle_schedule", "directions", "Directions", "compare_directions",
             "DirectionVerdict", "pairwise_barriers", "Barriers", "project_onto_plane"]  # write-up 1: cyclic walk

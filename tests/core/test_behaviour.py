@@ -6,7 +6,7 @@ import torch
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.comparison import behaviour as B
-from rashomon_widgets.experiments import writeups as W
+from rashomon_widgets.experiments import information_loss as W
 
 from ..conftest import reference_hessian
 

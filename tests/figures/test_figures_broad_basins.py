@@ -10,8 +10,8 @@ from scipy.stats import spearmanr
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.geometry.paths import manifold_walk
+from rashomon_widgets.experiments import broad_basins as W
 from rashomon_widgets.experiments import sweep, verdicts
-from rashomon_widgets.experiments import writeups as W
 
 
 def test_3a_eigen_plane_is_flatter_than_a_random_plane(xor_min):

@@ -8,8 +8,8 @@ import torch
 
 import rashomon_widgets as rw
 from rashomon_widgets.core.comparison import behaviour
+from rashomon_widgets.experiments import information_loss as W
 from rashomon_widgets.experiments import shipped, sweep, verdicts
-from rashomon_widgets.experiments import writeups as W
 
 
 def test_4e_share_of_non_full_rank_hessians_per_width(tmp_path):

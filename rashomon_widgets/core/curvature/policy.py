@@ -8,6 +8,12 @@ from ..validation import check_int
 #: multiply-adds of one forward pass over all the data above which a model is heavy: its density estimate
 #: defaults to :data:`HEAVY_DENSITY` and the explorers draw smaller grids and take curvature on a subsample
 HEAVY_FORWARD = 1e9
+
+#: the density's Lanczos budget on a heavy model when none is given: 60 deflation steps and 6 SLQ runs of 20
+#: steps, 180 products (the light default is 400 + 20 x 20 = 800, cut to what ``max_vectors`` holds)
+HEAVY_DENSITY = {"deflation_steps": 60, "num_vectors": 6, "num_steps": 20}
+
+
 def is_heavy(ls) -> bool:
     """Whether one forward pass over ``ls``'s data costs more than :data:`HEAVY_FORWARD` multiply-adds: the one
     rule by which the density and the explorers pick their large-model defaults.
@@ -20,10 +26,6 @@ def is_heavy(ls) -> bool:
     """
     return ls.forward_cost() > HEAVY_FORWARD
 
-
-#: the density's Lanczos budget on a heavy model when none is given: 60 deflation steps and 6 SLQ runs of 20
-#: steps, 180 products (the light default is 400 + 20 x 20 = 800, cut to what ``max_vectors`` holds)
-HEAVY_DENSITY = {"deflation_steps": 60, "num_vectors": 6, "num_steps": 20}
 
 @dataclass(frozen=True)
 class SizePolicy:
